@@ -1,0 +1,104 @@
+// matmul: C = op(A) · op(B) (+ bias[n]) (C += … with ACCUMULATE).
+//
+// op(A) is (M, K): A itself, row-major with row stride lda, or with TRANS_A the transpose of a
+// stored (K, M) matrix. op(B) is (K, N): B with row stride ldb, or with TRANS_B the transpose of
+// a stored (N, K) matrix. C is (M, N) with row stride ldc. Offsets are in elements, so every
+// operand can be a view into a larger buffer (the flat parameter buffer, or one direction's half
+// of a concatenated (T, B, 2H) output).
+//   forward   Y  = X · Wᵀ + b   (NT)
+//   backward  dX = dY · W       (NN),   dW += dYᵀ · X   (TN, ACCUMULATE)
+//
+// Dispatch: one invocation per 4×4 block of C; workgroup (WG_X, WG_Y);
+// grid (ceil(ceil(N/4) / WG_X), ceil(ceil(M/4) / WG_Y)).
+// Register-tiled and barrier-free: on CPU adapters (lavapipe) workgroup barriers cost far more
+// than they save. Out-of-range rows and columns are clamped on load and skipped on store, so any
+// M, N, K ≥ 1 is correct.
+// CPU twin: src/cpu/matmul.rs (cpu::matmul::matmul).
+
+struct MatmulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    lda: u32,
+    ldb: u32,
+    ldc: u32,
+    a_off: u32,
+    b_off: u32,
+    c_off: u32,
+    bias_off: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override HAS_BIAS: bool = false;
+override ACCUMULATE: bool = false;
+override WG_X: u32 = 8u;
+override WG_Y: u32 = 8u;
+
+@group(0) @binding(0) var<uniform> p: MatmulParams;
+@group(0) @binding(1) var<storage, read> a: array<f32>;            // (M, K) or (K, M)
+@group(0) @binding(2) var<storage, read> b: array<f32>;            // (K, N) or (N, K)
+@group(0) @binding(3) var<storage, read> bias: array<f32>;         // (N); unused without HAS_BIAS
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;      // (M, N)
+
+// op(A)[row, kk]
+fn load_a(row: u32, kk: u32) -> f32 {
+    if TRANS_A {
+        return a[p.a_off + kk * p.lda + row];
+    }
+    return a[p.a_off + row * p.lda + kk];
+}
+
+// op(B)[kk, col]
+fn load_b(kk: u32, col: u32) -> f32 {
+    if TRANS_B {
+        return b[p.b_off + col * p.ldb + kk];
+    }
+    return b[p.b_off + kk * p.ldb + col];
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let col0 = gid.x * 4u;
+    let row0 = gid.y * 4u;
+    if col0 >= p.n || row0 >= p.m {
+        return;
+    }
+    // Clamped indices: edge blocks compute duplicates of the last row/column and never store them.
+    let r = min(vec4<u32>(row0, row0 + 1u, row0 + 2u, row0 + 3u), vec4<u32>(p.m - 1u));
+    let cl = min(vec4<u32>(col0, col0 + 1u, col0 + 2u, col0 + 3u), vec4<u32>(p.n - 1u));
+
+    var acc: array<vec4<f32>, 4>;
+    for (var kk = 0u; kk < p.k; kk++) {
+        let av = vec4<f32>(load_a(r.x, kk), load_a(r.y, kk), load_a(r.z, kk), load_a(r.w, kk));
+        let bv = vec4<f32>(load_b(kk, cl.x), load_b(kk, cl.y), load_b(kk, cl.z), load_b(kk, cl.w));
+        acc[0] += av.x * bv;
+        acc[1] += av.y * bv;
+        acc[2] += av.z * bv;
+        acc[3] += av.w * bv;
+    }
+
+    for (var i = 0u; i < 4u; i++) {
+        let row = row0 + i;
+        if row >= p.m {
+            break;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let col = col0 + j;
+            if col >= p.n {
+                break;
+            }
+            var v = acc[i][j];
+            if HAS_BIAS {
+                v += bias[p.bias_off + col];
+            }
+            let idx = p.c_off + row * p.ldc + col;
+            if ACCUMULATE {
+                v += c[idx];
+            }
+            c[idx] = v;
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! One torch.optim.Adam step over a flat parameter buffer. GPU: shaders/adam.wgsl.
+
+/// `torch.optim.Adam` hyper-parameters (amsgrad and maximize off).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// L2 penalty added to the gradient, as torch's Adam does (not AdamW's decoupled decay).
+    pub weight_decay: f64,
+}
+
+impl Default for AdamConfig {
+    /// torch's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0.
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+impl AdamConfig {
+    /// `(step_size, bc2_sqrt)` for step `t` (1-based), in f64 as torch computes them.
+    pub fn bias_correction(&self, t: u64) -> (f32, f32) {
+        let bc1 = 1.0 - self.beta1.powf(t as f64);
+        let bc2 = 1.0 - self.beta2.powf(t as f64);
+        ((self.lr / bc1) as f32, bc2.sqrt() as f32)
+    }
+}
+
+/// Update `params`, `m` and `v` (all (P)) from `grads · grad_scale` at step `t` (1-based).
+/// `grad_scale` is the clip coefficient from `grad_norm::clip_coef`, or 1.
+pub fn adam(
+    params: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    grads: &[f32],
+    grad_scale: f32,
+    cfg: &AdamConfig,
+    t: u64,
+) {
+    assert!(
+        m.len() == params.len() && v.len() == params.len() && grads.len() == params.len(),
+        "adam: params, grads, m and v must all be (P)"
+    );
+    let (step_size, bc2_sqrt) = cfg.bias_correction(t);
+    let (b1, b2) = (cfg.beta1 as f32, cfg.beta2 as f32);
+    let (eps, wd) = (cfg.eps as f32, cfg.weight_decay as f32);
+    for i in 0..params.len() {
+        let theta = params[i];
+        let g = grads[i] * grad_scale + wd * theta;
+        let mi = m[i] + (1.0 - b1) * (g - m[i]);
+        let vi = b2 * v[i] + (1.0 - b2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        params[i] = theta - step_size * (mi / (vi.sqrt() / bc2_sqrt + eps));
+    }
+}

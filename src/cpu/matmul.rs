@@ -1,0 +1,139 @@
+//! The matmul family: C = op(A)·op(B) (+ bias) (C += … when accumulating).
+//! GPU: shaders/matmul.wgsl. Products by `matrixmultiply::sgemm`, which takes strides, so the
+//! transposes cost nothing.
+
+/// Shape and layout of one product, shared by the CPU twin and the GPU op.
+///
+/// op(A) is (M, K): A stored (M, K) with row stride `lda`, or with `trans_a` A stored (K, M).
+/// op(B) is (K, N): B stored (K, N) with row stride `ldb`, or with `trans_b` B stored (N, K).
+/// C is (M, N) with row stride `ldc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatmulDims {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub trans_a: bool,
+    pub trans_b: bool,
+    /// C += op(A)·op(B) instead of C = op(A)·op(B).
+    pub accumulate: bool,
+    pub lda: usize,
+    pub ldb: usize,
+    pub ldc: usize,
+}
+
+impl MatmulDims {
+    /// C (M, N) = A (M, K) · B (K, N), dense strides.
+    pub fn nn(m: usize, n: usize, k: usize) -> Self {
+        Self {
+            m,
+            n,
+            k,
+            trans_a: false,
+            trans_b: false,
+            accumulate: false,
+            lda: k,
+            ldb: n,
+            ldc: n,
+        }
+    }
+
+    /// C (M, N) = A (M, K) · B (N, K)ᵀ: the forward of a linear layer, Y = X·Wᵀ.
+    pub fn nt(m: usize, n: usize, k: usize) -> Self {
+        Self {
+            trans_b: true,
+            ldb: k,
+            ..Self::nn(m, n, k)
+        }
+    }
+
+    /// C (M, N) = A (K, M)ᵀ · B (K, N): a weight gradient, dW = dYᵀ·X.
+    pub fn tn(m: usize, n: usize, k: usize) -> Self {
+        Self {
+            trans_a: true,
+            lda: m,
+            ..Self::nn(m, n, k)
+        }
+    }
+
+    /// C (M, N) = A (K, M)ᵀ · B (N, K)ᵀ.
+    pub fn tt(m: usize, n: usize, k: usize) -> Self {
+        Self {
+            trans_a: true,
+            lda: m,
+            trans_b: true,
+            ldb: k,
+            ..Self::nn(m, n, k)
+        }
+    }
+
+    pub fn accumulate(self) -> Self {
+        Self {
+            accumulate: true,
+            ..self
+        }
+    }
+
+    /// Elements of A, B and C the product touches from their offsets (the minimum lengths).
+    pub fn extents(&self) -> (usize, usize, usize) {
+        let span = |rows: usize, cols: usize, ld: usize| (rows - 1) * ld + cols;
+        let a = if self.trans_a {
+            span(self.k, self.m, self.lda)
+        } else {
+            span(self.m, self.k, self.lda)
+        };
+        let b = if self.trans_b {
+            span(self.n, self.k, self.ldb)
+        } else {
+            span(self.k, self.n, self.ldb)
+        };
+        (a, b, span(self.m, self.n, self.ldc))
+    }
+
+    /// Multiply-adds: M·N·K.
+    pub fn flops(&self) -> f64 {
+        2.0 * self.m as f64 * self.n as f64 * self.k as f64
+    }
+}
+
+/// `c = op(a)·op(b) (+ bias[n])`, or `c += …` with `dims.accumulate`. Slices start at the
+/// operands' first element; `bias` is (N).
+pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], bias: Option<&[f32]>, dims: &MatmulDims) {
+    let (ea, eb, ec) = dims.extents();
+    assert!(
+        a.len() >= ea && b.len() >= eb && c.len() >= ec,
+        "matmul: operands too short for {dims:?}"
+    );
+    let d = dims;
+    let (rsa, csa) = if d.trans_a { (1, d.lda) } else { (d.lda, 1) };
+    let (rsb, csb) = if d.trans_b { (1, d.ldb) } else { (d.ldb, 1) };
+    let beta = if d.accumulate { 1.0 } else { 0.0 };
+    // SAFETY: the extents checked above keep every index sgemm forms inside the slices, and
+    // `c` (the only output) is an exclusive borrow distinct from `a` and `b`.
+    unsafe {
+        matrixmultiply::sgemm(
+            d.m,
+            d.k,
+            d.n,
+            1.0,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            beta,
+            c.as_mut_ptr(),
+            d.ldc as isize,
+            1,
+        );
+    }
+    if let Some(bias) = bias {
+        assert!(bias.len() >= d.n, "matmul: bias must be (N)");
+        for row in 0..d.m {
+            let r = &mut c[row * d.ldc..row * d.ldc + d.n];
+            for (x, b) in r.iter_mut().zip(bias) {
+                *x += b;
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The library's error type. Every failure a user can cause (bad input, no adapter, a limit)
+//! becomes one of these, with enough context to act on; `anyhow` is used only in the binary,
+//! tests and benches.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "no GPU adapter found by wgpu (Vulkan, Metal or DX12).\n\
+         On Linux without a GPU, install Mesa's CPU Vulkan driver (lavapipe):\n    \
+         sudo apt-get install mesa-vulkan-drivers libvulkan1\n\
+         or run on the CPU instead with `--backend cpu`."
+    )]
+    NoAdapter,
+
+    #[error("no adapter matches {wanted:?}; available: {}", available.join(", "))]
+    AdapterNotFound {
+        wanted: String,
+        available: Vec<String>,
+    },
+
+    #[error("could not open the device on adapter {adapter}: {message}")]
+    RequestDevice { adapter: String, message: String },
+
+    #[error("shader {name}: {message}")]
+    Shader { name: String, message: String },
+
+    #[error("{op}: shape mismatch: expected {expected}, got {got}")]
+    Shape {
+        op: &'static str,
+        expected: String,
+        got: String,
+    },
+
+    #[error(
+        "tensor {tensor} needs {bytes} bytes, over the adapter's {limit_name} of {limit} bytes"
+    )]
+    Limit {
+        tensor: String,
+        bytes: u64,
+        limit: u64,
+        limit_name: &'static str,
+    },
+
+    #[error("{op}: {message}")]
+    InvalidArgument { op: &'static str, message: String },
+
+    #[error("reading back {tensor} from the GPU failed: {message}")]
+    Readback { tensor: String, message: String },
+
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{}:{line}: {message}", path.display())]
+    Data {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+}

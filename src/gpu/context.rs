@@ -1,0 +1,259 @@
+//! Adapter choice, device creation with the adapter's own limits, and the pipeline cache.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use wgpu::util::DeviceExt;
+
+use crate::shaders::Shader;
+use crate::{Error, Result};
+
+/// Environment variable that picks an adapter by a substring of its name (like `--adapter`).
+pub const ADAPTER_ENV: &str = "GPU_RNN_ADAPTER";
+
+/// What a user needs to know about an adapter.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: wgpu::Backend,
+    pub device_type: wgpu::DeviceType,
+    pub driver: String,
+}
+
+impl AdapterSummary {
+    fn new(info: &wgpu::AdapterInfo) -> Self {
+        Self {
+            name: info.name.clone(),
+            backend: info.backend,
+            device_type: info.device_type,
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
+        }
+    }
+
+    /// True for adapters that run on the CPU (lavapipe, SwiftShader, WARP).
+    pub fn is_cpu(&self) -> bool {
+        self.device_type == wgpu::DeviceType::Cpu
+    }
+}
+
+impl std::fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({:?}, {:?}",
+            self.name, self.backend, self.device_type
+        )?;
+        if !self.driver.is_empty() {
+            write!(f, ", {}", self.driver)?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// Key of one compiled pipeline: shader, entry point and its `override` constants.
+type PipelineKey = (&'static str, &'static str, Vec<(&'static str, u64)>);
+
+/// A device and queue on the chosen adapter, its limits, and the pipelines built so far.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter: AdapterSummary,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+}
+
+/// Higher is better: discrete before integrated before virtual before CPU adapters.
+fn rank(device_type: wgpu::DeviceType) -> u8 {
+    match device_type {
+        wgpu::DeviceType::DiscreteGpu => 4,
+        wgpu::DeviceType::IntegratedGpu => 3,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 1,
+        wgpu::DeviceType::Other => 0,
+    }
+}
+
+fn instance() -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    // Vulkan, Metal, DX12 (and WebGPU in a browser); WGPU_BACKEND overrides.
+    desc.backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
+    wgpu::Instance::new(desc)
+}
+
+impl GpuContext {
+    /// Every adapter wgpu can see, best first.
+    pub fn adapters() -> Vec<AdapterSummary> {
+        let mut all: Vec<_> =
+            pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()))
+                .iter()
+                .map(|a| AdapterSummary::new(&a.get_info()))
+                .collect();
+        all.sort_by_key(|a| std::cmp::Reverse(rank(a.device_type)));
+        all
+    }
+
+    /// Open the best adapter, or the first whose name contains `wanted` (case-insensitive).
+    /// `wanted = None` falls back to the `GPU_RNN_ADAPTER` environment variable.
+    pub fn new(wanted: Option<&str>) -> Result<Self> {
+        let env = std::env::var(ADAPTER_ENV).ok().filter(|s| !s.is_empty());
+        let wanted = wanted.map(str::to_string).or(env);
+        let instance = instance();
+        let mut adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+        if adapters.is_empty() {
+            return Err(Error::NoAdapter);
+        }
+        adapters.sort_by_key(|a| std::cmp::Reverse(rank(a.get_info().device_type)));
+        let adapter = match &wanted {
+            None => adapters.swap_remove(0),
+            Some(w) => {
+                let lw = w.to_lowercase();
+                let pos = adapters
+                    .iter()
+                    .position(|a| a.get_info().name.to_lowercase().contains(&lw));
+                match pos {
+                    Some(i) => adapters.swap_remove(i),
+                    None => {
+                        return Err(Error::AdapterNotFound {
+                            wanted: w.clone(),
+                            available: adapters.iter().map(|a| a.get_info().name).collect(),
+                        });
+                    }
+                }
+            }
+        };
+        let summary = AdapterSummary::new(&adapter.get_info());
+        // The adapter's own limits (storage buffer sizes etc.), not wgpu's small defaults.
+        let limits = adapter.limits();
+        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("gpu-rnn"),
+            required_features: features,
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| Error::RequestDevice {
+            adapter: summary.name.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            device,
+            queue,
+            adapter: summary,
+            limits,
+            features,
+            modules: Mutex::new(HashMap::new()),
+            pipelines: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The compute pipeline for `shader`'s `entry` with the given `override` constants, built
+    /// on first use and cached. WGSL and pipeline errors come back as [`Error::Shader`].
+    pub fn pipeline(
+        &self,
+        shader: &'static Shader,
+        entry: &'static str,
+        constants: &[(&'static str, f64)],
+    ) -> Result<wgpu::ComputePipeline> {
+        let key: PipelineKey = (
+            shader.name,
+            entry,
+            constants.iter().map(|&(k, v)| (k, v.to_bits())).collect(),
+        );
+        let mut pipelines = self.pipelines.lock().expect("pipeline cache poisoned");
+        if let Some(p) = pipelines.get(&key) {
+            return Ok(p.clone());
+        }
+        let module = self.module(shader)?;
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let label = format!("{}:{entry}", shader.name);
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&label),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants,
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Shader {
+                name: label,
+                message: e.to_string(),
+            });
+        }
+        pipelines.insert(key, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    fn module(&self, shader: &'static Shader) -> Result<wgpu::ShaderModule> {
+        let mut modules = self.modules.lock().expect("module cache poisoned");
+        if let Some(m) = modules.get(shader.name) {
+            return Ok(m.clone());
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(shader.name),
+                source: wgpu::ShaderSource::Wgsl(shader.source.into()),
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Shader {
+                name: shader.name.to_string(),
+                message: e.to_string(),
+            });
+        }
+        modules.insert(shader.name, module.clone());
+        Ok(module)
+    }
+
+    /// A uniform buffer holding `value` (a `#[repr(C)]` mirror of a WGSL struct).
+    pub fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::bytes_of(value),
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            })
+    }
+
+    /// A bind group for group 0 of `pipeline`: each `(binding, buffer)` bound whole.
+    pub fn bind_group(
+        &self,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        buffers: &[(u32, &wgpu::Buffer)],
+    ) -> wgpu::BindGroup {
+        let entries: Vec<_> = buffers
+            .iter()
+            .map(|&(binding, b)| wgpu::BindGroupEntry {
+                binding,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        })
+    }
+
+    /// Block until all submitted work is done.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Error::Readback {
+                tensor: "(device poll)".into(),
+                message: e.to_string(),
+            })
+    }
+}

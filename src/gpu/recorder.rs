@@ -1,0 +1,76 @@
+//! Command recording: many dispatches into one compute pass, submitted once.
+
+use crate::gpu::GpuContext;
+
+/// Records dispatches into one command encoder (one compute pass) and counts them.
+///
+/// wgpu inserts the barriers between dispatches that read what an earlier one wrote, so ops
+/// are simply recorded in order.
+pub struct Recorder<'c> {
+    ctx: &'c GpuContext,
+    // Field order matters: the pass must be dropped (ended) before the encoder is finished.
+    pass: Option<wgpu::ComputePass<'static>>,
+    encoder: Option<wgpu::CommandEncoder>,
+    dispatches: usize,
+}
+
+impl<'c> Recorder<'c> {
+    pub fn new(ctx: &'c GpuContext, label: &str) -> Self {
+        let encoder = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        Self {
+            ctx,
+            pass: None,
+            encoder: Some(encoder),
+            dispatches: 0,
+        }
+    }
+
+    pub fn ctx(&self) -> &'c GpuContext {
+        self.ctx
+    }
+
+    /// Record one dispatch of `pipeline` with `bind_group` over `groups` workgroups.
+    pub fn dispatch(
+        &mut self,
+        pipeline: &wgpu::ComputePipeline,
+        bind_group: &wgpu::BindGroup,
+        groups: [u32; 3],
+    ) {
+        let pass = self.pass.get_or_insert_with(|| {
+            self.encoder
+                .as_mut()
+                .expect("recorder already finished")
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("gpu-rnn"),
+                    timestamp_writes: None,
+                })
+                .forget_lifetime()
+        });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, bind_group, &[]);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        self.dispatches += 1;
+    }
+
+    /// Dispatches recorded so far.
+    pub fn dispatches(&self) -> usize {
+        self.dispatches
+    }
+
+    /// End the pass and return the command buffer.
+    pub fn finish(mut self) -> wgpu::CommandBuffer {
+        self.pass = None;
+        self.encoder
+            .take()
+            .expect("recorder already finished")
+            .finish()
+    }
+
+    /// Finish and submit in one call.
+    pub fn submit(self) -> wgpu::SubmissionIndex {
+        let ctx = self.ctx;
+        ctx.queue.submit([self.finish()])
+    }
+}

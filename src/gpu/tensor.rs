@@ -1,0 +1,192 @@
+//! Tensors in GPU storage buffers: allocation within the adapter's limits, upload, readback,
+//! and [`Slice`], an element range of a tensor that ops take as an operand.
+
+use crate::gpu::GpuContext;
+use crate::{Error, Result};
+
+/// A storage buffer of 4-byte elements (f32, u32 or i32) with a shape and a name.
+pub struct GpuTensor {
+    pub buffer: wgpu::Buffer,
+    pub shape: Vec<usize>,
+    pub label: String,
+}
+
+/// Elements `offset .. offset + len` of a tensor.
+#[derive(Clone, Copy)]
+pub struct Slice<'a> {
+    pub tensor: &'a GpuTensor,
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Slice<'_> {
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.tensor.buffer
+    }
+}
+
+const ELEM: u64 = 4;
+
+impl GpuTensor {
+    /// An uninitialised tensor (contents unspecified until written).
+    pub fn empty(ctx: &GpuContext, label: &str, shape: &[usize]) -> Result<Self> {
+        let len: usize = shape.iter().product();
+        // wgpu rejects zero-sized bindings; keep at least one element.
+        let bytes = (len.max(1) as u64) * ELEM;
+        for (limit, limit_name) in [
+            (
+                ctx.limits.max_storage_buffer_binding_size,
+                "max_storage_buffer_binding_size",
+            ),
+            (ctx.limits.max_buffer_size, "max_buffer_size"),
+        ] {
+            if bytes > limit {
+                return Err(Error::Limit {
+                    tensor: label.to_string(),
+                    bytes,
+                    limit,
+                    limit_name,
+                });
+            }
+        }
+        let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(Self {
+            buffer,
+            shape: shape.to_vec(),
+            label: label.to_string(),
+        })
+    }
+
+    /// A tensor holding `data` (f32, u32 or i32); `data.len()` must equal the shape's product.
+    pub fn from_slice<T: bytemuck::Pod>(
+        ctx: &GpuContext,
+        label: &str,
+        shape: &[usize],
+        data: &[T],
+    ) -> Result<Self> {
+        let t = Self::empty(ctx, label, shape)?;
+        t.write(ctx, data)?;
+        Ok(t)
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(ctx: &GpuContext, label: &str, shape: &[usize]) -> Result<Self> {
+        let len: usize = shape.iter().product();
+        Self::from_slice(ctx, label, shape, &vec![0f32; len])
+    }
+
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole tensor as a slice.
+    pub fn all(&self) -> Slice<'_> {
+        Slice {
+            tensor: self,
+            offset: 0,
+            len: self.len(),
+        }
+    }
+
+    /// Elements `offset .. offset + len`, checked against the tensor's length.
+    pub fn slice(&self, offset: usize, len: usize) -> Result<Slice<'_>> {
+        if offset + len > self.len() {
+            return Err(Error::Shape {
+                op: "slice",
+                expected: format!("at most {} elements in {}", self.len(), self.label),
+                got: format!("{offset}..{}", offset + len),
+            });
+        }
+        Ok(Slice {
+            tensor: self,
+            offset,
+            len,
+        })
+    }
+
+    /// Overwrite the whole tensor with `data` (queued; ordered before the next submit).
+    pub fn write<T: bytemuck::Pod>(&self, ctx: &GpuContext, data: &[T]) -> Result<()> {
+        self.check_elem::<T>()?;
+        if data.len() != self.len() {
+            return Err(Error::Shape {
+                op: "write",
+                expected: format!(
+                    "{} elements for {} {:?}",
+                    self.len(),
+                    self.label,
+                    self.shape
+                ),
+                got: format!("{}", data.len()),
+            });
+        }
+        if !data.is_empty() {
+            ctx.queue
+                .write_buffer(&self.buffer, 0, bytemuck::cast_slice(data));
+        }
+        Ok(())
+    }
+
+    /// Copy the tensor back to the host (submits and waits).
+    pub fn read<T: bytemuck::Pod>(&self, ctx: &GpuContext) -> Result<Vec<T>> {
+        self.check_elem::<T>()?;
+        let len = self.len();
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let bytes = len as u64 * ELEM;
+        let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("readback"),
+            });
+        encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, bytes);
+        ctx.queue.submit([encoder.finish()]);
+        let err = |message: String| Error::Readback {
+            tensor: self.label.clone(),
+            message,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        ctx.wait()?;
+        rx.recv()
+            .map_err(|e| err(e.to_string()))?
+            .map_err(|e| err(e.to_string()))?;
+        let view = staging
+            .slice(..)
+            .get_mapped_range()
+            .map_err(|e| err(e.to_string()))?;
+        let out = bytemuck::cast_slice::<u8, T>(&view).to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+
+    fn check_elem<T>(&self) -> Result<()> {
+        if std::mem::size_of::<T>() as u64 != ELEM {
+            return Err(Error::InvalidArgument {
+                op: "tensor",
+                message: format!("{} holds 4-byte elements", self.label),
+            });
+        }
+        Ok(())
+    }
+}

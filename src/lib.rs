@@ -1,0 +1,14 @@
+//! gpu-rnn: recurrent neural networks trained with handwritten WGSL compute shaders, with a
+//! CPU twin of every kernel that serves as the golden reference and as `--backend cpu`.
+//!
+//! Where to find an op, say `matmul`: `shaders/matmul.wgsl` (the kernel), `cpu::matmul`
+//! (its CPU twin), `ops::matmul` (the host wrapper that builds and records it), and the tests
+//! named `matmul_*` in `tests/golden/`.
+
+pub mod cpu;
+pub mod error;
+pub mod gpu;
+pub mod ops;
+pub mod shaders;
+
+pub use error::{Error, Result};

@@ -1,0 +1,57 @@
+//! Bias gradients as column sums. WGSL: shaders/bias_grad.wgsl; CPU twin: cpu::bias_grad.
+
+use super::{Dispatch, WG, check_distinct, check_len, to_u32};
+use crate::gpu::{GpuContext, Slice};
+use crate::{Error, Result, shaders};
+
+/// Mirrors `BiasGradParams` in bias_grad.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct BiasGradParams {
+    pub m: u32,
+    pub n: u32,
+    pub ld: u32,
+    pub dy_off: u32,
+    pub db_off: u32,
+    pub _pad: [u32; 3],
+}
+
+/// `dbias (N) += Σ_i dy[i, ·]` for `dy (M, N)` with row stride `ld`.
+pub fn bias_grad(
+    ctx: &GpuContext,
+    dbias: Slice,
+    dy: Slice,
+    m: usize,
+    n: usize,
+    ld: usize,
+) -> Result<Dispatch> {
+    const OP: &str = "bias_grad";
+    if m == 0 || n == 0 || ld < n {
+        return Err(Error::Shape {
+            op: OP,
+            expected: "M, N ≥ 1 and ld ≥ N".into(),
+            got: format!("M = {m}, N = {n}, ld = {ld}"),
+        });
+    }
+    check_len(OP, "dy (M, N)", &dy, (m - 1) * ld + n)?;
+    check_len(OP, "dbias (N)", &dbias, n)?;
+    check_distinct(OP, &dbias, &[&dy])?;
+    let params = BiasGradParams {
+        m: to_u32(OP, "M", m)?,
+        n: to_u32(OP, "N", n)?,
+        ld: to_u32(OP, "ld", ld)?,
+        dy_off: to_u32(OP, "offset", dy.offset)?,
+        db_off: to_u32(OP, "offset", dbias.offset)?,
+        _pad: [0; 3],
+    };
+    let pipeline = ctx.pipeline(shaders::BIAS_GRAD, "bias_grad", &[("WG", WG as f64)])?;
+    let groups = [to_u32(OP, "grid", n.div_ceil(WG as usize))?, 1, 1];
+    Ok(Dispatch::new(
+        ctx,
+        OP,
+        pipeline,
+        &params,
+        &[(1, dy.buffer()), (2, dbias.buffer())],
+        groups,
+    ))
+}

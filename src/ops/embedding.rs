@@ -1,0 +1,153 @@
+//! Embedding lookup and its backward. WGSL: shaders/embedding_fwd.wgsl,
+//! shaders/embedding_bwd.wgsl; CPU twin: cpu::embedding.
+
+use super::{Dispatch, WG, check_distinct, check_len, grid_1d, to_u32};
+use crate::gpu::{GpuContext, Slice};
+use crate::{Error, Result, shaders};
+
+/// Mirrors `EmbeddingParams` in embedding_fwd.wgsl and embedding_bwd.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct EmbeddingParams {
+    pub n: u32,
+    pub e: u32,
+    pub v: u32,
+    pub w_off: u32,
+}
+
+/// `out (N, E) = weight (V, E)[ids (N)]`; `weight` is a view of the table (V·E elements).
+pub fn embedding_fwd(
+    ctx: &GpuContext,
+    out: Slice,
+    ids: Slice,
+    weight: Slice,
+    e: usize,
+) -> Result<Dispatch> {
+    const OP: &str = "embedding_fwd";
+    let n = ids.len;
+    if e == 0 || weight.len % e != 0 {
+        return Err(Error::Shape {
+            op: OP,
+            expected: format!("weight (V, {e})"),
+            got: format!("{} elements", weight.len),
+        });
+    }
+    check_len(OP, "out (N, E)", &out, n * e)?;
+    check_distinct(OP, &out, &[&ids, &weight])?;
+    let params = EmbeddingParams {
+        n: to_u32(OP, "N", n)?,
+        e: to_u32(OP, "E", e)?,
+        v: to_u32(OP, "V", weight.len / e)?,
+        w_off: to_u32(OP, "offset", weight.offset)?,
+    };
+    if out.offset != 0 || ids.offset != 0 {
+        return Err(Error::InvalidArgument {
+            op: OP,
+            message: "out and ids must start at offset 0".into(),
+        });
+    }
+    let pipeline = ctx.pipeline(
+        shaders::EMBEDDING_FWD,
+        "embedding_fwd",
+        &[("WG", WG as f64)],
+    )?;
+    let groups = grid_1d(ctx, n * e, WG);
+    Ok(Dispatch::new(
+        ctx,
+        OP,
+        pipeline,
+        &params,
+        &[(1, ids.buffer()), (2, weight.buffer()), (3, out.buffer())],
+        groups,
+    ))
+}
+
+/// Token positions grouped by id (a counting sort): row v of the table owns
+/// `rows[offsets[v] .. offsets[v + 1]]`, in increasing position. This is what makes
+/// embedding_bwd deterministic without atomics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRows {
+    pub offsets: Vec<u32>, // (V + 1)
+    pub rows: Vec<u32>,    // (N)
+}
+
+impl TokenRows {
+    pub fn new(ids: &[u32], v: usize) -> Result<Self> {
+        let mut offsets = vec![0u32; v + 1];
+        for (n, &id) in ids.iter().enumerate() {
+            if id as usize >= v {
+                return Err(Error::InvalidArgument {
+                    op: "embedding_bwd",
+                    message: format!("token {n} has id {id}, outside a vocabulary of {v}"),
+                });
+            }
+            offsets[id as usize + 1] += 1;
+        }
+        for i in 0..v {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut next = offsets.clone();
+        let mut rows = vec![0u32; ids.len()];
+        for (n, &id) in ids.iter().enumerate() {
+            rows[next[id as usize] as usize] = n as u32;
+            next[id as usize] += 1;
+        }
+        Ok(Self { offsets, rows })
+    }
+}
+
+/// `dweight (V, E) += Σ_{n: ids[n] = v} dout[n]`, with `offsets (V + 1)` and `rows (N)` from
+/// [`TokenRows`]. `dweight` is a view of the table's gradient.
+pub fn embedding_bwd(
+    ctx: &GpuContext,
+    dweight: Slice,
+    dout: Slice,
+    offsets: Slice,
+    rows: Slice,
+    e: usize,
+) -> Result<Dispatch> {
+    const OP: &str = "embedding_bwd";
+    if e == 0 || dweight.len % e != 0 {
+        return Err(Error::Shape {
+            op: OP,
+            expected: format!("dweight (V, {e})"),
+            got: format!("{} elements", dweight.len),
+        });
+    }
+    let v = dweight.len / e;
+    let n = rows.len;
+    check_len(OP, "offsets (V + 1)", &offsets, v + 1)?;
+    check_len(OP, "dout (N, E)", &dout, n * e)?;
+    check_distinct(OP, &dweight, &[&dout, &offsets, &rows])?;
+    if dout.offset != 0 || offsets.offset != 0 || rows.offset != 0 {
+        return Err(Error::InvalidArgument {
+            op: OP,
+            message: "dout, offsets and rows must start at offset 0".into(),
+        });
+    }
+    let params = EmbeddingParams {
+        n: to_u32(OP, "N", n)?,
+        e: to_u32(OP, "E", e)?,
+        v: to_u32(OP, "V", v)?,
+        w_off: to_u32(OP, "offset", dweight.offset)?,
+    };
+    let pipeline = ctx.pipeline(
+        shaders::EMBEDDING_BWD,
+        "embedding_bwd",
+        &[("WG", WG as f64)],
+    )?;
+    let groups = grid_1d(ctx, v * e, WG);
+    Ok(Dispatch::new(
+        ctx,
+        OP,
+        pipeline,
+        &params,
+        &[
+            (1, offsets.buffer()),
+            (2, rows.buffer()),
+            (3, dout.buffer()),
+            (4, dweight.buffer()),
+        ],
+        groups,
+    ))
+}

@@ -1,0 +1,35 @@
+//! Fill a view with one value. WGSL: shaders/fill.wgsl; CPU twin: cpu::fill.
+
+use super::{Dispatch, WG, grid_1d, to_u32};
+use crate::gpu::{GpuContext, Slice};
+use crate::{Result, shaders};
+
+/// Mirrors `FillParams` in fill.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct FillParams {
+    pub n: u32,
+    pub off: u32,
+    pub value: f32,
+    pub _pad: u32,
+}
+
+/// `out[i] = value` over the whole view.
+pub fn fill(ctx: &GpuContext, out: Slice, value: f32) -> Result<Dispatch> {
+    const OP: &str = "fill";
+    let params = FillParams {
+        n: to_u32(OP, "N", out.len)?,
+        off: to_u32(OP, "offset", out.offset)?,
+        value,
+        _pad: 0,
+    };
+    let pipeline = ctx.pipeline(shaders::FILL, "fill", &[("WG", WG as f64)])?;
+    Ok(Dispatch::new(
+        ctx,
+        OP,
+        pipeline,
+        &params,
+        &[(1, out.buffer())],
+        grid_1d(ctx, out.len, WG),
+    ))
+}

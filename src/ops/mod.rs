@@ -1,0 +1,112 @@
+//! Host side of each kernel: one module per WGSL file, same names as the CPU twins in
+//! `cpu/`. An op is built once — pipeline, uniform buffer, bind group, grid — as a
+//! [`Dispatch`] (or a small struct of them), then recorded into as many steps as needed.
+
+pub mod adam;
+pub mod bias_grad;
+pub mod cross_entropy;
+pub mod embedding;
+pub mod fill;
+pub mod grad_norm;
+pub mod matmul;
+
+use crate::gpu::{GpuContext, Recorder, Slice};
+use crate::{Error, Result};
+
+/// One recorded-to-be kernel launch: everything bound, nothing left to decide.
+pub struct Dispatch {
+    pub label: &'static str,
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    groups: [u32; 3],
+    params: wgpu::Buffer,
+}
+
+impl Dispatch {
+    /// Build the bind group for `pipeline`: binding 0 is a uniform holding `params`, then the
+    /// given `(binding, buffer)` pairs.
+    pub(crate) fn new<T: bytemuck::Pod>(
+        ctx: &GpuContext,
+        label: &'static str,
+        pipeline: wgpu::ComputePipeline,
+        params: &T,
+        buffers: &[(u32, &wgpu::Buffer)],
+        groups: [u32; 3],
+    ) -> Self {
+        let uniform = ctx.uniform(label, params);
+        let mut all = vec![(0, &uniform)];
+        all.extend_from_slice(buffers);
+        let bind_group = ctx.bind_group(label, &pipeline, &all);
+        Self {
+            label,
+            pipeline,
+            bind_group,
+            groups,
+            params: uniform,
+        }
+    }
+
+    pub fn record(&self, rec: &mut Recorder) {
+        rec.dispatch(&self.pipeline, &self.bind_group, self.groups);
+    }
+
+    /// Replace the uniform parameters (queued; takes effect at the next submit).
+    pub(crate) fn write_params<T: bytemuck::Pod>(&self, ctx: &GpuContext, params: &T) {
+        ctx.queue
+            .write_buffer(&self.params, 0, bytemuck::bytes_of(params));
+    }
+
+    pub fn groups(&self) -> [u32; 3] {
+        self.groups
+    }
+}
+
+/// Workgroups for `n` invocations in groups of `wg`, folded into y when x would pass the
+/// adapter's per-dimension limit. Kernels rebuild the index as `gid.x + gid.y · nwg.x · WG`.
+pub(crate) fn grid_1d(ctx: &GpuContext, n: usize, wg: u32) -> [u32; 3] {
+    let groups = n.div_ceil(wg as usize).max(1);
+    let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
+    if groups <= max {
+        [groups as u32, 1, 1]
+    } else {
+        [max as u32, groups.div_ceil(max) as u32, 1]
+    }
+}
+
+/// `v` as a u32 uniform field, or a shape error naming the op.
+pub(crate) fn to_u32(op: &'static str, what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::Shape {
+        op,
+        expected: format!("{what} < 2^32"),
+        got: v.to_string(),
+    })
+}
+
+/// Fail unless `s` holds at least `need` elements.
+pub(crate) fn check_len(op: &'static str, what: &str, s: &Slice, need: usize) -> Result<()> {
+    if s.len < need {
+        return Err(Error::Shape {
+            op,
+            expected: format!("{what} with at least {need} elements"),
+            got: format!("{} elements of {}", s.len, s.tensor.label),
+        });
+    }
+    Ok(())
+}
+
+/// A buffer an op writes may not also be bound for reading in the same dispatch.
+pub(crate) fn check_distinct(op: &'static str, written: &Slice, read: &[&Slice]) -> Result<()> {
+    if let Some(r) = read.iter().find(|r| r.buffer() == written.buffer()) {
+        return Err(Error::InvalidArgument {
+            op,
+            message: format!(
+                "{} is both read and written; use separate tensors",
+                r.tensor.label
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Default workgroup size of the element-wise kernels (`override WG`).
+pub(crate) const WG: u32 = 64;

@@ -1,0 +1,34 @@
+//! Every WGSL source the crate uses, loaded with `include_str!` in this one place.
+//!
+//! A test (tests/shaders.rs) validates each with naga without a GPU and checks that every
+//! file in `shaders/` is listed here.
+
+/// One `.wgsl` file from `shaders/`.
+#[derive(Debug)]
+pub struct Shader {
+    /// File stem; also the pipeline label prefix.
+    pub name: &'static str,
+    pub source: &'static str,
+}
+
+macro_rules! shaders {
+    ($($konst:ident => $file:literal),* $(,)?) => {
+        $(pub const $konst: &Shader = &Shader {
+            name: $file,
+            source: include_str!(concat!("../shaders/", $file, ".wgsl")),
+        };)*
+        /// All shaders, in the order listed.
+        pub const ALL: &[&Shader] = &[$($konst),*];
+    };
+}
+
+shaders! {
+    ADAM => "adam",
+    BIAS_GRAD => "bias_grad",
+    CROSS_ENTROPY => "cross_entropy",
+    EMBEDDING_BWD => "embedding_bwd",
+    EMBEDDING_FWD => "embedding_fwd",
+    FILL => "fill",
+    GRAD_NORM => "grad_norm",
+    MATMUL => "matmul",
+}

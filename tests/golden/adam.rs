@@ -1,0 +1,97 @@
+use gpu_rnn::cpu;
+use gpu_rnn::gpu::Recorder;
+use gpu_rnn::ops::adam::{Adam, AdamConfig};
+use gpu_rnn::ops::grad_norm::GradNorm;
+
+use crate::common::*;
+
+// Tolerance: the same f32 formula on both sides; sqrt and division are correctly rounded in
+// Rust and within a few ulps on GPUs, and five steps compound that. Parameters are O(1):
+// 1e-6 absolute, 1e-5 relative.
+#[test]
+fn adam_matches_cpu_over_several_steps() {
+    let mut rng = TestRng::new("adam_matches_cpu_over_several_steps");
+    let Some(ctx) = gpu("adam_matches_cpu_over_several_steps") else {
+        return;
+    };
+    for case in 0..4 {
+        let n = rng.size(257) * (1 + rng.below(300));
+        let cfg = AdamConfig {
+            lr: [1e-3, 0.05, 0.1][rng.below(3)],
+            weight_decay: if case % 2 == 1 { 0.01 } else { 0.0 },
+            ..AdamConfig::default()
+        };
+        let max_norm = if case >= 2 { 0.5 } else { 0.0 };
+        let mut p = rng.values(n);
+        let (mut m, mut v) = (vec![0f32; n], vec![0f32; n]);
+        let tp = upload(ctx, "params", &p);
+        let tg = upload(ctx, "grads", &vec![0f32; n]);
+        let tm = upload(ctx, "m", &m);
+        let tv = upload(ctx, "v", &v);
+        let norm = GradNorm::new(ctx, &tg, max_norm).unwrap();
+        let mut adam = Adam::new(
+            ctx,
+            &tp,
+            &tg,
+            &tm,
+            &tv,
+            (max_norm > 0.0).then_some(&norm.out),
+            cfg,
+        )
+        .unwrap();
+        for t in 1..=5 {
+            let g = rng.values(n);
+            let coef = cpu::grad_norm::clip_coef(cpu::grad_norm::grad_norm(&g), max_norm);
+            cpu::adam::adam(&mut p, &mut m, &mut v, &g, coef, &cfg, t);
+            tg.write(ctx, &g).unwrap();
+            adam.set_step(ctx, t);
+            let mut rec = Recorder::new(ctx, "adam step");
+            norm.record(&mut rec);
+            adam.record(&mut rec);
+            rec.submit();
+        }
+        let what = format!("adam n={n} {cfg:?} max_norm={max_norm}");
+        assert_close(
+            &format!("{what}: params"),
+            &download(ctx, &tp),
+            &p,
+            1e-6,
+            1e-5,
+            rng.seed,
+        );
+        assert_close(
+            &format!("{what}: m"),
+            &download(ctx, &tm),
+            &m,
+            1e-6,
+            1e-5,
+            rng.seed,
+        );
+        assert_close(
+            &format!("{what}: v"),
+            &download(ctx, &tv),
+            &v,
+            1e-7,
+            1e-5,
+            rng.seed,
+        );
+    }
+}
+
+#[test]
+fn adam_cpu_first_step_moves_by_lr_times_sign() {
+    // At t = 1, m̂ = g and v̂ = g², so θ moves by lr·g/(|g| + eps) ≈ lr·sign(g): torch's
+    // well-known first step.
+    let cfg = AdamConfig {
+        lr: 0.01,
+        ..AdamConfig::default()
+    };
+    let mut p = vec![1.0f32, 1.0, 1.0];
+    let g = [0.5f32, -2.0, 1e-3];
+    let (mut m, mut v) = (vec![0f32; 3], vec![0f32; 3]);
+    cpu::adam::adam(&mut p, &mut m, &mut v, &g, 1.0, &cfg, 1);
+    for (pi, gi) in p.iter().zip(g) {
+        let want = 1.0 - 0.01 * gi / (gi.abs() + 1e-8);
+        assert!((pi - want).abs() < 2e-6, "{pi} vs {want}");
+    }
+}

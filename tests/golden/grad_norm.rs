@@ -1,0 +1,45 @@
+use gpu_rnn::cpu;
+use gpu_rnn::ops::grad_norm::GradNorm;
+
+use crate::common::*;
+
+// Tolerance: the GPU sums squares in f32 over 1024 strided partials, the CPU in f64. Terms are
+// all positive, so the relative error stays near log-depth·2⁻²⁴ per partial plus n/1024 serial
+// adds: 1e-5 relative is ample, 0 absolute.
+#[test]
+fn grad_norm_and_clip_coef_match_cpu() {
+    let mut rng = TestRng::new("grad_norm_and_clip_coef_match_cpu");
+    let Some(ctx) = gpu("grad_norm_and_clip_coef_match_cpu") else {
+        return;
+    };
+    for _ in 0..6 {
+        let n = rng.size(257) * (1 + rng.below(2000));
+        let g = rng.values(n);
+        let max_norm = [0.0, 1.0, 1e6][rng.below(3)];
+        let norm = cpu::grad_norm::grad_norm(&g);
+        let coef = cpu::grad_norm::clip_coef(norm, max_norm);
+        let tg = upload(ctx, "grads", &g);
+        let op = GradNorm::new(ctx, &tg, max_norm).unwrap();
+        op.out.write(ctx, &[f32::NAN, f32::NAN]).unwrap();
+        let mut rec = gpu_rnn::gpu::Recorder::new(ctx, "grad_norm");
+        op.record(&mut rec);
+        rec.submit();
+        let got = download(ctx, &op.out);
+        assert_close(
+            &format!("grad_norm n={n} max_norm={max_norm}"),
+            &got,
+            &[norm, coef],
+            0.0,
+            1e-5,
+            rng.seed,
+        );
+    }
+}
+
+#[test]
+fn clip_coef_follows_torch() {
+    assert_eq!(cpu::grad_norm::clip_coef(10.0, 0.0), 1.0);
+    assert_eq!(cpu::grad_norm::clip_coef(0.5, 1.0), 1.0);
+    assert!((cpu::grad_norm::clip_coef(4.0, 1.0) - 1.0 / (4.0 + 1e-6)).abs() < 1e-7);
+    assert!((cpu::grad_norm::grad_norm(&[3.0, -4.0]) - 5.0).abs() < 1e-7);
+}

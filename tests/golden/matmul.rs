@@ -1,0 +1,250 @@
+use gpu_rnn::cpu;
+use gpu_rnn::ops::matmul::{MatmulDims, matmul};
+
+use crate::common::*;
+
+/// Naive f64 product with the same layout rules: checks the CPU twin's strides and transposes.
+fn naive(c: &mut [f32], a: &[f32], b: &[f32], bias: Option<&[f32]>, d: &MatmulDims) {
+    for i in 0..d.m {
+        for j in 0..d.n {
+            let mut s = 0f64;
+            for k in 0..d.k {
+                let av = if d.trans_a {
+                    a[k * d.lda + i]
+                } else {
+                    a[i * d.lda + k]
+                };
+                let bv = if d.trans_b {
+                    b[j * d.ldb + k]
+                } else {
+                    b[k * d.ldb + j]
+                };
+                s += av as f64 * bv as f64;
+            }
+            if let Some(bias) = bias {
+                s += bias[j] as f64;
+            }
+            let x = &mut c[i * d.ldc + j];
+            *x = if d.accumulate {
+                *x + s as f32
+            } else {
+                s as f32
+            };
+        }
+    }
+}
+
+/// Random dims for one variant; with `views`, padded strides and nonzero offsets.
+fn draw(
+    rng: &mut TestRng,
+    base: fn(usize, usize, usize) -> MatmulDims,
+    views: bool,
+) -> (MatmulDims, [usize; 3]) {
+    let (m, n, k) = (rng.size(257), rng.size(257), rng.size(257));
+    let mut d = base(m, n, k);
+    let mut offs = [0; 3];
+    if views {
+        d.lda += rng.below(5);
+        d.ldb += rng.below(5);
+        d.ldc += rng.below(5);
+        offs = [rng.below(7), rng.below(7), rng.below(7)];
+    }
+    (d, offs)
+}
+
+// Tolerance: both sides are f32 sums of K ≤ 257 products of values in [-1, 1), added in
+// different orders (sgemm's blocking vs. the kernel's serial k loop). The rounding error of
+// each is about sqrt(K)·2⁻²⁴·|sum| typically and below K·2⁻²⁴·Σ|a·b| ≤ 4e-3 at worst;
+// measured differences stay under 1e-5, so atol 1e-4 leaves 10× headroom while an indexing or
+// transpose bug (errors of order 1) cannot hide.
+const ATOL: f32 = 1e-4;
+const RTOL: f32 = 1e-4;
+
+/// One GPU-vs-CPU case; returns the worst absolute difference.
+fn check(name: &str, rng: &mut TestRng, d: MatmulDims, offs: [usize; 3], with_bias: bool) {
+    let ctx = match gpu(name) {
+        Some(c) => c,
+        None => return,
+    };
+    let (ea, eb, ec) = d.extents();
+    let a = rng.values(offs[0] + ea);
+    let b = rng.values(offs[1] + eb);
+    let bias = rng.values(d.n);
+    // Accumulating products start from random C; assigning ones from NaN.
+    let c0 = if d.accumulate {
+        rng.values(offs[2] + ec)
+    } else {
+        vec![f32::NAN; offs[2] + ec]
+    };
+
+    let mut want = c0.clone();
+    cpu::matmul::matmul(
+        &mut want[offs[2]..],
+        &a[offs[0]..],
+        &b[offs[1]..],
+        with_bias.then_some(&bias[..]),
+        &d,
+    );
+    let mut exact = c0.clone();
+    naive(
+        &mut exact[offs[2]..],
+        &a[offs[0]..],
+        &b[offs[1]..],
+        with_bias.then_some(&bias[..]),
+        &d,
+    );
+
+    let ta = upload(ctx, "a", &a);
+    let tb = upload(ctx, "b", &b);
+    let tbias = upload(ctx, "bias", &bias);
+    let tc = upload(ctx, "c", &c0);
+    let op = matmul(
+        ctx,
+        tc.slice(offs[2], ec).unwrap(),
+        ta.slice(offs[0], ea).unwrap(),
+        tb.slice(offs[1], eb).unwrap(),
+        with_bias.then(|| tbias.all()),
+        &d,
+    )
+    .unwrap();
+    run(ctx, &[&op]);
+    let got = download(ctx, &tc);
+
+    // Compare the (M, N) view; everything outside it must be untouched.
+    let idx = |i: usize, j: usize| offs[2] + i * d.ldc + j;
+    let view = |v: &[f32]| -> Vec<f32> {
+        (0..d.m)
+            .flat_map(|i| (0..d.n).map(move |j| (i, j)))
+            .map(|(i, j)| v[idx(i, j)])
+            .collect()
+    };
+    let what = format!("{name} {d:?} offs {offs:?} bias {with_bias}");
+    assert_close(
+        &format!("{what}: cpu vs naive"),
+        &view(&want),
+        &view(&exact),
+        ATOL,
+        RTOL,
+        rng.seed,
+    );
+    assert_close(
+        &format!("{what}: gpu vs cpu"),
+        &view(&got),
+        &view(&want),
+        ATOL,
+        RTOL,
+        rng.seed,
+    );
+    let mut inside = vec![false; got.len()];
+    for i in 0..d.m {
+        for j in 0..d.n {
+            inside[idx(i, j)] = true;
+        }
+    }
+    for (p, (&g, &c)) in got.iter().zip(&c0).enumerate() {
+        assert!(
+            inside[p] || g.to_bits() == c.to_bits(),
+            "{what}: element {p} outside C was written (seed {})",
+            rng.seed
+        );
+    }
+}
+
+#[test]
+fn matmul_fwd_nt_bias_matches_cpu() {
+    // Forward of a linear layer: Y = X·Wᵀ + b.
+    let mut rng = TestRng::new("matmul_fwd_nt_bias_matches_cpu");
+    for _ in 0..6 {
+        let (d, offs) = draw(&mut rng, MatmulDims::nt, false);
+        check("matmul_fwd_nt", &mut rng, d, offs, true);
+    }
+    check(
+        "matmul_fwd_nt",
+        &mut rng,
+        MatmulDims::nt(1, 1, 1),
+        [0; 3],
+        true,
+    );
+    check(
+        "matmul_fwd_nt",
+        &mut rng,
+        MatmulDims::nt(257, 17, 3),
+        [0; 3],
+        true,
+    );
+}
+
+#[test]
+fn matmul_fwd_nn_matches_cpu() {
+    let mut rng = TestRng::new("matmul_fwd_nn_matches_cpu");
+    for _ in 0..6 {
+        let bias = rng.coin();
+        let (d, offs) = draw(&mut rng, MatmulDims::nn, false);
+        check("matmul_fwd_nn", &mut rng, d, offs, bias);
+    }
+    check(
+        "matmul_fwd_nn",
+        &mut rng,
+        MatmulDims::nn(100, 257, 1),
+        [0; 3],
+        false,
+    );
+}
+
+#[test]
+fn matmul_bwd_nn_input_grad_matches_cpu() {
+    // dX (M, K) = dY (M, N) · W (N, K): an NN product.
+    let mut rng = TestRng::new("matmul_bwd_nn_input_grad_matches_cpu");
+    for _ in 0..6 {
+        let (d, offs) = draw(&mut rng, MatmulDims::nn, true);
+        check("matmul_bwd_nn", &mut rng, d, offs, false);
+    }
+}
+
+#[test]
+fn matmul_bwd_tn_weight_grad_accumulates_matches_cpu() {
+    // dW (N, K) += dYᵀ · X: a TN product accumulated into the gradient buffer.
+    let mut rng = TestRng::new("matmul_bwd_tn_weight_grad_accumulates_matches_cpu");
+    for _ in 0..6 {
+        let (d, offs) = draw(&mut rng, MatmulDims::tn, true);
+        check("matmul_bwd_tn", &mut rng, d.accumulate(), offs, false);
+    }
+    check(
+        "matmul_bwd_tn",
+        &mut rng,
+        MatmulDims::tn(3, 1, 257).accumulate(),
+        [0; 3],
+        false,
+    );
+}
+
+#[test]
+fn matmul_tt_and_strided_views_match_cpu() {
+    let mut rng = TestRng::new("matmul_tt_and_strided_views_match_cpu");
+    for _ in 0..4 {
+        let bias = rng.coin();
+        let (d, offs) = draw(&mut rng, MatmulDims::tt, true);
+        check("matmul_tt", &mut rng, d, offs, bias);
+        let (d, offs) = draw(&mut rng, MatmulDims::nt, true);
+        check("matmul_nt_views", &mut rng, d.accumulate(), offs, bias);
+    }
+}
+
+#[test]
+fn matmul_rejects_short_operands_and_aliasing() {
+    let Some(ctx) = gpu("matmul_rejects_short_operands_and_aliasing") else {
+        return;
+    };
+    let t = upload(ctx, "t", &[1f32; 12]);
+    let u = upload(ctx, "u", &[1f32; 12]);
+    let d = MatmulDims::nn(4, 4, 4); // needs 16 elements each
+    let err = matmul(ctx, u.all(), t.all(), t.all(), None, &d)
+        .err()
+        .expect("short A must fail");
+    assert!(err.to_string().contains("at least 16"), "{err}");
+    let d = MatmulDims::nn(3, 3, 3);
+    let err = matmul(ctx, t.all(), t.all(), u.all(), None, &d)
+        .err()
+        .expect("aliasing must fail");
+    assert!(err.to_string().contains("both read and written"), "{err}");
+}

@@ -1,0 +1,125 @@
+//! Every WGSL file parses and validates with naga (no GPU needed), every file in shaders/ is
+//! loaded by the crate, and every uniform struct has the size of its Rust mirror.
+
+use std::collections::BTreeSet;
+
+use gpu_rnn::shaders;
+
+fn parse(shader: &shaders::Shader) -> naga::Module {
+    naga::front::wgsl::parse_str(shader.source)
+        .unwrap_or_else(|e| panic!("{}.wgsl: {}", shader.name, e.emit_to_string(shader.source)))
+}
+
+#[test]
+fn every_shader_validates_with_naga() {
+    for shader in shaders::ALL {
+        let module = parse(shader);
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}.wgsl: {}", shader.name, e.emit_to_string(shader.source)));
+        assert!(
+            module
+                .entry_points
+                .iter()
+                .any(|ep| ep.name.starts_with(shader.name)),
+            "{}.wgsl has no entry point named after the file",
+            shader.name
+        );
+    }
+    println!("validated {} shaders", shaders::ALL.len());
+}
+
+#[test]
+fn every_shader_file_is_loaded() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
+        .expect("read shaders/")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wgsl"))
+        .map(|p| p.file_stem().expect("stem").to_string_lossy().into_owned())
+        .collect();
+    let loaded: BTreeSet<String> = shaders::ALL.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(on_disk, loaded, "shaders/ and gpu_rnn::shaders::ALL differ");
+    for s in shaders::ALL {
+        let file =
+            std::fs::read_to_string(dir.join(format!("{}.wgsl", s.name))).expect("read shader");
+        assert_eq!(
+            file, s.source,
+            "{}.wgsl differs from the embedded copy",
+            s.name
+        );
+    }
+}
+
+/// Size in bytes of the WGSL struct `name` in `shader`.
+fn wgsl_struct_size(shader: &shaders::Shader, name: &str) -> usize {
+    let module = parse(shader);
+    for (_, ty) in module.types.iter() {
+        if ty.name.as_deref() == Some(name) {
+            if let naga::TypeInner::Struct { span, .. } = ty.inner {
+                return span as usize;
+            }
+        }
+    }
+    panic!("{}.wgsl has no struct {name}", shader.name);
+}
+
+#[test]
+fn uniform_structs_match_their_rust_mirrors() {
+    use gpu_rnn::ops::*;
+    use std::mem::size_of;
+    let cases: &[(&shaders::Shader, &str, usize)] = &[
+        (
+            shaders::MATMUL,
+            "MatmulParams",
+            size_of::<matmul::MatmulParams>(),
+        ),
+        (
+            shaders::EMBEDDING_FWD,
+            "EmbeddingParams",
+            size_of::<embedding::EmbeddingParams>(),
+        ),
+        (
+            shaders::EMBEDDING_BWD,
+            "EmbeddingParams",
+            size_of::<embedding::EmbeddingParams>(),
+        ),
+        (
+            shaders::CROSS_ENTROPY,
+            "CrossEntropyParams",
+            size_of::<cross_entropy::CrossEntropyParams>(),
+        ),
+        (shaders::ADAM, "AdamParams", size_of::<adam::AdamParams>()),
+        (
+            shaders::BIAS_GRAD,
+            "BiasGradParams",
+            size_of::<bias_grad::BiasGradParams>(),
+        ),
+        (
+            shaders::GRAD_NORM,
+            "GradNormParams",
+            size_of::<grad_norm::GradNormParams>(),
+        ),
+        (shaders::FILL, "FillParams", size_of::<fill::FillParams>()),
+    ];
+    for &(shader, name, rust) in cases {
+        assert_eq!(
+            wgsl_struct_size(shader, name),
+            rust,
+            "{}.wgsl {name} vs its Rust mirror",
+            shader.name
+        );
+    }
+    // Every shader with a uniform struct is covered above.
+    let covered: BTreeSet<&str> = cases.iter().map(|c| c.0.name).collect();
+    for s in shaders::ALL {
+        assert!(
+            covered.contains(s.name),
+            "{}.wgsl's uniform struct has no size check",
+            s.name
+        );
+    }
+}
