@@ -130,6 +130,21 @@ pub fn gpu(test: &str) -> Option<&'static GpuContext> {
     }
 }
 
+/// Elements appended after an output view, so that a write past the view shows (a write past
+/// the end of the buffer would be dropped silently by robust buffer access).
+pub const GUARD: usize = 16;
+
+/// The guard region after an output must still hold exactly what it was filled with.
+#[track_caller]
+pub fn assert_untouched(name: &str, got: &[f32], init: &[f32], seed: u64) {
+    for (i, (g, w)) in got.iter().zip(init).enumerate() {
+        assert!(
+            g.to_bits() == w.to_bits(),
+            "{name}: wrote {g} into the guard region at +{i} (seed {seed})"
+        );
+    }
+}
+
 /// A GPU tensor filled with NaN, so an element the kernel forgets to write fails the test.
 pub fn poisoned(ctx: &GpuContext, label: &str, shape: &[usize]) -> GpuTensor {
     let n: usize = shape.iter().product();

@@ -17,7 +17,7 @@ fn bias_grad_matches_cpu() {
         let ld = n + rng.below(4);
         let (dy_off, db_off) = (rng.below(5), rng.below(5));
         let dy = rng.values(dy_off + (m - 1) * ld + n);
-        let db0 = rng.values(db_off + n);
+        let db0 = rng.values(db_off + n + GUARD);
         let mut want = db0.clone();
         cpu::bias_grad::bias_grad(&mut want[db_off..], &dy[dy_off..], m, n, ld);
 
@@ -40,6 +40,12 @@ fn bias_grad_matches_cpu() {
             &want,
             1e-4,
             1e-5,
+            rng.seed,
+        );
+        assert_untouched(
+            "bias_grad",
+            &got[db_off + n..],
+            &db0[db_off + n..],
             rng.seed,
         );
     }

@@ -23,7 +23,7 @@ fn embedding_fwd_matches_cpu() {
 
         let tw = upload(ctx, "weight", &weight);
         let tids = upload(ctx, "ids", &ids);
-        let tout = poisoned(ctx, "out", &[n, e]);
+        let tout = poisoned(ctx, "out", &[n * e + GUARD]);
         let op = embedding_fwd(
             ctx,
             tout.all(),
@@ -33,15 +33,11 @@ fn embedding_fwd_matches_cpu() {
         )
         .unwrap();
         run(ctx, &[&op]);
+        let got = download(ctx, &tout);
         // A gather copies values: exact.
-        assert_close(
-            &format!("embedding_fwd n={n} v={v} e={e}"),
-            &download(ctx, &tout),
-            &want,
-            0.0,
-            0.0,
-            rng.seed,
-        );
+        let what = format!("embedding_fwd n={n} v={v} e={e}");
+        assert_close(&what, &got[..n * e], &want, 0.0, 0.0, rng.seed);
+        assert_untouched(&what, &got[n * e..], &[f32::NAN; GUARD], rng.seed);
     }
 }
 
@@ -57,7 +53,7 @@ fn embedding_bwd_matches_cpu_and_is_deterministic() {
         let dw_off = if case % 2 == 1 { rng.below(9) } else { 0 };
         let ids = draw_ids(&mut rng, n, v);
         let dout = rng.values(n * e);
-        let dw0 = rng.values(dw_off + v * e); // parameter gradients accumulate
+        let dw0 = rng.values(dw_off + v * e + GUARD); // parameter gradients accumulate
         let mut want = dw0.clone();
         cpu::embedding::embedding_bwd(&mut want[dw_off..], &dout, &ids, e);
 
@@ -83,6 +79,12 @@ fn embedding_bwd_matches_cpu_and_is_deterministic() {
         let what = format!("embedding_bwd n={n} v={v} e={e}");
         // Same summation order on both sides; the tolerance only allows for FMA contraction.
         assert_close(&what, &results[0], &want, 1e-6, 1e-6, rng.seed);
+        assert_untouched(
+            &what,
+            &results[0][dw_off + v * e..],
+            &dw0[dw_off + v * e..],
+            rng.seed,
+        );
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(
             bits(&results[0]),
