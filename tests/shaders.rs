@@ -58,10 +58,10 @@ fn every_shader_file_is_loaded() {
 fn wgsl_struct_size(shader: &shaders::Shader, name: &str) -> usize {
     let module = parse(shader);
     for (_, ty) in module.types.iter() {
-        if ty.name.as_deref() == Some(name) {
-            if let naga::TypeInner::Struct { span, .. } = ty.inner {
-                return span as usize;
-            }
+        if ty.name.as_deref() == Some(name)
+            && let naga::TypeInner::Struct { span, .. } = ty.inner
+        {
+            return span as usize;
         }
     }
     panic!("{}.wgsl has no struct {name}", shader.name);

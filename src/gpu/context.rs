@@ -77,36 +77,42 @@ fn rank(device_type: wgpu::DeviceType) -> u8 {
     }
 }
 
-fn instance() -> wgpu::Instance {
+/// Vulkan, Metal, DX12 (and WebGPU in a browser); the `WGPU_BACKEND` variable overrides.
+pub fn default_backends() -> wgpu::Backends {
+    wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY)
+}
+
+fn enumerate(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-    // Vulkan, Metal, DX12 (and WebGPU in a browser); WGPU_BACKEND overrides.
-    desc.backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
-    wgpu::Instance::new(desc)
+    desc.backends = backends;
+    let mut adapters = pollster::block_on(wgpu::Instance::new(desc).enumerate_adapters(backends));
+    adapters.sort_by_key(|a| std::cmp::Reverse(rank(a.get_info().device_type)));
+    adapters
 }
 
 impl GpuContext {
     /// Every adapter wgpu can see, best first.
     pub fn adapters() -> Vec<AdapterSummary> {
-        let mut all: Vec<_> =
-            pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()))
-                .iter()
-                .map(|a| AdapterSummary::new(&a.get_info()))
-                .collect();
-        all.sort_by_key(|a| std::cmp::Reverse(rank(a.device_type)));
-        all
+        enumerate(default_backends())
+            .iter()
+            .map(|a| AdapterSummary::new(&a.get_info()))
+            .collect()
     }
 
     /// Open the best adapter, or the first whose name contains `wanted` (case-insensitive).
     /// `wanted = None` falls back to the `GPU_RNN_ADAPTER` environment variable.
     pub fn new(wanted: Option<&str>) -> Result<Self> {
+        Self::with_backends(wanted, default_backends())
+    }
+
+    /// As [`GpuContext::new`], searching only `backends`.
+    pub fn with_backends(wanted: Option<&str>, backends: wgpu::Backends) -> Result<Self> {
         let env = std::env::var(ADAPTER_ENV).ok().filter(|s| !s.is_empty());
         let wanted = wanted.map(str::to_string).or(env);
-        let instance = instance();
-        let mut adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+        let mut adapters = enumerate(backends);
         if adapters.is_empty() {
             return Err(Error::NoAdapter);
         }
-        adapters.sort_by_key(|a| std::cmp::Reverse(rank(a.get_info().device_type)));
         let adapter = match &wanted {
             None => adapters.swap_remove(0),
             Some(w) => {

@@ -25,7 +25,7 @@ pub fn embedding_fwd(
 ) -> Result<Dispatch> {
     const OP: &str = "embedding_fwd";
     let n = ids.len;
-    if e == 0 || weight.len % e != 0 {
+    if e == 0 || !weight.len.is_multiple_of(e) {
         return Err(Error::Shape {
             op: OP,
             expected: format!("weight (V, {e})"),
@@ -107,7 +107,7 @@ pub fn embedding_bwd(
     e: usize,
 ) -> Result<Dispatch> {
     const OP: &str = "embedding_bwd";
-    if e == 0 || dweight.len % e != 0 {
+    if e == 0 || !dweight.len.is_multiple_of(e) {
         return Err(Error::Shape {
             op: OP,
             expected: format!("dweight (V, {e})"),

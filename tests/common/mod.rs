@@ -71,6 +71,11 @@ impl TestRng {
     }
 }
 
+/// `|got − want| ≤ atol + rtol·|want|`; false when either is NaN.
+fn within(got: f32, want: f32, atol: f32, rtol: f32) -> bool {
+    (got - want).abs() <= atol + rtol * want.abs()
+}
+
 /// Fails unless `|got − want| ≤ atol + rtol·|want|` everywhere (NaN fails); reports the worst
 /// element, its values and the seed.
 #[track_caller]
@@ -85,8 +90,7 @@ pub fn assert_close(name: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32,
     let mut worst: Option<(usize, f32)> = None;
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let excess = (g - w).abs() - (atol + rtol * w.abs());
-        let bad = !(excess <= 0.0); // NaN counts as bad
-        if bad && worst.is_none_or(|(_, e)| excess.is_nan() || excess > e) {
+        if !within(g, w, atol, rtol) && worst.is_none_or(|(_, e)| excess.is_nan() || excess > e) {
             worst = Some((i, excess));
             if excess.is_nan() {
                 break;
@@ -97,7 +101,7 @@ pub fn assert_close(name: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32,
         let bad = got
             .iter()
             .zip(want)
-            .filter(|&(&g, &w)| !((g - w).abs() <= atol + rtol * w.abs()))
+            .filter(|&(&g, &w)| !within(g, w, atol, rtol))
             .count();
         panic!(
             "{name}: {bad} of {} elements out of tolerance (atol {atol:e}, rtol {rtol:e}); worst at \

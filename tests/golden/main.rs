@@ -7,6 +7,7 @@ mod common;
 
 mod adam;
 mod bias_grad;
+mod context;
 mod cross_entropy;
 mod embedding;
 mod fill;

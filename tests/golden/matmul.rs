@@ -1,6 +1,8 @@
 use gpu_rnn::cpu;
 use gpu_rnn::ops::matmul::{MatmulDims, matmul};
 
+use gpu_rnn::gpu::GpuContext;
+
 use crate::common::*;
 
 /// Naive f64 product with the same layout rules: checks the CPU twin's strides and transposes.
@@ -61,12 +63,15 @@ fn draw(
 const ATOL: f32 = 1e-4;
 const RTOL: f32 = 1e-4;
 
-/// One GPU-vs-CPU case; returns the worst absolute difference.
-fn check(name: &str, rng: &mut TestRng, d: MatmulDims, offs: [usize; 3], with_bias: bool) {
-    let ctx = match gpu(name) {
-        Some(c) => c,
-        None => return,
-    };
+/// One GPU-vs-CPU case.
+fn check(
+    ctx: &GpuContext,
+    name: &str,
+    rng: &mut TestRng,
+    d: MatmulDims,
+    offs: [usize; 3],
+    with_bias: bool,
+) {
     let (ea, eb, ec) = d.extents();
     let a = rng.values(offs[0] + ea);
     let b = rng.values(offs[1] + eb);
@@ -158,11 +163,15 @@ fn check(name: &str, rng: &mut TestRng, d: MatmulDims, offs: [usize; 3], with_bi
 fn matmul_fwd_nt_bias_matches_cpu() {
     // Forward of a linear layer: Y = X·Wᵀ + b.
     let mut rng = TestRng::new("matmul_fwd_nt_bias_matches_cpu");
+    let Some(ctx) = gpu("matmul_fwd_nt_bias_matches_cpu") else {
+        return;
+    };
     for _ in 0..6 {
         let (d, offs) = draw(&mut rng, MatmulDims::nt, false);
-        check("matmul_fwd_nt", &mut rng, d, offs, true);
+        check(ctx, "matmul_fwd_nt", &mut rng, d, offs, true);
     }
     check(
+        ctx,
         "matmul_fwd_nt",
         &mut rng,
         MatmulDims::nt(1, 1, 1),
@@ -170,6 +179,7 @@ fn matmul_fwd_nt_bias_matches_cpu() {
         true,
     );
     check(
+        ctx,
         "matmul_fwd_nt",
         &mut rng,
         MatmulDims::nt(257, 17, 3),
@@ -181,12 +191,16 @@ fn matmul_fwd_nt_bias_matches_cpu() {
 #[test]
 fn matmul_fwd_nn_matches_cpu() {
     let mut rng = TestRng::new("matmul_fwd_nn_matches_cpu");
+    let Some(ctx) = gpu("matmul_fwd_nn_matches_cpu") else {
+        return;
+    };
     for _ in 0..6 {
         let bias = rng.coin();
         let (d, offs) = draw(&mut rng, MatmulDims::nn, false);
-        check("matmul_fwd_nn", &mut rng, d, offs, bias);
+        check(ctx, "matmul_fwd_nn", &mut rng, d, offs, bias);
     }
     check(
+        ctx,
         "matmul_fwd_nn",
         &mut rng,
         MatmulDims::nn(100, 257, 1),
@@ -199,9 +213,12 @@ fn matmul_fwd_nn_matches_cpu() {
 fn matmul_bwd_nn_input_grad_matches_cpu() {
     // dX (M, K) = dY (M, N) · W (N, K): an NN product.
     let mut rng = TestRng::new("matmul_bwd_nn_input_grad_matches_cpu");
+    let Some(ctx) = gpu("matmul_bwd_nn_input_grad_matches_cpu") else {
+        return;
+    };
     for _ in 0..6 {
         let (d, offs) = draw(&mut rng, MatmulDims::nn, true);
-        check("matmul_bwd_nn", &mut rng, d, offs, false);
+        check(ctx, "matmul_bwd_nn", &mut rng, d, offs, false);
     }
 }
 
@@ -209,11 +226,15 @@ fn matmul_bwd_nn_input_grad_matches_cpu() {
 fn matmul_bwd_tn_weight_grad_accumulates_matches_cpu() {
     // dW (N, K) += dYᵀ · X: a TN product accumulated into the gradient buffer.
     let mut rng = TestRng::new("matmul_bwd_tn_weight_grad_accumulates_matches_cpu");
+    let Some(ctx) = gpu("matmul_bwd_tn_weight_grad_accumulates_matches_cpu") else {
+        return;
+    };
     for _ in 0..6 {
         let (d, offs) = draw(&mut rng, MatmulDims::tn, true);
-        check("matmul_bwd_tn", &mut rng, d.accumulate(), offs, false);
+        check(ctx, "matmul_bwd_tn", &mut rng, d.accumulate(), offs, false);
     }
     check(
+        ctx,
         "matmul_bwd_tn",
         &mut rng,
         MatmulDims::tn(3, 1, 257).accumulate(),
@@ -225,12 +246,15 @@ fn matmul_bwd_tn_weight_grad_accumulates_matches_cpu() {
 #[test]
 fn matmul_tt_and_strided_views_match_cpu() {
     let mut rng = TestRng::new("matmul_tt_and_strided_views_match_cpu");
+    let Some(ctx) = gpu("matmul_tt_and_strided_views_match_cpu") else {
+        return;
+    };
     for _ in 0..4 {
         let bias = rng.coin();
         let (d, offs) = draw(&mut rng, MatmulDims::tt, true);
-        check("matmul_tt", &mut rng, d, offs, bias);
+        check(ctx, "matmul_tt", &mut rng, d, offs, bias);
         let (d, offs) = draw(&mut rng, MatmulDims::nt, true);
-        check("matmul_nt_views", &mut rng, d.accumulate(), offs, bias);
+        check(ctx, "matmul_nt_views", &mut rng, d.accumulate(), offs, bias);
     }
 }
 
