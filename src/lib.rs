@@ -5,9 +5,11 @@
 //! (its CPU twin), `ops::matmul` (the host wrapper that builds and records it), and the tests
 //! named `matmul_*` in `tests/golden/`.
 
+pub mod backend;
 pub mod cpu;
 pub mod error;
 pub mod gpu;
+pub mod model;
 pub mod ops;
 pub mod shaders;
 

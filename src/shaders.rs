@@ -25,10 +25,17 @@ macro_rules! shaders {
 shaders! {
     ADAM => "adam",
     BIAS_GRAD => "bias_grad",
+    COPY => "copy",
     CROSS_ENTROPY => "cross_entropy",
     EMBEDDING_BWD => "embedding_bwd",
     EMBEDDING_FWD => "embedding_fwd",
     FILL => "fill",
     GRAD_NORM => "grad_norm",
+    GRU_CELL_BWD => "gru_cell_bwd",
+    GRU_CELL_FWD => "gru_cell_fwd",
+    LSTM_CELL_BWD => "lstm_cell_bwd",
+    LSTM_CELL_FWD => "lstm_cell_fwd",
     MATMUL => "matmul",
+    RNN_CELL_BWD => "rnn_cell_bwd",
+    RNN_CELL_FWD => "rnn_cell_fwd",
 }

@@ -104,6 +104,37 @@ fn uniform_structs_match_their_rust_mirrors() {
             size_of::<grad_norm::GradNormParams>(),
         ),
         (shaders::FILL, "FillParams", size_of::<fill::FillParams>()),
+        (shaders::COPY, "CopyParams", size_of::<copy::CopyParams>()),
+        (
+            shaders::RNN_CELL_FWD,
+            "CellParams",
+            size_of::<cell::CellParams>(),
+        ),
+        (
+            shaders::RNN_CELL_BWD,
+            "CellParams",
+            size_of::<cell::CellParams>(),
+        ),
+        (
+            shaders::GRU_CELL_FWD,
+            "CellParams",
+            size_of::<cell::CellParams>(),
+        ),
+        (
+            shaders::GRU_CELL_BWD,
+            "CellParams",
+            size_of::<cell::CellParams>(),
+        ),
+        (
+            shaders::LSTM_CELL_FWD,
+            "CellParams",
+            size_of::<cell::CellParams>(),
+        ),
+        (
+            shaders::LSTM_CELL_BWD,
+            "CellParams",
+            size_of::<cell::CellParams>(),
+        ),
     ];
     for &(shader, name, rust) in cases {
         assert_eq!(

@@ -11,8 +11,13 @@
 
 pub mod adam;
 pub mod bias_grad;
+pub mod cell;
+pub mod copy;
 pub mod cross_entropy;
 pub mod embedding;
 pub mod fill;
 pub mod grad_norm;
+pub mod gru_cell;
+pub mod lstm_cell;
 pub mod matmul;
+pub mod rnn_cell;

@@ -19,8 +19,8 @@ pub struct Slice<'a> {
     pub len: usize,
 }
 
-impl Slice<'_> {
-    pub fn buffer(&self) -> &wgpu::Buffer {
+impl<'a> Slice<'a> {
+    pub fn buffer(&self) -> &'a wgpu::Buffer {
         &self.tensor.buffer
     }
 }
@@ -117,7 +117,6 @@ impl GpuTensor {
 
     /// Overwrite the whole tensor with `data` (queued; ordered before the next submit).
     pub fn write<T: bytemuck::Pod>(&self, ctx: &GpuContext, data: &[T]) -> Result<()> {
-        self.check_elem::<T>()?;
         if data.len() != self.len() {
             return Err(Error::Shape {
                 op: "write",
@@ -130,17 +129,43 @@ impl GpuTensor {
                 got: format!("{}", data.len()),
             });
         }
+        self.write_at(ctx, 0, data)
+    }
+
+    /// Overwrite elements `offset .. offset + data.len()` (queued; ordered before the next
+    /// submit).
+    pub fn write_at<T: bytemuck::Pod>(
+        &self,
+        ctx: &GpuContext,
+        offset: usize,
+        data: &[T],
+    ) -> Result<()> {
+        self.check_elem::<T>()?;
+        self.slice(offset, data.len())?;
         if !data.is_empty() {
-            ctx.queue
-                .write_buffer(&self.buffer, 0, bytemuck::cast_slice(data));
+            ctx.queue.write_buffer(
+                &self.buffer,
+                offset as u64 * ELEM,
+                bytemuck::cast_slice(data),
+            );
         }
         Ok(())
     }
 
     /// Copy the tensor back to the host (submits and waits).
     pub fn read<T: bytemuck::Pod>(&self, ctx: &GpuContext) -> Result<Vec<T>> {
+        self.read_range(ctx, 0, self.len())
+    }
+
+    /// Copy elements `offset .. offset + len` back to the host (submits and waits).
+    pub fn read_range<T: bytemuck::Pod>(
+        &self,
+        ctx: &GpuContext,
+        offset: usize,
+        len: usize,
+    ) -> Result<Vec<T>> {
         self.check_elem::<T>()?;
-        let len = self.len();
+        self.slice(offset, len)?;
         if len == 0 {
             return Ok(Vec::new());
         }
@@ -156,7 +181,7 @@ impl GpuTensor {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("readback"),
             });
-        encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, bytes);
+        encoder.copy_buffer_to_buffer(&self.buffer, offset as u64 * ELEM, &staging, 0, bytes);
         ctx.queue.submit([encoder.finish()]);
         let err = |message: String| Error::Readback {
             tensor: self.label.clone(),

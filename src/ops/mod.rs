@@ -4,6 +4,8 @@
 
 pub mod adam;
 pub mod bias_grad;
+pub mod cell;
+pub mod copy;
 pub mod cross_entropy;
 pub mod embedding;
 pub mod fill;

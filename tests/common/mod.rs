@@ -116,9 +116,13 @@ pub fn assert_close(name: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32,
 
 /// The shared GPU context, or `None` after printing a skip line. With GPU_RNN_REQUIRE_GPU=1 a
 /// missing adapter panics instead, so CI cannot pass by skipping.
-pub fn gpu(test: &str) -> Option<&'static GpuContext> {
-    static CTX: OnceLock<Result<GpuContext, String>> = OnceLock::new();
-    let ctx = CTX.get_or_init(|| GpuContext::new(None).map_err(|e| e.to_string()));
+pub fn gpu(test: &str) -> Option<&'static std::sync::Arc<GpuContext>> {
+    static CTX: OnceLock<Result<std::sync::Arc<GpuContext>, String>> = OnceLock::new();
+    let ctx = CTX.get_or_init(|| {
+        GpuContext::new(None)
+            .map(std::sync::Arc::new)
+            .map_err(|e| e.to_string())
+    });
     match ctx {
         Ok(ctx) => {
             println!("{test}: GPU {}", ctx.adapter);

@@ -1,0 +1,364 @@
+//! Runs plans on the CPU by calling each op's CPU twin.
+
+use super::Runtime;
+use crate::cpu;
+use crate::model::plan::{BufId, Buffers, CellKind, Dtype, Op, Program, View};
+use crate::{Error, Result};
+
+enum HostBuf {
+    F32(Vec<f32>),
+    U32(Vec<u32>),
+    I32(Vec<i32>),
+}
+
+/// The plan's buffers in host memory (zero-initialised).
+pub struct CpuRuntime {
+    bufs: Vec<HostBuf>,
+    names: Vec<String>,
+    last: usize,
+}
+
+impl CpuRuntime {
+    pub fn new(buffers: &Buffers) -> Self {
+        let bufs = buffers
+            .decls
+            .iter()
+            .map(|d| match d.dtype {
+                Dtype::F32 => HostBuf::F32(vec![0.0; d.len]),
+                Dtype::U32 => HostBuf::U32(vec![0; d.len]),
+                Dtype::I32 => HostBuf::I32(vec![0; d.len]),
+            })
+            .collect();
+        Self {
+            bufs,
+            names: buffers.decls.iter().map(|d| d.name.clone()).collect(),
+            last: 0,
+        }
+    }
+
+    fn f(&self, v: View) -> &[f32] {
+        match &self.bufs[v.buf.0] {
+            HostBuf::F32(x) => &x[v.offset..v.offset + v.len],
+            _ => panic!("buffer {} is not f32", self.names[v.buf.0]),
+        }
+    }
+
+    fn u(&self, v: View) -> &[u32] {
+        match &self.bufs[v.buf.0] {
+            HostBuf::U32(x) => &x[v.offset..v.offset + v.len],
+            _ => panic!("buffer {} is not u32", self.names[v.buf.0]),
+        }
+    }
+
+    fn i(&self, v: View) -> &[i32] {
+        match &self.bufs[v.buf.0] {
+            HostBuf::I32(x) => &x[v.offset..v.offset + v.len],
+            _ => panic!("buffer {} is not i32", self.names[v.buf.0]),
+        }
+    }
+
+    /// Take an output buffer out (so inputs can be borrowed alongside); put it back with
+    /// [`CpuRuntime::put`]. An op never reads a buffer it writes through another view.
+    fn take(&mut self, b: BufId) -> Vec<f32> {
+        match &mut self.bufs[b.0] {
+            HostBuf::F32(x) => std::mem::take(x),
+            _ => panic!("buffer {} is not f32", self.names[b.0]),
+        }
+    }
+
+    fn put(&mut self, b: BufId, x: Vec<f32>) {
+        self.bufs[b.0] = HostBuf::F32(x);
+    }
+
+    fn exec(&mut self, op: &Op) {
+        // `out!(v)` is the mutable slice of an output view taken out as `$buf`.
+        let range = |v: View| v.offset..v.offset + v.len;
+        match op {
+            Op::Fill { out, value } => {
+                let mut o = self.take(out.buf);
+                cpu::fill::fill(&mut o[range(*out)], *value);
+                self.put(out.buf, o);
+            }
+            Op::Copy {
+                out,
+                inp,
+                rows,
+                cols,
+                ldo,
+                ldi,
+            } => {
+                let mut o = self.take(out.buf);
+                cpu::copy::copy(&mut o[range(*out)], self.f(*inp), *rows, *cols, *ldo, *ldi);
+                self.put(out.buf, o);
+            }
+            Op::Matmul {
+                c,
+                a,
+                b,
+                bias,
+                dims,
+            } => {
+                let mut o = self.take(c.buf);
+                cpu::matmul::matmul(
+                    &mut o[range(*c)],
+                    self.f(*a),
+                    self.f(*b),
+                    bias.map(|v| self.f(v)),
+                    dims,
+                );
+                self.put(c.buf, o);
+            }
+            Op::BiasGrad {
+                dbias,
+                dy,
+                m,
+                n,
+                ld,
+            } => {
+                let mut o = self.take(dbias.buf);
+                cpu::bias_grad::bias_grad(&mut o[range(*dbias)], self.f(*dy), *m, *n, *ld);
+                self.put(dbias.buf, o);
+            }
+            Op::EmbeddingFwd {
+                out,
+                ids,
+                weight,
+                e,
+            } => {
+                let mut o = self.take(out.buf);
+                let n = ids.len;
+                cpu::embedding::embedding_fwd(
+                    &mut o[out.offset..out.offset + n * e],
+                    self.u(*ids),
+                    self.f(*weight),
+                    *e,
+                );
+                self.put(out.buf, o);
+            }
+            Op::EmbeddingBwd {
+                dweight,
+                dout,
+                offsets,
+                rows,
+                e,
+            } => {
+                // The twin groups by id itself; rebuild the ids from the token-row grouping.
+                let offs = self.u(*offsets);
+                let mut ids = vec![0u32; rows.len];
+                for v in 0..offs.len() - 1 {
+                    for &r in &self.u(*rows)[offs[v] as usize..offs[v + 1] as usize] {
+                        ids[r as usize] = v as u32;
+                    }
+                }
+                let mut o = self.take(dweight.buf);
+                let n = rows.len;
+                cpu::embedding::embedding_bwd(
+                    &mut o[range(*dweight)],
+                    &self.f(*dout)[..n * e],
+                    &ids,
+                    *e,
+                );
+                self.put(dweight.buf, o);
+            }
+            Op::CrossEntropy {
+                dlogits,
+                loss,
+                logits,
+                targets,
+                c,
+                reduction,
+            } => {
+                let n = targets.len;
+                let mut dl = self.take(dlogits.buf);
+                let value = cpu::cross_entropy::cross_entropy(
+                    &mut dl[dlogits.offset..dlogits.offset + n * c],
+                    &self.f(*logits)[..n * c],
+                    self.i(*targets),
+                    *c,
+                    *reduction,
+                );
+                self.put(dlogits.buf, dl);
+                let mut l = self.take(loss.buf);
+                l[loss.offset] = value;
+                self.put(loss.buf, l);
+            }
+            Op::CellFwd(c) => {
+                let (mut hs, mut out) = (self.take(c.hs.buf), self.take(c.out.buf));
+                let mut gates = c.gates.map(|g| self.take(g.buf));
+                let mut cs = c.cs.map(|v| self.take(v.buf));
+                let (xw, whh, lens) = (self.f(c.xw), self.f(c.whh), self.u(c.lens));
+                let bhh = c.bhh.map(|v| self.f(v));
+                let (hsv, outv) = (&mut hs[range(c.hs)], &mut out[range(c.out)]);
+                match c.kind {
+                    CellKind::Rnn => {
+                        cpu::rnn_cell::rnn_cell_fwd(hsv, outv, xw, whh, bhh, lens, &c.dims)
+                    }
+                    CellKind::Gru => {
+                        let g = gates.as_mut().expect("gru_cell_fwd needs gates");
+                        cpu::gru_cell::gru_cell_fwd(
+                            hsv,
+                            outv,
+                            &mut g[range(c.gates.unwrap())],
+                            xw,
+                            whh,
+                            bhh,
+                            lens,
+                            &c.dims,
+                        )
+                    }
+                    CellKind::Lstm => {
+                        let g = gates.as_mut().expect("lstm_cell_fwd needs gates");
+                        let csb = cs.as_mut().expect("lstm_cell_fwd needs cs");
+                        cpu::lstm_cell::lstm_cell_fwd(
+                            hsv,
+                            &mut csb[range(c.cs.unwrap())],
+                            outv,
+                            &mut g[range(c.gates.unwrap())],
+                            xw,
+                            whh,
+                            bhh,
+                            lens,
+                            &c.dims,
+                        )
+                    }
+                }
+                self.put(c.hs.buf, hs);
+                self.put(c.out.buf, out);
+                if let (Some(v), Some(g)) = (c.gates, gates) {
+                    self.put(v.buf, g);
+                }
+                if let (Some(v), Some(x)) = (c.cs, cs) {
+                    self.put(v.buf, x);
+                }
+            }
+            Op::CellBwd(c) => {
+                let (mut dxw, mut dhh, mut carry) = (
+                    self.take(c.dxw.buf),
+                    self.take(c.dhh.buf),
+                    self.take(c.carry.buf),
+                );
+                let mut dcc = c.dc_carry.map(|v| self.take(v.buf));
+                let (dout, dhn, whh, lens, hs) = (
+                    self.f(c.dout),
+                    self.f(c.dhn),
+                    self.f(c.whh),
+                    self.u(c.lens),
+                    self.f(c.hs),
+                );
+                let (dxv, dhv, cv) = (
+                    &mut dxw[range(c.dxw)],
+                    &mut dhh[range(c.dhh)],
+                    &mut carry[range(c.carry)],
+                );
+                match c.kind {
+                    CellKind::Rnn => {
+                        cpu::rnn_cell::rnn_cell_bwd(dxv, dhv, cv, dout, dhn, whh, lens, hs, &c.dims)
+                    }
+                    CellKind::Gru => {
+                        let gates = self.f(c.gates.expect("gru_cell_bwd needs gates"));
+                        cpu::gru_cell::gru_cell_bwd(
+                            dxv, dhv, cv, dout, dhn, whh, lens, hs, gates, &c.dims,
+                        )
+                    }
+                    CellKind::Lstm => {
+                        let gates = self.f(c.gates.expect("lstm_cell_bwd needs gates"));
+                        let cs = self.f(c.cs.expect("lstm_cell_bwd needs cs"));
+                        let dcn = self.f(c.dcn.expect("lstm_cell_bwd needs dc_n"));
+                        let d = dcc.as_mut().expect("lstm_cell_bwd needs dc_carry");
+                        let dcv = &mut d[range(c.dc_carry.unwrap())];
+                        cpu::lstm_cell::lstm_cell_bwd(
+                            dxv, dhv, cv, dcv, dout, dhn, dcn, whh, lens, cs, gates, &c.dims,
+                        )
+                    }
+                }
+                self.put(c.dxw.buf, dxw);
+                self.put(c.dhh.buf, dhh);
+                self.put(c.carry.buf, carry);
+                if let (Some(v), Some(x)) = (c.dc_carry, dcc) {
+                    self.put(v.buf, x);
+                }
+            }
+        }
+    }
+
+    fn check(&self, buf: BufId, offset: usize, len: usize, dtype: &str) -> Result<()> {
+        let have = match &self.bufs[buf.0] {
+            HostBuf::F32(x) if dtype == "f32" => x.len(),
+            HostBuf::U32(x) if dtype == "u32" => x.len(),
+            HostBuf::I32(x) if dtype == "i32" => x.len(),
+            _ => {
+                return Err(Error::InvalidArgument {
+                    op: "write",
+                    message: format!("{} does not hold {dtype}", self.names[buf.0]),
+                });
+            }
+        };
+        if offset + len > have {
+            return Err(Error::Shape {
+                op: "write",
+                expected: format!("at most {have} elements in {}", self.names[buf.0]),
+                got: format!("{offset}..{}", offset + len),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Runtime for CpuRuntime {
+    fn describe(&self) -> String {
+        "cpu".into()
+    }
+
+    fn write_f32(&mut self, buf: BufId, offset: usize, data: &[f32]) -> Result<()> {
+        self.check(buf, offset, data.len(), "f32")?;
+        if let HostBuf::F32(x) = &mut self.bufs[buf.0] {
+            x[offset..offset + data.len()].copy_from_slice(data);
+        }
+        Ok(())
+    }
+
+    fn write_u32(&mut self, buf: BufId, offset: usize, data: &[u32]) -> Result<()> {
+        self.check(buf, offset, data.len(), "u32")?;
+        if let HostBuf::U32(x) = &mut self.bufs[buf.0] {
+            x[offset..offset + data.len()].copy_from_slice(data);
+        }
+        Ok(())
+    }
+
+    fn write_i32(&mut self, buf: BufId, offset: usize, data: &[i32]) -> Result<()> {
+        self.check(buf, offset, data.len(), "i32")?;
+        if let HostBuf::I32(x) = &mut self.bufs[buf.0] {
+            x[offset..offset + data.len()].copy_from_slice(data);
+        }
+        Ok(())
+    }
+
+    fn read_f32(&mut self, view: View) -> Result<Vec<f32>> {
+        self.check(view.buf, view.offset, view.len, "f32")?;
+        Ok(self.f(view).to_vec())
+    }
+
+    fn run(&mut self, programs: &[&Program]) -> Result<()> {
+        self.last = 0;
+        for p in programs {
+            for op in &p.ops {
+                self.exec(op);
+            }
+            self.last += p.ops.len();
+        }
+        Ok(())
+    }
+
+    fn poison(&mut self) -> Result<()> {
+        for b in &mut self.bufs {
+            if let HostBuf::F32(x) = b {
+                x.fill(f32::NAN);
+            }
+        }
+        Ok(())
+    }
+
+    fn last_dispatches(&self) -> usize {
+        self.last
+    }
+}

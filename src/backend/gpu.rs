@@ -1,0 +1,193 @@
+//! Runs plans on the GPU: each op becomes a prebuilt dispatch (built the first time its
+//! program runs, then reused), and a `run` records all of them into one submission.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::Runtime;
+use crate::Result;
+use crate::gpu::{GpuContext, GpuTensor, Recorder, Slice};
+use crate::model::plan::{BufId, Buffers, Dtype, Op, Program, View};
+use crate::ops::{self, Dispatch};
+
+/// The plan's buffers as GPU tensors, and the dispatches of every program run so far.
+pub struct GpuRuntime {
+    ctx: Arc<GpuContext>,
+    tensors: Vec<GpuTensor>,
+    dtypes: Vec<Dtype>,
+    compiled: HashMap<u64, Vec<Dispatch>>,
+    last: usize,
+}
+
+impl GpuRuntime {
+    /// Allocate every declared buffer (zero-filled); fails with the buffer's name if one is
+    /// beyond the adapter's limits.
+    pub fn new(ctx: Arc<GpuContext>, buffers: &Buffers) -> Result<Self> {
+        let tensors = buffers
+            .decls
+            .iter()
+            .map(|d| GpuTensor::zeros(&ctx, &d.name, &[d.len]))
+            .collect::<Result<_>>()?;
+        let dtypes = buffers.decls.iter().map(|d| d.dtype).collect();
+        Ok(Self {
+            ctx,
+            tensors,
+            dtypes,
+            compiled: HashMap::new(),
+            last: 0,
+        })
+    }
+
+    pub fn ctx(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    /// Bytes held by the plan's buffers.
+    pub fn buffer_bytes(&self) -> u64 {
+        self.tensors.iter().map(|t| t.buffer.size()).sum()
+    }
+
+    fn slice(&self, v: View) -> Slice<'_> {
+        Slice {
+            tensor: &self.tensors[v.buf.0],
+            offset: v.offset,
+            len: v.len,
+        }
+    }
+
+    fn build(&self, op: &Op) -> Result<Dispatch> {
+        let ctx = &self.ctx;
+        let s = |v: View| self.slice(v);
+        match op {
+            Op::Fill { out, value } => ops::fill::fill(ctx, s(*out), *value),
+            Op::Copy {
+                out,
+                inp,
+                rows,
+                cols,
+                ldo,
+                ldi,
+            } => ops::copy::copy(ctx, s(*out), s(*inp), *rows, *cols, *ldo, *ldi),
+            Op::Matmul {
+                c,
+                a,
+                b,
+                bias,
+                dims,
+            } => ops::matmul::matmul(ctx, s(*c), s(*a), s(*b), bias.map(s), dims),
+            Op::BiasGrad {
+                dbias,
+                dy,
+                m,
+                n,
+                ld,
+            } => ops::bias_grad::bias_grad(ctx, s(*dbias), s(*dy), *m, *n, *ld),
+            Op::EmbeddingFwd {
+                out,
+                ids,
+                weight,
+                e,
+            } => ops::embedding::embedding_fwd(ctx, s(*out), s(*ids), s(*weight), *e),
+            Op::EmbeddingBwd {
+                dweight,
+                dout,
+                offsets,
+                rows,
+                e,
+            } => {
+                ops::embedding::embedding_bwd(ctx, s(*dweight), s(*dout), s(*offsets), s(*rows), *e)
+            }
+            Op::CrossEntropy {
+                dlogits,
+                loss,
+                logits,
+                targets,
+                c,
+                reduction,
+            } => ops::cross_entropy::cross_entropy(
+                ctx,
+                s(*dlogits),
+                s(*loss),
+                s(*logits),
+                s(*targets),
+                *c,
+                *reduction,
+            ),
+            Op::CellFwd(c) => ops::cell::cell_fwd(ctx, &c.map(s)),
+            Op::CellBwd(c) => ops::cell::cell_bwd(ctx, &c.map(s)),
+        }
+    }
+
+    /// Build the dispatches of `program` if this runtime has not seen it yet.
+    pub fn prepare(&mut self, program: &Program) -> Result<()> {
+        if !self.compiled.contains_key(&program.id) {
+            let dispatches = program
+                .ops
+                .iter()
+                .map(|op| self.build(op))
+                .collect::<Result<Vec<_>>>()?;
+            self.compiled.insert(program.id, dispatches);
+        }
+        Ok(())
+    }
+
+    /// Record `programs` (prepared) into `rec`.
+    pub fn record(&self, rec: &mut Recorder, programs: &[&Program]) {
+        for p in programs {
+            for d in &self.compiled[&p.id] {
+                d.record(rec);
+            }
+        }
+    }
+
+    pub fn tensor(&self, buf: BufId) -> &GpuTensor {
+        &self.tensors[buf.0]
+    }
+}
+
+impl Runtime for GpuRuntime {
+    fn describe(&self) -> String {
+        self.ctx.adapter.to_string()
+    }
+
+    fn write_f32(&mut self, buf: BufId, offset: usize, data: &[f32]) -> Result<()> {
+        self.tensors[buf.0].write_at(&self.ctx, offset, data)
+    }
+
+    fn write_u32(&mut self, buf: BufId, offset: usize, data: &[u32]) -> Result<()> {
+        self.tensors[buf.0].write_at(&self.ctx, offset, data)
+    }
+
+    fn write_i32(&mut self, buf: BufId, offset: usize, data: &[i32]) -> Result<()> {
+        self.tensors[buf.0].write_at(&self.ctx, offset, data)
+    }
+
+    fn read_f32(&mut self, view: View) -> Result<Vec<f32>> {
+        self.tensors[view.buf.0].read_range(&self.ctx, view.offset, view.len)
+    }
+
+    fn run(&mut self, programs: &[&Program]) -> Result<()> {
+        for p in programs {
+            self.prepare(p)?;
+        }
+        let ctx = self.ctx.clone();
+        let mut rec = Recorder::new(&ctx, "gpu-rnn program");
+        self.record(&mut rec, programs);
+        self.last = rec.dispatches();
+        rec.submit();
+        Ok(())
+    }
+
+    fn poison(&mut self) -> Result<()> {
+        for (t, d) in self.tensors.iter().zip(&self.dtypes) {
+            if *d == Dtype::F32 {
+                t.write(&self.ctx, &vec![f32::NAN; t.len()])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn last_dispatches(&self) -> usize {
+        self.last
+    }
+}

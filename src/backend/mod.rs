@@ -1,0 +1,52 @@
+//! The two ways to run a plan: [`CpuRuntime`] (the CPU twins) and [`GpuRuntime`] (the WGSL
+//! kernels). Both hold the plan's buffers and run its programs op by op, in the same order.
+
+mod cpu;
+mod gpu;
+
+pub use cpu::CpuRuntime;
+pub use gpu::GpuRuntime;
+
+use crate::Result;
+use crate::model::plan::{BufId, Program, View};
+
+/// What a model needs from a backend: buffers it can fill and read, and programs it can run.
+pub trait Runtime {
+    /// "cpu", or the GPU adapter's description.
+    fn describe(&self) -> String;
+    fn write_f32(&mut self, buf: BufId, offset: usize, data: &[f32]) -> Result<()>;
+    fn write_u32(&mut self, buf: BufId, offset: usize, data: &[u32]) -> Result<()>;
+    fn write_i32(&mut self, buf: BufId, offset: usize, data: &[i32]) -> Result<()>;
+    fn read_f32(&mut self, view: View) -> Result<Vec<f32>>;
+    /// Run the programs in order (on the GPU: recorded into one submission).
+    fn run(&mut self, programs: &[&Program]) -> Result<()>;
+    /// Fill every f32 buffer with NaN: tests call this so that anything a program reads before
+    /// writing it shows up in the results.
+    fn poison(&mut self) -> Result<()>;
+    /// Kernel launches of the last `run`.
+    fn last_dispatches(&self) -> usize;
+}
+
+/// Which runtime to build.
+#[derive(Clone)]
+pub enum Backend {
+    Cpu,
+    Gpu(std::sync::Arc<crate::gpu::GpuContext>),
+}
+
+impl Backend {
+    /// A runtime holding `buffers`.
+    pub fn runtime(&self, buffers: &crate::model::plan::Buffers) -> Result<Box<dyn Runtime>> {
+        Ok(match self {
+            Backend::Cpu => Box::new(CpuRuntime::new(buffers)),
+            Backend::Gpu(ctx) => Box::new(GpuRuntime::new(ctx.clone(), buffers)?),
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Backend::Cpu => "cpu".into(),
+            Backend::Gpu(ctx) => format!("gpu: {}", ctx.adapter),
+        }
+    }
+}

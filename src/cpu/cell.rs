@@ -1,0 +1,114 @@
+//! What the three recurrent cells (rnn_cell, gru_cell, lstm_cell) share: the dimensions of one
+//! time step and the buffer layouts, the same in the CPU twins and in the WGSL kernels.
+//!
+//! With G gates per unit (RNN 1, GRU 3, LSTM 4), D directions, T steps, batch B, hidden H:
+//! - `xw (T, B, D·G·H)`, time order: x·W_ihᵀ + b_ih for every step, both directions side by side.
+//! - `hs (D, T+1, B, H)` (and `cs` for LSTM), each direction in its own step order:
+//!   slot 0 holds h0, slot s+1 the state after step s.
+//! - `out (T, B, D·H)`, time order: zero where a row is past its length.
+//! - `dxw (T, B, D·G·H)`, time order, and `dhh (D, T, B, G·H)`, step order: gradients of the
+//!   input projection and of the recurrent pre-activations.
+//! - `carry (D, B, H)`: the gradient flowing to the previous state outside W_hh.
+//!
+//! Direction 0's step s is time s; direction 1's step s is time T − 1 − s.
+
+use crate::cpu::matmul::{MatmulDims, matmul};
+
+/// Dimensions of one step of a recurrent layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CellDims {
+    pub b: usize,
+    pub h: usize,
+    /// Directions: 1, or 2 for bidirectional.
+    pub d: usize,
+    /// Steps in this batch (T).
+    pub t: usize,
+    /// This step, 0-based, in each direction's own order.
+    pub s: usize,
+    /// RNN only: relu instead of tanh.
+    pub relu: bool,
+    /// Add b_hh.
+    pub has_bias: bool,
+}
+
+impl CellDims {
+    /// The time index direction `d` processes at this step.
+    pub fn time(&self, d: usize) -> usize {
+        if d == 0 { self.s } else { self.t - 1 - self.s }
+    }
+
+    /// Start of row b of state slot `slot` of direction d in `hs`/`cs`.
+    pub fn state(&self, d: usize, slot: usize, b: usize) -> usize {
+        ((d * (self.t + 1) + slot) * self.b + b) * self.h
+    }
+
+    /// Start of row b of this step in a step-ordered (D, T, B, width) buffer.
+    pub fn step_row(&self, d: usize, s: usize, b: usize, width: usize) -> usize {
+        ((d * self.t + s) * self.b + b) * width
+    }
+
+    /// Start of direction d's part of row (t, b) in a time-ordered (T, B, D·width) buffer.
+    pub fn time_row(&self, d: usize, t: usize, b: usize, width: usize) -> usize {
+        (t * self.b + b) * self.d * width + d * width
+    }
+}
+
+/// `hh (B, G·H) = h_prev (B, H) · W_hh[d]ᵀ (+ b_hh[d])`: the recurrent product of one step for
+/// direction d. `whh` is (D, G·H, H), `bhh` is (D, G·H).
+pub(crate) fn recurrent_product(
+    hh: &mut [f32],
+    hs: &[f32],
+    whh: &[f32],
+    bhh: Option<&[f32]>,
+    g: usize,
+    dims: &CellDims,
+    d: usize,
+) {
+    let (b, h) = (dims.b, dims.h);
+    let gh = g * h;
+    let prev = dims.state(d, dims.s, 0);
+    let bias = bhh.map(|bb| &bb[d * gh..(d + 1) * gh]);
+    matmul(
+        hh,
+        &hs[prev..prev + b * h],
+        &whh[d * gh * h..(d + 1) * gh * h],
+        bias,
+        &MatmulDims::nt(b, gh, h),
+    );
+}
+
+/// `dh (B, H)`: the gradient of the state after step s for direction d: dh_n at the last step,
+/// else `carry + dhh[d, s+1] · W_hh[d]`. `dhn` is (D, B, H).
+#[allow(clippy::too_many_arguments)] // the buffers of the kernel's bindings
+pub(crate) fn state_grad(
+    dh: &mut [f32],
+    carry: &[f32],
+    dhn: &[f32],
+    dhh: &[f32],
+    whh: &[f32],
+    g: usize,
+    dims: &CellDims,
+    d: usize,
+) {
+    let (b, h) = (dims.b, dims.h);
+    let gh = g * h;
+    let own = d * b * h..(d + 1) * b * h;
+    if dims.s + 1 == dims.t {
+        dh.copy_from_slice(&dhn[own]);
+    } else {
+        dh.copy_from_slice(&carry[own]);
+        let row = dims.step_row(d, dims.s + 1, 0, gh);
+        let dims_mm = MatmulDims::nn(b, h, gh).accumulate();
+        matmul(
+            dh,
+            &dhh[row..row + b * gh],
+            &whh[d * gh * h..(d + 1) * gh * h],
+            None,
+            &dims_mm,
+        );
+    }
+}
+
+pub(crate) fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}

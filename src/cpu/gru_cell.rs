@@ -1,0 +1,108 @@
+//! One GRU step, forward and backward (torch.nn.GRU: gates r, z, n).
+//! GPU: shaders/gru_cell_fwd.wgsl, shaders/gru_cell_bwd.wgsl. Layouts: cpu::cell.
+
+use crate::cpu::cell::{CellDims, recurrent_product, sigmoid, state_grad};
+
+/// Step `dims.s` of both directions: reads `hs[d, s]`, writes `hs[d, s+1]`, `out` at the
+/// step's time and `gates (D, T, B, 4H)` = r, z, n, hn.
+#[allow(clippy::too_many_arguments)]
+pub fn gru_cell_fwd(
+    hs: &mut [f32],
+    out: &mut [f32],
+    gates: &mut [f32],
+    xw: &[f32],
+    whh: &[f32],
+    bhh: Option<&[f32]>,
+    lens: &[u32],
+    dims: &CellDims,
+) {
+    let (bn, h) = (dims.b, dims.h);
+    let mut hh = vec![0f32; bn * 3 * h];
+    for d in 0..dims.d {
+        let t = dims.time(d);
+        recurrent_product(&mut hh, hs, whh, bhh, 3, dims, d);
+        for b in 0..bn {
+            let prev = dims.state(d, dims.s, b);
+            let next = dims.state(d, dims.s + 1, b);
+            let g = dims.step_row(d, dims.s, b, 4 * h);
+            let o = dims.time_row(d, t, b, h);
+            if t >= lens[b] as usize {
+                hs.copy_within(prev..prev + h, next);
+                out[o..o + h].fill(0.0);
+                gates[g..g + 4 * h].fill(0.0);
+                continue;
+            }
+            let x = dims.time_row(d, t, b, 3 * h);
+            let hhb = &hh[b * 3 * h..(b + 1) * 3 * h];
+            for j in 0..h {
+                let r = sigmoid(xw[x + j] + hhb[j]);
+                let z = sigmoid(xw[x + h + j] + hhb[h + j]);
+                let n = (xw[x + 2 * h + j] + r * hhb[2 * h + j]).tanh();
+                let hnew = (1.0 - z) * n + z * hs[prev + j];
+                hs[next + j] = hnew;
+                out[o + j] = hnew;
+                gates[g + j] = r;
+                gates[g + h + j] = z;
+                gates[g + 2 * h + j] = n;
+                gates[g + 3 * h + j] = hhb[2 * h + j];
+            }
+        }
+    }
+}
+
+/// Backward of step `dims.s` for both directions: reads `dhh[d, s+1]` and `carry` (or `dhn
+/// (D, B, H)` at the last step), writes `dxw` at the step's time, `dhh[d, s]` and `carry`.
+#[allow(clippy::too_many_arguments)]
+pub fn gru_cell_bwd(
+    dxw: &mut [f32],
+    dhh: &mut [f32],
+    carry: &mut [f32],
+    dout: &[f32],
+    dhn: &[f32],
+    whh: &[f32],
+    lens: &[u32],
+    hs: &[f32],
+    gates: &[f32],
+    dims: &CellDims,
+) {
+    let (bn, h) = (dims.b, dims.h);
+    let mut dh = vec![0f32; bn * h];
+    for d in 0..dims.d {
+        let t = dims.time(d);
+        state_grad(&mut dh, carry, dhn, dhh, whh, 3, dims, d);
+        for b in 0..bn {
+            let c = (d * bn + b) * h;
+            let x = dims.time_row(d, t, b, 3 * h);
+            let y = dims.step_row(d, dims.s, b, 3 * h);
+            let dhb = &dh[b * h..(b + 1) * h];
+            if t >= lens[b] as usize {
+                carry[c..c + h].copy_from_slice(dhb);
+                dxw[x..x + 3 * h].fill(0.0);
+                dhh[y..y + 3 * h].fill(0.0);
+                continue;
+            }
+            let o = dims.time_row(d, t, b, h);
+            let g = dims.step_row(d, dims.s, b, 4 * h);
+            let prev = dims.state(d, dims.s, b);
+            for j in 0..h {
+                let dh = dhb[j] + dout[o + j];
+                let (r, z, n, hn) = (
+                    gates[g + j],
+                    gates[g + h + j],
+                    gates[g + 2 * h + j],
+                    gates[g + 3 * h + j],
+                );
+                let dn = dh * (1.0 - z) * (1.0 - n * n);
+                let dz = dh * (hs[prev + j] - n) * z * (1.0 - z);
+                let dr = dn * hn * r * (1.0 - r);
+                dxw[x + j] = dr;
+                dxw[x + h + j] = dz;
+                dxw[x + 2 * h + j] = dn;
+                dhh[y + j] = dr;
+                dhh[y + h + j] = dz;
+                dhh[y + 2 * h + j] = dn * r;
+                carry[c + j] = dh * z;
+            }
+        }
+    }
+}

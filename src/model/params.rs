@@ -1,0 +1,88 @@
+//! Parameters in one flat buffer with named views, PyTorch's state_dict names and shapes.
+//! Gradients use the same layout in a second buffer, so Adam is one dispatch and a checkpoint
+//! maps names to slices.
+
+use rand::{RngExt, SeedableRng};
+
+use crate::model::plan::{BufId, View};
+use crate::{Error, Result};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamEntry {
+    /// PyTorch state_dict key, e.g. `gru.weight_ih_l0_reverse`.
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub offset: usize,
+}
+
+impl ParamEntry {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Where each named parameter lives in the flat buffer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParamLayout {
+    pub entries: Vec<ParamEntry>,
+    pub len: usize,
+}
+
+impl ParamLayout {
+    /// Append a parameter; returns its offset.
+    pub fn push(&mut self, name: impl Into<String>, shape: &[usize]) -> usize {
+        let offset = self.len;
+        let entry = ParamEntry {
+            name: name.into(),
+            shape: shape.to_vec(),
+            offset,
+        };
+        self.len += entry.len();
+        self.entries.push(entry);
+        offset
+    }
+
+    pub fn get(&self, name: &str) -> Result<&ParamEntry> {
+        self.entries
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| Error::InvalidArgument {
+                op: "params",
+                message: format!("no parameter named {name}"),
+            })
+    }
+
+    /// The view of `name` in a buffer with this layout.
+    pub fn view(&self, buf: BufId, name: &str) -> Result<View> {
+        let e = self.get(name)?;
+        Ok(View {
+            buf,
+            offset: e.offset,
+            len: e.len(),
+        })
+    }
+
+    /// The host slice of `name` in a flat vector with this layout.
+    pub fn slice<'a>(&self, flat: &'a [f32], name: &str) -> Result<&'a [f32]> {
+        let e = self.get(name)?;
+        Ok(&flat[e.offset..e.offset + e.len()])
+    }
+
+    pub fn slice_mut<'a>(&self, flat: &'a mut [f32], name: &str) -> Result<&'a mut [f32]> {
+        let e = self.get(name)?;
+        Ok(&mut flat[e.offset..e.offset + e.len()])
+    }
+}
+
+/// Fill `flat[offset .. offset + len]` from U(−bound, bound), PyTorch's init for recurrent
+/// layers (bound = 1/√H) and linear layers (bound = 1/√fan_in).
+pub fn init_uniform(flat: &mut [f32], bound: f32, seed: u64) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for x in flat {
+        *x = rng.random_range(-bound..bound);
+    }
+}

@@ -1,0 +1,280 @@
+//! A model step as data: buffers declared once, and programs (lists of [`Op`]s over views of
+//! those buffers) that either backend runs. The CPU runtime calls each op's CPU twin; the GPU
+//! runtime turns each op into a prebuilt dispatch. Both therefore run exactly the same
+//! sequence, and a program's dispatch count on the GPU is its length.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::cpu::cell::CellDims;
+use crate::cpu::cross_entropy::Reduction;
+use crate::cpu::matmul::MatmulDims;
+
+/// Element type of a buffer (all are 4 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dtype {
+    F32,
+    U32,
+    I32,
+}
+
+/// A declared buffer: name (for errors and limits), length in elements, element type.
+#[derive(Clone, Debug)]
+pub struct BufDecl {
+    pub name: String,
+    pub len: usize,
+    pub dtype: Dtype,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BufId(pub usize);
+
+/// Elements `offset .. offset + len` of a buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    pub buf: BufId,
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl View {
+    /// The sub-view `offset .. offset + len` of this view.
+    pub fn sub(&self, offset: usize, len: usize) -> View {
+        assert!(
+            offset + len <= self.len,
+            "sub-view {offset}+{len} outside a view of {}",
+            self.len
+        );
+        View {
+            buf: self.buf,
+            offset: self.offset + offset,
+            len,
+        }
+    }
+}
+
+/// The recurrent cell families.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CellKind {
+    Rnn,
+    Gru,
+    Lstm,
+}
+
+impl CellKind {
+    /// Gates per hidden unit: the multiple of H in W_ih and W_hh.
+    pub fn gates(self) -> usize {
+        match self {
+            CellKind::Rnn => 1,
+            CellKind::Gru => 3,
+            CellKind::Lstm => 4,
+        }
+    }
+
+    /// Saved activations per unit and step (`gates` buffer width / H).
+    pub fn saved(self) -> usize {
+        match self {
+            CellKind::Rnn => 0,
+            CellKind::Gru | CellKind::Lstm => 4,
+        }
+    }
+
+    /// PyTorch's module name: the prefix of its state_dict keys.
+    pub fn torch_name(self) -> &'static str {
+        match self {
+            CellKind::Rnn => "rnn",
+            CellKind::Gru => "gru",
+            CellKind::Lstm => "lstm",
+        }
+    }
+}
+
+/// One step of a recurrent layer, forward: the buffers of `rnn_cell_fwd`, `gru_cell_fwd` or
+/// `lstm_cell_fwd` (layouts in cpu::cell). `whh` and `bhh` are views of one parameter buffer.
+/// Generic over the view type: [`View`] in a plan, `gpu::Slice` when the GPU builds it.
+#[derive(Clone, Copy, Debug)]
+pub struct CellFwd<V = View> {
+    pub kind: CellKind,
+    pub dims: CellDims,
+    pub xw: V,
+    pub whh: V,
+    pub bhh: Option<V>,
+    pub lens: V,
+    pub hs: V,
+    /// LSTM only.
+    pub cs: Option<V>,
+    pub out: V,
+    /// GRU and LSTM only.
+    pub gates: Option<V>,
+}
+
+impl<V: Copy> CellFwd<V> {
+    pub fn map<W>(&self, mut f: impl FnMut(V) -> W) -> CellFwd<W> {
+        CellFwd {
+            kind: self.kind,
+            dims: self.dims,
+            xw: f(self.xw),
+            whh: f(self.whh),
+            bhh: self.bhh.map(&mut f),
+            lens: f(self.lens),
+            hs: f(self.hs),
+            cs: self.cs.map(&mut f),
+            out: f(self.out),
+            gates: self.gates.map(&mut f),
+        }
+    }
+}
+
+/// One step of a recurrent layer, backward (see the `*_cell_bwd` kernels).
+#[derive(Clone, Copy, Debug)]
+pub struct CellBwd<V = View> {
+    pub kind: CellKind,
+    pub dims: CellDims,
+    pub dout: V,
+    pub dhn: V,
+    /// LSTM only.
+    pub dcn: Option<V>,
+    pub whh: V,
+    pub lens: V,
+    pub hs: V,
+    /// LSTM only.
+    pub cs: Option<V>,
+    /// GRU and LSTM only.
+    pub gates: Option<V>,
+    pub dxw: V,
+    pub dhh: V,
+    pub carry: V,
+    /// LSTM only.
+    pub dc_carry: Option<V>,
+}
+
+impl<V: Copy> CellBwd<V> {
+    pub fn map<W>(&self, mut f: impl FnMut(V) -> W) -> CellBwd<W> {
+        CellBwd {
+            kind: self.kind,
+            dims: self.dims,
+            dout: f(self.dout),
+            dhn: f(self.dhn),
+            dcn: self.dcn.map(&mut f),
+            whh: f(self.whh),
+            lens: f(self.lens),
+            hs: f(self.hs),
+            cs: self.cs.map(&mut f),
+            gates: self.gates.map(&mut f),
+            dxw: f(self.dxw),
+            dhh: f(self.dhh),
+            carry: f(self.carry),
+            dc_carry: self.dc_carry.map(&mut f),
+        }
+    }
+}
+
+/// One kernel launch. Each variant is named after its kernel; the fields are that kernel's
+/// arguments (outputs first).
+#[derive(Clone, Debug)]
+pub enum Op {
+    Fill {
+        out: View,
+        value: f32,
+    },
+    Copy {
+        out: View,
+        inp: View,
+        rows: usize,
+        cols: usize,
+        ldo: usize,
+        ldi: usize,
+    },
+    Matmul {
+        c: View,
+        a: View,
+        b: View,
+        bias: Option<View>,
+        dims: MatmulDims,
+    },
+    BiasGrad {
+        dbias: View,
+        dy: View,
+        m: usize,
+        n: usize,
+        ld: usize,
+    },
+    EmbeddingFwd {
+        out: View,
+        ids: View,
+        weight: View,
+        e: usize,
+    },
+    EmbeddingBwd {
+        dweight: View,
+        dout: View,
+        offsets: View,
+        rows: View,
+        e: usize,
+    },
+    CrossEntropy {
+        dlogits: View,
+        loss: View,
+        logits: View,
+        targets: View,
+        c: usize,
+        reduction: Reduction,
+    },
+    CellFwd(CellFwd),
+    CellBwd(CellBwd),
+}
+
+/// A list of ops with an identity, so a GPU runtime can build its dispatches once and reuse
+/// them every time the program runs.
+#[derive(Debug)]
+pub struct Program {
+    pub id: u64,
+    pub ops: Vec<Op>,
+}
+
+impl Program {
+    pub fn new(ops: Vec<Op>) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            ops,
+        }
+    }
+}
+
+/// Declares buffers; their ids index the runtime's storage.
+#[derive(Clone, Debug, Default)]
+pub struct Buffers {
+    pub decls: Vec<BufDecl>,
+}
+
+impl Buffers {
+    pub fn add(&mut self, name: impl Into<String>, len: usize, dtype: Dtype) -> BufId {
+        self.decls.push(BufDecl {
+            name: name.into(),
+            len,
+            dtype,
+        });
+        BufId(self.decls.len() - 1)
+    }
+
+    pub fn f32(&mut self, name: impl Into<String>, len: usize) -> BufId {
+        self.add(name, len, Dtype::F32)
+    }
+
+    pub fn u32(&mut self, name: impl Into<String>, len: usize) -> BufId {
+        self.add(name, len, Dtype::U32)
+    }
+
+    pub fn i32(&mut self, name: impl Into<String>, len: usize) -> BufId {
+        self.add(name, len, Dtype::I32)
+    }
+
+    /// The whole buffer as a view.
+    pub fn all(&self, id: BufId) -> View {
+        View {
+            buf: id,
+            offset: 0,
+            len: self.decls[id.0].len,
+        }
+    }
+}

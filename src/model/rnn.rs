@@ -1,0 +1,532 @@
+//! Recurrent layers (torch.nn.RNN, GRU, LSTM): parameters under PyTorch's names, and the
+//! forward and backward passes of a (T, B) batch as programs of ops.
+//!
+//! The GPU recipe (cuDNN's, and PyTorch's own CPU path), per layer:
+//! 1. the input projection of all timesteps and both directions is one matmul,
+//!    `xw (T·B, D·G·H) = x · [W_ih; W_ih_reverse]ᵀ + [b_ih; b_ih_reverse]`;
+//! 2. each timestep is one fused cell dispatch for both directions (recurrent product, gates,
+//!    state update, saves for backward);
+//! 3. backward runs the steps in reverse, one fused dispatch each, and then gathers the weight
+//!    gradients of all timesteps into a few large products.
+
+use crate::cpu::cell::CellDims;
+use crate::cpu::matmul::MatmulDims;
+use crate::model::params::ParamLayout;
+use crate::model::plan::{BufId, Buffers, CellBwd, CellFwd, CellKind, Op, View};
+use crate::{Error, Result};
+
+/// The constructor arguments of torch.nn.RNN / GRU / LSTM.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RnnConfig {
+    pub cell: CellKind,
+    pub input_size: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub bidirectional: bool,
+    /// RNN only: `nonlinearity='relu'` instead of tanh.
+    pub relu: bool,
+    pub bias: bool,
+    /// Inputs and outputs are (B, T, ·) instead of (T, B, ·).
+    pub batch_first: bool,
+}
+
+impl RnnConfig {
+    pub fn new(cell: CellKind, input_size: usize, hidden: usize) -> Self {
+        Self {
+            cell,
+            input_size,
+            hidden,
+            layers: 1,
+            bidirectional: false,
+            relu: false,
+            bias: true,
+            batch_first: false,
+        }
+    }
+
+    pub fn dirs(&self) -> usize {
+        if self.bidirectional { 2 } else { 1 }
+    }
+
+    /// Input width of layer k: the input size, then both directions of the layer below.
+    pub fn layer_input(&self, k: usize) -> usize {
+        if k == 0 {
+            self.input_size
+        } else {
+            self.dirs() * self.hidden
+        }
+    }
+
+    /// `weight_ih_l0`, `bias_hh_l1_reverse`, … under `prefix` (e.g. `gru.`).
+    pub fn param_name(prefix: &str, what: &str, k: usize, d: usize) -> String {
+        format!(
+            "{prefix}{what}_l{k}{}",
+            if d == 1 { "_reverse" } else { "" }
+        )
+    }
+
+    /// Append the parameters to `layout` under `prefix`, each kind's directions side by side
+    /// (W_ih, W_ih_reverse, W_hh, W_hh_reverse, b_ih, …) so one matmul covers both directions.
+    pub fn push_params(&self, layout: &mut ParamLayout, prefix: &str) {
+        let gh = self.cell.gates() * self.hidden;
+        for k in 0..self.layers {
+            let mut kinds = vec![
+                ("weight_ih", vec![gh, self.layer_input(k)]),
+                ("weight_hh", vec![gh, self.hidden]),
+            ];
+            if self.bias {
+                kinds.push(("bias_ih", vec![gh]));
+                kinds.push(("bias_hh", vec![gh]));
+            }
+            for (what, shape) in kinds {
+                for d in 0..self.dirs() {
+                    layout.push(Self::param_name(prefix, what, k, d), &shape);
+                }
+            }
+        }
+    }
+
+    /// The view covering `what` for both directions of layer k (they are adjacent).
+    fn both_dirs(
+        &self,
+        layout: &ParamLayout,
+        buf: BufId,
+        prefix: &str,
+        what: &str,
+        k: usize,
+    ) -> Result<View> {
+        let first = layout.view(buf, &Self::param_name(prefix, what, k, 0))?;
+        Ok(View {
+            len: first.len * self.dirs(),
+            ..first
+        })
+    }
+}
+
+/// Activation buffers of one layer, sized for (T_max, B_max).
+#[derive(Clone, Debug)]
+struct LayerBufs {
+    xw: BufId,
+    hs: BufId,
+    cs: Option<BufId>,
+    gates: Option<BufId>,
+    out: BufId,
+    dout: BufId,
+    dxw: BufId,
+    dhh: BufId,
+    carry: BufId,
+    dc_carry: Option<BufId>,
+}
+
+/// A recurrent module inside a plan: its config, where its parameters and gradients live, and
+/// its activation and state buffers.
+#[derive(Clone, Debug)]
+pub struct RnnBuffers {
+    pub cfg: RnnConfig,
+    prefix: String,
+    layout: ParamLayout,
+    params: BufId,
+    grads: BufId,
+    pub t_max: usize,
+    pub b_max: usize,
+    /// (B) sequence lengths, u32.
+    pub lens: BufId,
+    /// (L·D, B, H) initial states (zeros unless written), and c0 for LSTM.
+    pub h0: BufId,
+    pub c0: Option<BufId>,
+    /// (L·D, B, H) final states, indexed layer·D + direction.
+    pub hn: BufId,
+    pub cn: Option<BufId>,
+    /// Gradients of the loss with respect to h_n (and c_n): inputs of backward.
+    pub dhn: BufId,
+    pub dcn: Option<BufId>,
+    /// Gradients with respect to h0 (and c0): outputs of backward.
+    pub dh0: BufId,
+    pub dc0: Option<BufId>,
+    layers: Vec<LayerBufs>,
+}
+
+impl RnnBuffers {
+    /// Declare the buffers for batches of up to `b_max` sequences of up to `t_max` steps.
+    /// `layout` must hold this module's parameters under `prefix` (see
+    /// [`RnnConfig::push_params`]); `params` and `grads` are buffers with that layout.
+    #[allow(clippy::too_many_arguments)]
+    pub fn declare(
+        bufs: &mut Buffers,
+        cfg: &RnnConfig,
+        prefix: &str,
+        layout: &ParamLayout,
+        params: BufId,
+        grads: BufId,
+        t_max: usize,
+        b_max: usize,
+    ) -> Self {
+        let (h, d, gh) = (cfg.hidden, cfg.dirs(), cfg.cell.gates() * cfg.hidden);
+        let (tb, lstm) = (t_max * b_max, cfg.cell == CellKind::Lstm);
+        let state = cfg.layers * d * b_max * h;
+        let name = |s: &str| format!("{prefix}{s}");
+        let layers = (0..cfg.layers)
+            .map(|k| {
+                let n = |s: &str| format!("{prefix}l{k}.{s}");
+                LayerBufs {
+                    xw: bufs.f32(n("xw"), tb * d * gh),
+                    hs: bufs.f32(n("hs"), d * (t_max + 1) * b_max * h),
+                    cs: lstm.then(|| bufs.f32(n("cs"), d * (t_max + 1) * b_max * h)),
+                    gates: (cfg.cell.saved() > 0)
+                        .then(|| bufs.f32(n("gates"), d * tb * cfg.cell.saved() * h)),
+                    out: bufs.f32(n("out"), tb * d * h),
+                    dout: bufs.f32(n("dout"), tb * d * h),
+                    dxw: bufs.f32(n("dxw"), tb * d * gh),
+                    dhh: bufs.f32(n("dhh"), d * tb * gh),
+                    carry: bufs.f32(n("carry"), d * b_max * h),
+                    dc_carry: lstm.then(|| bufs.f32(n("dc_carry"), d * b_max * h)),
+                }
+            })
+            .collect();
+        Self {
+            cfg: cfg.clone(),
+            prefix: prefix.to_string(),
+            layout: layout.clone(),
+            params,
+            grads,
+            t_max,
+            b_max,
+            lens: bufs.u32(name("lens"), b_max),
+            h0: bufs.f32(name("h0"), state),
+            c0: lstm.then(|| bufs.f32(name("c0"), state)),
+            hn: bufs.f32(name("h_n"), state),
+            cn: lstm.then(|| bufs.f32(name("c_n"), state)),
+            dhn: bufs.f32(name("dh_n"), state),
+            dcn: lstm.then(|| bufs.f32(name("dc_n"), state)),
+            dh0: bufs.f32(name("dh0"), state),
+            dc0: lstm.then(|| bufs.f32(name("dc0"), state)),
+            layers,
+        }
+    }
+
+    fn v(buf: BufId, len: usize) -> View {
+        View {
+            buf,
+            offset: 0,
+            len,
+        }
+    }
+
+    fn check(&self, t: usize, b: usize) -> Result<()> {
+        if t == 0 || b == 0 || t > self.t_max || b > self.b_max {
+            return Err(Error::Shape {
+                op: "rnn",
+                expected: format!("1 ≤ T ≤ {} and 1 ≤ B ≤ {}", self.t_max, self.b_max),
+                got: format!("T = {t}, B = {b}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The output (T, B, D·H) of the top layer for a (T, B) batch.
+    pub fn output(&self, t: usize, b: usize) -> View {
+        let d = self.cfg.dirs();
+        Self::v(
+            self.layers[self.cfg.layers - 1].out,
+            t * b * d * self.cfg.hidden,
+        )
+    }
+
+    /// Where the gradient of the output goes before backward: (T, B, D·H).
+    pub fn doutput(&self, t: usize, b: usize) -> View {
+        let d = self.cfg.dirs();
+        Self::v(
+            self.layers[self.cfg.layers - 1].dout,
+            t * b * d * self.cfg.hidden,
+        )
+    }
+
+    /// A (L·D, B, H) state buffer's view for batch size `b`.
+    pub fn state(&self, buf: BufId, b: usize) -> View {
+        Self::v(buf, self.cfg.layers * self.cfg.dirs() * b * self.cfg.hidden)
+    }
+
+    fn dims(&self, t: usize, b: usize, s: usize) -> CellDims {
+        let c = &self.cfg;
+        CellDims {
+            b,
+            h: c.hidden,
+            d: c.dirs(),
+            t,
+            s,
+            relu: c.relu,
+            has_bias: c.bias,
+        }
+    }
+
+    fn name(&self, what: &str, k: usize, d: usize) -> String {
+        RnnConfig::param_name(&self.prefix, what, k, d)
+    }
+
+    /// Append the forward pass of a (T, B) batch reading `input (T, B, I)`: every layer's
+    /// projection, T fused steps, and h_n (c_n). `lens` and `h0` (`c0`) must be written.
+    pub fn forward_ops(&self, ops: &mut Vec<Op>, input: View, t: usize, b: usize) -> Result<()> {
+        self.check(t, b)?;
+        let c = &self.cfg;
+        let (h, d, gh) = (c.hidden, c.dirs(), c.cell.gates() * c.hidden);
+        if input.len != t * b * c.input_size {
+            return Err(Error::Shape {
+                op: "rnn",
+                expected: format!("input (T={t}, B={b}, I={})", c.input_size),
+                got: format!("{} elements", input.len),
+            });
+        }
+        let bh = b * h;
+        for (k, l) in self.layers.iter().enumerate() {
+            let x = if k == 0 {
+                input
+            } else {
+                Self::v(self.layers[k - 1].out, t * b * d * h)
+            };
+            let xw = Self::v(l.xw, t * b * d * gh);
+            let bias = if c.bias {
+                Some(
+                    self.cfg
+                        .both_dirs(&self.layout, self.params, &self.prefix, "bias_ih", k)?,
+                )
+            } else {
+                None
+            };
+            ops.push(Op::Matmul {
+                c: xw,
+                a: x,
+                b: self
+                    .cfg
+                    .both_dirs(&self.layout, self.params, &self.prefix, "weight_ih", k)?,
+                bias,
+                dims: MatmulDims::nt(t * b, d * gh, c.layer_input(k)),
+            });
+            // Initial states into slot 0 of each direction's sequence.
+            let hs = Self::v(l.hs, d * (t + 1) * bh);
+            let cs = l.cs.map(|cs| Self::v(cs, d * (t + 1) * bh));
+            let at = |buf: BufId| View {
+                buf,
+                offset: k * d * bh,
+                len: d * bh,
+            };
+            ops.push(Op::Copy {
+                out: hs,
+                inp: at(self.h0),
+                rows: d,
+                cols: bh,
+                ldo: (t + 1) * bh,
+                ldi: bh,
+            });
+            if let (Some(cs), Some(c0)) = (cs, self.c0) {
+                ops.push(Op::Copy {
+                    out: cs,
+                    inp: at(c0),
+                    rows: d,
+                    cols: bh,
+                    ldo: (t + 1) * bh,
+                    ldi: bh,
+                });
+            }
+            let whh =
+                self.cfg
+                    .both_dirs(&self.layout, self.params, &self.prefix, "weight_hh", k)?;
+            let bhh = if c.bias {
+                Some(
+                    self.cfg
+                        .both_dirs(&self.layout, self.params, &self.prefix, "bias_hh", k)?,
+                )
+            } else {
+                None
+            };
+            for s in 0..t {
+                ops.push(Op::CellFwd(CellFwd {
+                    kind: c.cell,
+                    dims: self.dims(t, b, s),
+                    xw,
+                    whh,
+                    bhh,
+                    lens: Self::v(self.lens, b),
+                    hs,
+                    cs,
+                    out: Self::v(l.out, t * b * d * h),
+                    gates: l.gates.map(|g| Self::v(g, d * t * b * c.cell.saved() * h)),
+                }));
+            }
+            // Final states (slot T) out to h_n[k·D + d].
+            let last = |buf: BufId| View {
+                buf,
+                offset: t * bh,
+                len: (d - 1) * (t + 1) * bh + bh,
+            };
+            ops.push(Op::Copy {
+                out: at(self.hn),
+                inp: last(l.hs),
+                rows: d,
+                cols: bh,
+                ldo: bh,
+                ldi: (t + 1) * bh,
+            });
+            if let (Some(cs), Some(cn)) = (l.cs, self.cn) {
+                ops.push(Op::Copy {
+                    out: at(cn),
+                    inp: last(cs),
+                    rows: d,
+                    cols: bh,
+                    ldo: bh,
+                    ldi: (t + 1) * bh,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Append the backward pass of the last forward on (T, B): reads `doutput` and `dh_n`
+    /// (`dc_n`), accumulates every parameter gradient into the gradient buffer, writes the
+    /// input gradient to `dinput` when given, and dh0 (dc0) when `state_grads`.
+    pub fn backward_ops(
+        &self,
+        ops: &mut Vec<Op>,
+        input: View,
+        dinput: Option<View>,
+        t: usize,
+        b: usize,
+        state_grads: bool,
+    ) -> Result<()> {
+        self.check(t, b)?;
+        let c = &self.cfg;
+        let (h, d, gh) = (c.hidden, c.dirs(), c.cell.gates() * c.hidden);
+        let (bh, tb) = (b * h, t * b);
+        for (k, l) in self.layers.iter().enumerate().rev() {
+            let at = |buf: BufId| View {
+                buf,
+                offset: k * d * bh,
+                len: d * bh,
+            };
+            let whh =
+                self.cfg
+                    .both_dirs(&self.layout, self.params, &self.prefix, "weight_hh", k)?;
+            let hs = Self::v(l.hs, d * (t + 1) * bh);
+            let dxw = Self::v(l.dxw, tb * d * gh);
+            let dhh = Self::v(l.dhh, d * tb * gh);
+            let carry = Self::v(l.carry, d * bh);
+            for s in (0..t).rev() {
+                ops.push(Op::CellBwd(CellBwd {
+                    kind: c.cell,
+                    dims: self.dims(t, b, s),
+                    dout: Self::v(l.dout, tb * d * h),
+                    dhn: at(self.dhn),
+                    dcn: self.dcn.map(at),
+                    whh,
+                    lens: Self::v(self.lens, b),
+                    hs,
+                    cs: l.cs.map(|cs| Self::v(cs, d * (t + 1) * bh)),
+                    gates: l.gates.map(|g| Self::v(g, d * tb * c.cell.saved() * h)),
+                    dxw,
+                    dhh,
+                    carry,
+                    dc_carry: l.dc_carry.map(|v| Self::v(v, d * bh)),
+                }));
+            }
+            if state_grads {
+                // dh0 = carry + dhh[d, 0]·W_hh[d]; dc0 = dc_carry.
+                for dir in 0..d {
+                    ops.push(Op::Matmul {
+                        c: carry.sub(dir * bh, bh),
+                        a: dhh.sub(dir * tb * gh, b * gh),
+                        b: whh.sub(dir * gh * h, gh * h),
+                        bias: None,
+                        dims: MatmulDims::nn(b, h, gh).accumulate(),
+                    });
+                }
+                ops.push(Op::Copy {
+                    out: at(self.dh0),
+                    inp: carry,
+                    rows: 1,
+                    cols: d * bh,
+                    ldo: d * bh,
+                    ldi: d * bh,
+                });
+                if let (Some(dcc), Some(dc0)) = (l.dc_carry, self.dc0) {
+                    ops.push(Op::Copy {
+                        out: at(dc0),
+                        inp: Self::v(dcc, d * bh),
+                        rows: 1,
+                        cols: d * bh,
+                        ldo: d * bh,
+                        ldi: d * bh,
+                    });
+                }
+            }
+            // Weight gradients of all timesteps at once.
+            let x = if k == 0 {
+                input
+            } else {
+                Self::v(self.layers[k - 1].out, tb * d * h)
+            };
+            let gw = |what: &str| {
+                self.cfg
+                    .both_dirs(&self.layout, self.grads, &self.prefix, what, k)
+            };
+            ops.push(Op::Matmul {
+                c: gw("weight_ih")?,
+                a: dxw,
+                b: x,
+                bias: None,
+                dims: MatmulDims::tn(d * gh, c.layer_input(k), tb).accumulate(),
+            });
+            if c.bias {
+                ops.push(Op::BiasGrad {
+                    dbias: gw("bias_ih")?,
+                    dy: dxw,
+                    m: tb,
+                    n: d * gh,
+                    ld: d * gh,
+                });
+            }
+            for dir in 0..d {
+                let dwhh = self
+                    .layout
+                    .view(self.grads, &self.name("weight_hh", k, dir))?;
+                let dh_rows = dhh.sub(dir * tb * gh, tb * gh);
+                ops.push(Op::Matmul {
+                    c: dwhh,
+                    a: dh_rows,
+                    b: hs.sub(dir * (t + 1) * bh, tb * h),
+                    bias: None,
+                    dims: MatmulDims::tn(gh, h, tb).accumulate(),
+                });
+                if c.bias {
+                    let dbhh = self
+                        .layout
+                        .view(self.grads, &self.name("bias_hh", k, dir))?;
+                    ops.push(Op::BiasGrad {
+                        dbias: dbhh,
+                        dy: dh_rows,
+                        m: tb,
+                        n: gh,
+                        ld: gh,
+                    });
+                }
+            }
+            // The input gradient: the layer below's output gradient, or the caller's.
+            let dx = if k > 0 {
+                Some(Self::v(self.layers[k - 1].dout, tb * d * h))
+            } else {
+                dinput
+            };
+            if let Some(dx) = dx {
+                let w_ih =
+                    self.cfg
+                        .both_dirs(&self.layout, self.params, &self.prefix, "weight_ih", k)?;
+                ops.push(Op::Matmul {
+                    c: dx,
+                    a: dxw,
+                    b: w_ih,
+                    bias: None,
+                    dims: MatmulDims::nn(tb, c.layer_input(k), d * gh),
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,269 @@
+//! The recurrent cell kernels (rnn_cell, gru_cell, lstm_cell; forward and backward): one
+//! host wrapper for all six, since they share `CellParams` and differ only in bindings.
+//! WGSL: shaders/{rnn,gru,lstm}_cell_{fwd,bwd}.wgsl; CPU twins: cpu::{rnn,gru,lstm}_cell.
+
+use super::{Dispatch, WG, check_len, grid_1d, to_u32};
+use crate::gpu::{GpuContext, Slice};
+use crate::model::plan::{CellBwd, CellFwd, CellKind};
+use crate::{Error, Result, shaders};
+
+/// Mirrors `CellParams` in the six cell kernels.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct CellParams {
+    pub b: u32,
+    pub h: u32,
+    pub d: u32,
+    pub t: u32,
+    pub s: u32,
+    pub first: u32,
+    pub relu: u32,
+    pub has_bias: u32,
+    pub whh_off: u32,
+    pub bhh_off: u32,
+    pub dhn_off: u32,
+    pub _pad: u32,
+}
+
+fn missing(op: &'static str, what: &str) -> Error {
+    Error::InvalidArgument {
+        op,
+        message: format!("{what} is required for this cell"),
+    }
+}
+
+fn same_buffer(op: &'static str, a: &Slice, b: &Slice) -> Result<()> {
+    if a.buffer() != b.buffer() {
+        return Err(Error::InvalidArgument {
+            op,
+            message: "W_hh and b_hh must be views of one buffer".into(),
+        });
+    }
+    Ok(())
+}
+
+fn params(
+    op: &'static str,
+    a: &crate::cpu::cell::CellDims,
+    whh: &Slice,
+    bhh_off: usize,
+    dhn_off: usize,
+) -> Result<CellParams> {
+    if a.d == 0 || a.d > 2 || a.s >= a.t || a.b == 0 || a.h == 0 {
+        return Err(Error::Shape {
+            op,
+            expected: "B, H ≥ 1, D ∈ {1, 2}, s < T".into(),
+            got: format!("{a:?}"),
+        });
+    }
+    Ok(CellParams {
+        b: to_u32(op, "B", a.b)?,
+        h: to_u32(op, "H", a.h)?,
+        d: a.d as u32,
+        t: to_u32(op, "T", a.t)?,
+        s: to_u32(op, "s", a.s)?,
+        first: (a.s + 1 == a.t) as u32,
+        relu: a.relu as u32,
+        has_bias: a.has_bias as u32,
+        whh_off: to_u32(op, "offset", whh.offset)?,
+        bhh_off: to_u32(op, "offset", bhh_off)?,
+        dhn_off: to_u32(op, "offset", dhn_off)?,
+        _pad: 0,
+    })
+}
+
+/// Check the lengths every cell kernel relies on.
+fn check_common(
+    op: &'static str,
+    kind: CellKind,
+    a: &crate::cpu::cell::CellDims,
+    whh: &Slice,
+    lens: &Slice,
+    hs: &Slice,
+) -> Result<()> {
+    let gh = kind.gates() * a.h;
+    check_len(op, "W_hh (D, G·H, H)", whh, a.d * gh * a.h)?;
+    check_len(op, "lens (B)", lens, a.b)?;
+    check_len(op, "hs (D, T+1, B, H)", hs, a.d * (a.t + 1) * a.b * a.h)
+}
+
+/// The forward step dispatch for `c.kind`. Starting offsets other than W_hh's and b_hh's must
+/// be 0 (activations live in their own buffers).
+pub fn cell_fwd(ctx: &GpuContext, c: &CellFwd<Slice>) -> Result<Dispatch> {
+    let (op, shader, entry): (&'static str, _, _) = match c.kind {
+        CellKind::Rnn => ("rnn_cell_fwd", shaders::RNN_CELL_FWD, "rnn_cell_fwd"),
+        CellKind::Gru => ("gru_cell_fwd", shaders::GRU_CELL_FWD, "gru_cell_fwd"),
+        CellKind::Lstm => ("lstm_cell_fwd", shaders::LSTM_CELL_FWD, "lstm_cell_fwd"),
+    };
+    let a = &c.dims;
+    let gh = c.kind.gates() * a.h;
+    check_common(op, c.kind, a, &c.whh, &c.lens, &c.hs)?;
+    check_len(op, "xw (T, B, D·G·H)", &c.xw, a.t * a.b * a.d * gh)?;
+    check_len(op, "out (T, B, D·H)", &c.out, a.t * a.b * a.d * a.h)?;
+    if let Some(bhh) = &c.bhh {
+        same_buffer(op, &c.whh, bhh)?;
+        check_len(op, "b_hh (D, G·H)", bhh, a.d * gh)?;
+    }
+    for s in [
+        Some(&c.xw),
+        Some(&c.lens),
+        Some(&c.hs),
+        Some(&c.out),
+        c.cs.as_ref(),
+        c.gates.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if s.offset != 0 {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!("{} must start at offset 0", s.tensor.label),
+            });
+        }
+    }
+    let p = params(op, a, &c.whh, c.bhh.map_or(0, |s| s.offset), 0)?;
+    let pipeline = ctx.pipeline(shader, entry, &[("WG", WG as f64)])?;
+    let mut groups = grid_1d(ctx, a.b * a.h, WG);
+    groups[2] = a.d as u32;
+    let w = c.whh.buffer();
+    let bufs: Vec<(u32, &wgpu::Buffer)> = match c.kind {
+        CellKind::Rnn => vec![
+            (1, c.xw.buffer()),
+            (2, w),
+            (3, c.lens.buffer()),
+            (4, c.hs.buffer()),
+            (5, c.out.buffer()),
+        ],
+        CellKind::Gru => {
+            let gates = c.gates.ok_or_else(|| missing(op, "gates"))?;
+            check_len(op, "gates (D, T, B, 4H)", &gates, a.d * a.t * a.b * 4 * a.h)?;
+            vec![
+                (1, c.xw.buffer()),
+                (2, w),
+                (3, c.lens.buffer()),
+                (4, c.hs.buffer()),
+                (5, c.out.buffer()),
+                (6, gates.buffer()),
+            ]
+        }
+        CellKind::Lstm => {
+            let gates = c.gates.ok_or_else(|| missing(op, "gates"))?;
+            let cs = c.cs.ok_or_else(|| missing(op, "cs"))?;
+            check_len(op, "gates (D, T, B, 4H)", &gates, a.d * a.t * a.b * 4 * a.h)?;
+            check_len(op, "cs (D, T+1, B, H)", &cs, a.d * (a.t + 1) * a.b * a.h)?;
+            vec![
+                (1, c.xw.buffer()),
+                (2, w),
+                (3, c.lens.buffer()),
+                (4, c.hs.buffer()),
+                (5, cs.buffer()),
+                (6, c.out.buffer()),
+                (7, gates.buffer()),
+            ]
+        }
+    };
+    Ok(Dispatch::new(ctx, op, pipeline, &p, &bufs, groups))
+}
+
+/// The backward step dispatch for `c.kind` (same offset rules as [`cell_fwd`]; `dhn` and
+/// `dcn` may start anywhere, at the same offset).
+pub fn cell_bwd(ctx: &GpuContext, c: &CellBwd<Slice>) -> Result<Dispatch> {
+    let (op, shader, entry): (&'static str, _, _) = match c.kind {
+        CellKind::Rnn => ("rnn_cell_bwd", shaders::RNN_CELL_BWD, "rnn_cell_bwd"),
+        CellKind::Gru => ("gru_cell_bwd", shaders::GRU_CELL_BWD, "gru_cell_bwd"),
+        CellKind::Lstm => ("lstm_cell_bwd", shaders::LSTM_CELL_BWD, "lstm_cell_bwd"),
+    };
+    let a = &c.dims;
+    let gh = c.kind.gates() * a.h;
+    let dbh = a.d * a.b * a.h;
+    check_common(op, c.kind, a, &c.whh, &c.lens, &c.hs)?;
+    check_len(op, "dout (T, B, D·H)", &c.dout, a.t * a.b * a.d * a.h)?;
+    check_len(op, "dh_n (D, B, H)", &c.dhn, dbh)?;
+    check_len(op, "dxw (T, B, D·G·H)", &c.dxw, a.t * a.b * a.d * gh)?;
+    check_len(op, "dhh (D, T, B, G·H)", &c.dhh, a.d * a.t * a.b * gh)?;
+    check_len(op, "carry (D, B, H)", &c.carry, dbh)?;
+    for s in [
+        Some(&c.dout),
+        Some(&c.lens),
+        Some(&c.hs),
+        Some(&c.dxw),
+        Some(&c.dhh),
+        Some(&c.carry),
+        c.cs.as_ref(),
+        c.gates.as_ref(),
+        c.dc_carry.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if s.offset != 0 {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!("{} must start at offset 0", s.tensor.label),
+            });
+        }
+    }
+    let p = params(op, a, &c.whh, 0, c.dhn.offset)?;
+    let pipeline = ctx.pipeline(shader, entry, &[("WG", WG as f64)])?;
+    let mut groups = grid_1d(ctx, a.b * a.h, WG);
+    groups[2] = a.d as u32;
+    let w = c.whh.buffer();
+    let bufs: Vec<(u32, &wgpu::Buffer)> = match c.kind {
+        CellKind::Rnn => vec![
+            (1, c.dout.buffer()),
+            (2, c.dhn.buffer()),
+            (3, w),
+            (4, c.lens.buffer()),
+            (5, c.hs.buffer()),
+            (6, c.dxw.buffer()),
+            (7, c.dhh.buffer()),
+            (8, c.carry.buffer()),
+        ],
+        CellKind::Gru => {
+            let gates = c.gates.ok_or_else(|| missing(op, "gates"))?;
+            check_len(op, "gates (D, T, B, 4H)", &gates, a.d * a.t * a.b * 4 * a.h)?;
+            vec![
+                (1, c.dout.buffer()),
+                (2, c.dhn.buffer()),
+                (3, w),
+                (4, c.lens.buffer()),
+                (5, c.hs.buffer()),
+                (6, gates.buffer()),
+                (7, c.dxw.buffer()),
+                (8, c.dhh.buffer()),
+                (9, c.carry.buffer()),
+            ]
+        }
+        CellKind::Lstm => {
+            let gates = c.gates.ok_or_else(|| missing(op, "gates"))?;
+            let cs = c.cs.ok_or_else(|| missing(op, "cs"))?;
+            let dcn = c.dcn.ok_or_else(|| missing(op, "dc_n"))?;
+            let dc_carry = c.dc_carry.ok_or_else(|| missing(op, "dc_carry"))?;
+            check_len(op, "gates (D, T, B, 4H)", &gates, a.d * a.t * a.b * 4 * a.h)?;
+            check_len(op, "cs (D, T+1, B, H)", &cs, a.d * (a.t + 1) * a.b * a.h)?;
+            check_len(op, "dc_n (D, B, H)", &dcn, dbh)?;
+            check_len(op, "dc_carry (D, B, H)", &dc_carry, dbh)?;
+            if dcn.offset != c.dhn.offset {
+                return Err(Error::InvalidArgument {
+                    op,
+                    message: "dh_n and dc_n must start at the same offset".into(),
+                });
+            }
+            vec![
+                (1, c.dout.buffer()),
+                (2, c.dhn.buffer()),
+                (3, dcn.buffer()),
+                (4, w),
+                (5, c.lens.buffer()),
+                (6, cs.buffer()),
+                (7, gates.buffer()),
+                (8, c.dxw.buffer()),
+                (9, c.dhh.buffer()),
+                (10, c.carry.buffer()),
+                (11, dc_carry.buffer()),
+            ]
+        }
+    };
+    Ok(Dispatch::new(ctx, op, pipeline, &p, &bufs, groups))
+}

@@ -1,0 +1,108 @@
+use gpu_rnn::backend::Backend;
+use gpu_rnn::model::module::Rnn;
+use gpu_rnn::model::plan::CellKind;
+use gpu_rnn::model::rnn::RnnConfig;
+
+use crate::common::*;
+
+/// A random configuration covering every cell, 1–3 layers, both directions, batch_first,
+/// bias on and off, and hidden sizes 1, 7, 37, 100.
+fn draw_config(rng: &mut TestRng, cell: CellKind) -> RnnConfig {
+    let mut cfg = RnnConfig::new(
+        cell,
+        [1, 5, 17][rng.below(3)],
+        [1, 7, 37, 100][rng.below(4)],
+    );
+    cfg.layers = 1 + rng.below(3);
+    cfg.bidirectional = rng.coin();
+    cfg.batch_first = rng.coin();
+    cfg.bias = rng.below(4) != 0;
+    cfg.relu = cell == CellKind::Rnn && rng.coin();
+    cfg
+}
+
+/// Forward and backward of one random batch on both backends; everything must agree.
+fn check(rng: &mut TestRng, cell: CellKind) {
+    let Some(ctx) = gpu(&format!("{cell:?} gpu vs cpu")) else {
+        return;
+    };
+    let cfg = draw_config(rng, cell);
+    let (t, b) = (1 + rng.below(9), [1, 3, 17][rng.below(3)]);
+    let lens: Vec<usize> = (0..b).map(|_| 1 + rng.below(t)).collect();
+    let (l, dh) = (cfg.layers * cfg.dirs(), cfg.dirs() * cfg.hidden);
+    let x = rng.values(t * b * cfg.input_size);
+    let h0 = rng.values(l * b * cfg.hidden);
+    let c0 = (cell == CellKind::Lstm).then(|| rng.values(l * b * cfg.hidden));
+    let dout = rng.values(t * b * dh);
+    let dhn = rng.values(l * b * cfg.hidden);
+    let dcn = (cell == CellKind::Lstm).then(|| rng.values(l * b * cfg.hidden));
+    let what = format!("{cfg:?} T={t} B={b} lens={lens:?}");
+
+    let mut results = Vec::new();
+    let mut params = None;
+    for backend in [Backend::Cpu, Backend::Gpu(ctx.clone())] {
+        let mut m = Rnn::new(cfg.clone(), &backend, t, b).unwrap();
+        m.poison().unwrap();
+        match &params {
+            None => params = Some(m.init_params(rng.seed).unwrap()),
+            Some(p) => m.set_params(p).unwrap(),
+        }
+        let out = m
+            .forward(&x, t, b, Some(&lens), Some(&h0), c0.as_deref())
+            .unwrap();
+        let grads = m.backward(&dout, Some(&dhn), dcn.as_deref()).unwrap();
+        results.push((out, grads));
+    }
+    let ((co, cg), (go, gg)) = (&results[0], &results[1]);
+    // Forward: the 1e-5 absolute / 1e-4 relative. Gradients: 1e-4 / 1e-3.
+    let (fa, fr, ga, gr) = (1e-5, 1e-4, 1e-4, 1e-3);
+    assert_close(
+        &format!("{what}: output"),
+        &go.output,
+        &co.output,
+        fa,
+        fr,
+        rng.seed,
+    );
+    assert_close(&format!("{what}: h_n"), &go.h_n, &co.h_n, fa, fr, rng.seed);
+    if let (Some(g), Some(c)) = (&go.c_n, &co.c_n) {
+        assert_close(&format!("{what}: c_n"), g, c, fa, fr, rng.seed);
+    }
+    assert_close(&format!("{what}: dx"), &gg.dx, &cg.dx, ga, gr, rng.seed);
+    assert_close(&format!("{what}: dh0"), &gg.dh0, &cg.dh0, ga, gr, rng.seed);
+    if let (Some(g), Some(c)) = (&gg.dc0, &cg.dc0) {
+        assert_close(&format!("{what}: dc0"), g, c, ga, gr, rng.seed);
+    }
+    assert_close(
+        &format!("{what}: parameter grads"),
+        &gg.params,
+        &cg.params,
+        ga,
+        gr,
+        rng.seed,
+    );
+}
+
+#[test]
+fn rnn_cell_fwd_bwd_gpu_matches_cpu() {
+    let mut rng = TestRng::new("rnn_cell_fwd_bwd_gpu_matches_cpu");
+    for _ in 0..6 {
+        check(&mut rng, CellKind::Rnn);
+    }
+}
+
+#[test]
+fn gru_cell_fwd_bwd_gpu_matches_cpu() {
+    let mut rng = TestRng::new("gru_cell_fwd_bwd_gpu_matches_cpu");
+    for _ in 0..6 {
+        check(&mut rng, CellKind::Gru);
+    }
+}
+
+#[test]
+fn lstm_cell_fwd_bwd_gpu_matches_cpu() {
+    let mut rng = TestRng::new("lstm_cell_fwd_bwd_gpu_matches_cpu");
+    for _ in 0..6 {
+        check(&mut rng, CellKind::Lstm);
+    }
+}
