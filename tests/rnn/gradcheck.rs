@@ -9,7 +9,10 @@ use gpu_rnn::model::rnn::RnnConfig;
 
 use crate::common::*;
 
+/// Everything the loss depends on; `theta` is the flat parameter vector.
+#[derive(Clone)]
 struct Problem {
+    theta: Vec<f32>,
     x: Vec<f32>,
     h0: Vec<f32>,
     c0: Option<Vec<f32>>,
@@ -21,7 +24,17 @@ struct Problem {
     b: usize,
 }
 
+/// Which input a difference perturbs.
+#[derive(Clone, Copy)]
+enum Wrt {
+    Param(usize),
+    X(usize),
+    H0(usize),
+    C0(usize),
+}
+
 fn loss(m: &mut Rnn, p: &Problem) -> f64 {
+    m.set_params(&p.theta).unwrap();
     let o = m
         .forward(&p.x, p.t, p.b, Some(&p.lens), Some(&p.h0), p.c0.as_deref())
         .unwrap();
@@ -41,26 +54,62 @@ fn loss(m: &mut Rnn, p: &Problem) -> f64 {
 // ε = 1e-2 in f32: truncation error O(ε²) ≈ 1e-4 for these O(1) second derivatives, rounding
 // error ≈ 1e-7·|L| / ε ≈ 1e-5. A wrong gradient term is off by O(0.1) or more.
 const EPS: f32 = 1e-2;
+// relu's kinks: a step of 1e-2 often carries one of the many pre-activations a parameter moves
+// across zero, so relu uses 1e-3 (rounding error ≈ 1e-4, still far inside the tolerance).
+const EPS_RELU: f32 = 1e-3;
 const ATOL: f32 = 2e-3;
 const RTOL: f32 = 1e-2;
 
-fn numeric(
-    m: &mut Rnn,
-    p: &mut Problem,
-    get: impl Fn(&mut Problem) -> &mut Vec<f32>,
-    n: usize,
-) -> Vec<f32> {
-    (0..n)
-        .map(|i| {
-            let x0 = get(p)[i];
-            get(p)[i] = x0 + EPS;
-            let lp = loss(m, p);
-            get(p)[i] = x0 - EPS;
-            let lm = loss(m, p);
-            get(p)[i] = x0;
-            ((lp - lm) / (2.0 * EPS as f64)) as f32
-        })
-        .collect()
+/// Loss at the input perturbed by `delta`.
+fn perturbed(m: &mut Rnn, p: &Problem, wrt: Wrt, delta: f32) -> f64 {
+    let mut q = p.clone();
+    let v = match wrt {
+        Wrt::Param(i) => &mut q.theta[i],
+        Wrt::X(i) => &mut q.x[i],
+        Wrt::H0(i) => &mut q.h0[i],
+        Wrt::C0(i) => &mut q.c0.as_mut().unwrap()[i],
+    };
+    *v += delta;
+    loss(m, &q)
+}
+
+/// Compares analytic gradients with central differences. For relu it also takes the one-sided
+/// differences (L(θ+ε) − L(θ))/ε and (L(θ) − L(θ−ε))/ε: on smooth ground they differ by about
+/// ε·L'', across a kink inside (−ε, ε) by the jump in slope, so an element whose two sides
+/// disagree straddles a kink; it is left out and counted. Every other element must match.
+struct Checker<'a> {
+    m: &'a mut Rnn,
+    p: &'a Problem,
+    /// L(θ).
+    l0: f64,
+    relu: bool,
+    seed: u64,
+    checked: usize,
+    kinks: usize,
+}
+
+impl Checker<'_> {
+    fn check(&mut self, name: &str, got: &[f32], wrt: impl Fn(usize) -> Wrt) {
+        let (mut have, mut want) = (Vec::new(), Vec::new());
+        for (i, &g) in got.iter().enumerate() {
+            let eps = if self.relu { EPS_RELU } else { EPS };
+            let lp = perturbed(self.m, self.p, wrt(i), eps);
+            let lm = perturbed(self.m, self.p, wrt(i), -eps);
+            let n1 = ((lp - lm) / (2.0 * eps as f64)) as f32;
+            if self.relu {
+                let fwd = ((lp - self.l0) / eps as f64) as f32;
+                let bwd = ((self.l0 - lm) / eps as f64) as f32;
+                if (fwd - bwd).abs() > ATOL + RTOL * n1.abs() {
+                    self.kinks += 1;
+                    continue;
+                }
+            }
+            have.push(g);
+            want.push(n1);
+        }
+        self.checked += have.len();
+        assert_close(name, &have, &want, ATOL, RTOL, self.seed);
+    }
 }
 
 fn gradcheck(name: &str, cell: CellKind, relu: bool) {
@@ -72,81 +121,55 @@ fn gradcheck(name: &str, cell: CellKind, relu: bool) {
     let (t, b) = (4, 3);
     let l = cfg.layers * cfg.dirs();
     let lstm = cell == CellKind::Lstm;
-    let mut p = Problem {
+    let mut m = Rnn::new(cfg.clone(), &Backend::Cpu, t, b).unwrap();
+    let p = Problem {
+        theta: m.init_params(rng.seed).unwrap(),
         x: rng.values(t * b * cfg.input_size),
         h0: rng.values(l * b * cfg.hidden),
         c0: lstm.then(|| rng.values(l * b * cfg.hidden)),
         r: rng.values(t * b * cfg.dirs() * cfg.hidden),
         s: rng.values(l * b * cfg.hidden),
         u: lstm.then(|| rng.values(l * b * cfg.hidden)),
-        lens: vec![4, 2, 3],
+        lens: vec![4, 2, 3], // unequal, unsorted: the packed path
         t,
         b,
     };
-    let mut m = Rnn::new(cfg.clone(), &Backend::Cpu, t, b).unwrap();
-    let mut theta = m.init_params(rng.seed).unwrap();
-    if relu {
-        // Keep pre-activations away from relu's kink, where differences are meaningless.
-        for v in theta.iter_mut() {
-            *v *= 2.0;
-        }
-        m.set_params(&theta).unwrap();
-    }
-    loss(&mut m, &p);
+    let l0 = loss(&mut m, &p);
     let g = m.backward(&p.r, Some(&p.s), p.u.as_deref()).unwrap();
-
-    let num_x = numeric(&mut m, &mut p, |p| &mut p.x, t * b * cfg.input_size);
-    assert_close(&format!("{name}: dx"), &g.dx, &num_x, ATOL, RTOL, rng.seed);
-    let num_h0 = numeric(&mut m, &mut p, |p| &mut p.h0, l * b * cfg.hidden);
-    assert_close(
-        &format!("{name}: dh0"),
-        &g.dh0,
-        &num_h0,
-        ATOL,
-        RTOL,
-        rng.seed,
+    let entries = m.layout.entries.clone();
+    let mut c = Checker {
+        m: &mut m,
+        p: &p,
+        l0,
+        relu,
+        seed: rng.seed,
+        checked: 0,
+        kinks: 0,
+    };
+    c.check(&format!("{name}: dx"), &g.dx, Wrt::X);
+    c.check(&format!("{name}: dh0"), &g.dh0, Wrt::H0);
+    if let Some(dc0) = &g.dc0 {
+        c.check(&format!("{name}: dc0"), dc0, Wrt::C0);
+    }
+    for e in &entries {
+        let got = &g.params[e.offset..e.offset + e.len()];
+        c.check(&format!("{name}: d{}", e.name), got, |i| {
+            Wrt::Param(e.offset + i)
+        });
+    }
+    // Differences across a relu kink are meaningless, but they must stay the exception. They
+    // come in clusters (one unit near zero takes all its weights with it): up to 38 of 268
+    // were seen over 150 seeds, so a quarter is the bound.
+    let (checked, kinks) = (c.checked, c.kinks);
+    assert!(
+        kinks * 4 <= checked + kinks,
+        "{name}: {kinks} of {} elements straddle a relu kink (seed {})",
+        checked + kinks,
+        rng.seed
     );
-    if lstm {
-        let num_c0 = numeric(
-            &mut m,
-            &mut p,
-            |p| p.c0.as_mut().unwrap(),
-            l * b * cfg.hidden,
-        );
-        assert_close(
-            &format!("{name}: dc0"),
-            g.dc0.as_ref().unwrap(),
-            &num_c0,
-            ATOL,
-            RTOL,
-            rng.seed,
-        );
-    }
-    for e in m.layout.entries.clone() {
-        let num: Vec<f32> = (0..e.len())
-            .map(|i| {
-                let k = e.offset + i;
-                let x0 = theta[k];
-                theta[k] = x0 + EPS;
-                m.set_params(&theta).unwrap();
-                let lp = loss(&mut m, &p);
-                theta[k] = x0 - EPS;
-                m.set_params(&theta).unwrap();
-                let lm = loss(&mut m, &p);
-                theta[k] = x0;
-                ((lp - lm) / (2.0 * EPS as f64)) as f32
-            })
-            .collect();
-        m.set_params(&theta).unwrap();
-        assert_close(
-            &format!("{name}: d{}", e.name),
-            &g.params[e.offset..e.offset + e.len()],
-            &num,
-            ATOL,
-            RTOL,
-            rng.seed,
-        );
-    }
+    println!(
+        "{name}: {checked} gradient elements match central differences, {kinks} left out at relu kinks"
+    );
 }
 
 #[test]
