@@ -4,5 +4,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod fixtures;
 mod gpu_vs_cpu;
 mod gradcheck;
