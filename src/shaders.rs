@@ -27,6 +27,7 @@ shaders! {
     BIAS_GRAD => "bias_grad",
     COPY => "copy",
     CROSS_ENTROPY => "cross_entropy",
+    DROPOUT => "dropout",
     EMBEDDING_BWD => "embedding_bwd",
     EMBEDDING_FWD => "embedding_fwd",
     FILL => "fill",

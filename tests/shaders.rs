@@ -106,6 +106,11 @@ fn uniform_structs_match_their_rust_mirrors() {
         (shaders::FILL, "FillParams", size_of::<fill::FillParams>()),
         (shaders::COPY, "CopyParams", size_of::<copy::CopyParams>()),
         (
+            shaders::DROPOUT,
+            "DropoutParams",
+            size_of::<dropout::DropoutParams>(),
+        ),
+        (
             shaders::RNN_CELL_FWD,
             "CellParams",
             size_of::<cell::CellParams>(),

@@ -182,6 +182,25 @@ impl CpuRuntime {
                 l[loss.offset] = value;
                 self.put(loss.buf, l);
             }
+            Op::Dropout {
+                out,
+                inp,
+                rng,
+                salt,
+                p,
+            } => {
+                let r = self.u(*rng);
+                let rng = [r[0], r[1]];
+                let mut o = self.take(out.buf);
+                cpu::dropout::dropout(
+                    &mut o[out.offset..out.offset + inp.len],
+                    self.f(*inp),
+                    rng,
+                    *salt,
+                    *p,
+                );
+                self.put(out.buf, o);
+            }
             Op::CellFwd(c) => {
                 let (mut hs, mut out) = (self.take(c.hs.buf), self.take(c.out.buf));
                 let mut gates = c.gates.map(|g| self.take(g.buf));

@@ -113,6 +113,13 @@ impl GpuRuntime {
                 *c,
                 *reduction,
             ),
+            Op::Dropout {
+                out,
+                inp,
+                rng,
+                salt,
+                p,
+            } => ops::dropout::dropout(ctx, s(*out), s(*inp), s(*rng), *salt, *p),
             Op::CellFwd(c) => ops::cell::cell_fwd(ctx, &c.map(s)),
             Op::CellBwd(c) => ops::cell::cell_bwd(ctx, &c.map(s)),
         }

@@ -40,8 +40,12 @@ pub struct Rnn {
     dx: BufId,
     params: BufId,
     grads: BufId,
-    programs: HashMap<(usize, usize), (Program, Program)>,
+    programs: HashMap<(usize, usize, bool), (Program, Program)>,
     last: Option<(usize, usize)>,
+    /// Training mode (dropout on), as a fresh torch module; see [`Rnn::set_training`].
+    training: bool,
+    seed: u32,
+    step: u32,
 }
 
 /// (B, T, F) ↔ (T, B, F).
@@ -90,7 +94,23 @@ impl Rnn {
             grads,
             programs: HashMap::new(),
             last: None,
+            training: true,
+            seed: 0,
+            step: 0,
         })
+    }
+
+    /// `module.train()` / `module.eval()`: dropout applies only in training, and backward
+    /// needs a training forward.
+    pub fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+
+    /// Seed of the dropout masks (mask = hash of seed, forward count, layer, element); also
+    /// restarts the forward count, so the next training forward draws the same masks again.
+    pub fn set_seed(&mut self, seed: u32) {
+        self.seed = seed;
+        self.step = 0;
     }
 
     /// PyTorch's initialisation: every parameter from U(−1/√H, 1/√H). Returns the values.
@@ -136,14 +156,15 @@ impl Rnn {
     }
 
     fn programs(&mut self, t: usize, b: usize) -> Result<&(Program, Program)> {
-        if !self.programs.contains_key(&(t, b)) {
+        let key = (t, b, self.training);
+        if !self.programs.contains_key(&key) {
             let x = View {
                 buf: self.x,
                 offset: 0,
                 len: t * b * self.cfg.input_size,
             };
             let mut fwd = Vec::new();
-            self.bufs.forward_ops(&mut fwd, x, t, b)?;
+            self.bufs.forward_ops(&mut fwd, x, t, b, self.training)?;
             let mut bwd = vec![Op::Fill {
                 out: View {
                     buf: self.grads,
@@ -155,9 +176,9 @@ impl Rnn {
             let dx = View { buf: self.dx, ..x };
             self.bufs.backward_ops(&mut bwd, x, Some(dx), t, b, true)?;
             self.programs
-                .insert((t, b), (Program::new(fwd), Program::new(bwd)));
+                .insert(key, (Program::new(fwd), Program::new(bwd)));
         }
-        Ok(&self.programs[&(t, b)])
+        Ok(&self.programs[&key])
     }
 
     fn write_state(
@@ -230,9 +251,14 @@ impl Rnn {
         self.rt.write_u32(self.bufs.lens, 0, &lens)?;
         self.write_state(Some(self.bufs.h0), h0, b, "h0")?;
         self.write_state(self.bufs.c0, c0, b, "c0")?;
-        let fwd = &self.programs[&(t, b)].0;
+        if self.training {
+            self.step = self.step.wrapping_add(1);
+            self.rt
+                .write_u32(self.bufs.rng, 0, &[self.seed, self.step])?;
+        }
+        let fwd = &self.programs[&(t, b, self.training)].0;
         self.rt.run(&[fwd])?;
-        self.last = Some((t, b));
+        self.last = self.training.then_some((t, b));
         let out = self.rt.read_f32(self.bufs.output(t, b))?;
         let dh = self.cfg.dirs() * self.cfg.hidden;
         Ok(RnnOutput {
@@ -259,7 +285,7 @@ impl Rnn {
     ) -> Result<RnnGrads> {
         let (t, b) = self.last.ok_or_else(|| Error::InvalidArgument {
             op: "rnn",
-            message: "backward before forward".into(),
+            message: "backward needs a forward in training mode first".into(),
         })?;
         let dh = self.cfg.dirs() * self.cfg.hidden;
         if doutput.len() != t * b * dh {
@@ -278,7 +304,7 @@ impl Rnn {
         self.rt.write_f32(dout.buf, 0, &dy)?;
         self.write_state(Some(self.bufs.dhn), dh_n, b, "dh_n")?;
         self.write_state(self.bufs.dcn, dc_n, b, "dc_n")?;
-        let bwd = &self.programs[&(t, b)].1;
+        let bwd = &self.programs[&(t, b, true)].1;
         self.rt.run(&[bwd])?;
         let i = self.cfg.input_size;
         let dx = self.rt.read_f32(View {

@@ -219,6 +219,14 @@ pub enum Op {
         c: usize,
         reduction: Reduction,
     },
+    /// `out = inp · mask / (1 − p)`; `rng` is a u32 view holding `[seed, step]`.
+    Dropout {
+        out: View,
+        inp: View,
+        rng: View,
+        salt: u32,
+        p: f32,
+    },
     CellFwd(CellFwd),
     CellBwd(CellBwd),
 }

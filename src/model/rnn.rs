@@ -28,6 +28,8 @@ pub struct RnnConfig {
     pub bias: bool,
     /// Inputs and outputs are (B, T, ·) instead of (T, B, ·).
     pub batch_first: bool,
+    /// Dropout probability on the outputs of every layer but the last, in training.
+    pub dropout: f32,
 }
 
 impl RnnConfig {
@@ -41,6 +43,7 @@ impl RnnConfig {
             relu: false,
             bias: true,
             batch_first: false,
+            dropout: 0.0,
         }
     }
 
@@ -116,6 +119,8 @@ struct LayerBufs {
     dhh: BufId,
     carry: BufId,
     dc_carry: Option<BufId>,
+    /// With dropout, below the top layer: the output after the mask, and its gradient.
+    dropped: Option<(BufId, BufId)>,
 }
 
 /// A recurrent module inside a plan: its config, where its parameters and gradients live, and
@@ -143,6 +148,8 @@ pub struct RnnBuffers {
     /// Gradients with respect to h0 (and c0): outputs of backward.
     pub dh0: BufId,
     pub dc0: Option<BufId>,
+    /// `[seed, step]` (u32) of the dropout masks; the host writes it once per training step.
+    pub rng: BufId,
     layers: Vec<LayerBufs>,
 }
 
@@ -180,6 +187,12 @@ impl RnnBuffers {
                     dhh: bufs.f32(n("dhh"), d * tb * gh),
                     carry: bufs.f32(n("carry"), d * b_max * h),
                     dc_carry: lstm.then(|| bufs.f32(n("dc_carry"), d * b_max * h)),
+                    dropped: (cfg.dropout > 0.0 && k + 1 < cfg.layers).then(|| {
+                        (
+                            bufs.f32(n("dropped"), tb * d * h),
+                            bufs.f32(n("ddropped"), tb * d * h),
+                        )
+                    }),
                 }
             })
             .collect();
@@ -200,6 +213,7 @@ impl RnnBuffers {
             dcn: lstm.then(|| bufs.f32(name("dc_n"), state)),
             dh0: bufs.f32(name("dh0"), state),
             dc0: lstm.then(|| bufs.f32(name("dc0"), state)),
+            rng: bufs.u32(name("rng"), 2),
             layers,
         }
     }
@@ -263,9 +277,31 @@ impl RnnBuffers {
         RnnConfig::param_name(&self.prefix, what, k, d)
     }
 
+    /// What layer k reads: the module's input, or the output of layer k − 1 (after dropout
+    /// when training).
+    fn layer_input(&self, k: usize, input: View, t: usize, b: usize, train: bool) -> View {
+        if k == 0 {
+            return input;
+        }
+        let below = &self.layers[k - 1];
+        let len = t * b * self.cfg.dirs() * self.cfg.hidden;
+        match below.dropped {
+            Some((dropped, _)) if train => Self::v(dropped, len),
+            _ => Self::v(below.out, len),
+        }
+    }
+
     /// Append the forward pass of a (T, B) batch reading `input (T, B, I)`: every layer's
-    /// projection, T fused steps, and h_n (c_n). `lens` and `h0` (`c0`) must be written.
-    pub fn forward_ops(&self, ops: &mut Vec<Op>, input: View, t: usize, b: usize) -> Result<()> {
+    /// projection, T fused steps, and h_n (c_n). `lens` and `h0` (`c0`) must be written, and
+    /// `rng` too when training with dropout.
+    pub fn forward_ops(
+        &self,
+        ops: &mut Vec<Op>,
+        input: View,
+        t: usize,
+        b: usize,
+        train: bool,
+    ) -> Result<()> {
         self.check(t, b)?;
         let c = &self.cfg;
         let (h, d, gh) = (c.hidden, c.dirs(), c.cell.gates() * c.hidden);
@@ -278,11 +314,7 @@ impl RnnBuffers {
         }
         let bh = b * h;
         for (k, l) in self.layers.iter().enumerate() {
-            let x = if k == 0 {
-                input
-            } else {
-                Self::v(self.layers[k - 1].out, t * b * d * h)
-            };
+            let x = self.layer_input(k, input, t, b, train);
             let xw = Self::v(l.xw, t * b * d * gh);
             let bias = if c.bias {
                 Some(
@@ -376,6 +408,16 @@ impl RnnBuffers {
                     ldi: (t + 1) * bh,
                 });
             }
+            if let (Some((dropped, _)), true) = (l.dropped, train) {
+                let len = t * b * d * h;
+                ops.push(Op::Dropout {
+                    out: Self::v(dropped, len),
+                    inp: Self::v(l.out, len),
+                    rng: Self::v(self.rng, 2),
+                    salt: k as u32,
+                    p: c.dropout,
+                });
+            }
         }
         Ok(())
     }
@@ -458,11 +500,7 @@ impl RnnBuffers {
                 }
             }
             // Weight gradients of all timesteps at once.
-            let x = if k == 0 {
-                input
-            } else {
-                Self::v(self.layers[k - 1].out, tb * d * h)
-            };
+            let x = self.layer_input(k, input, t, b, true);
             let gw = |what: &str| {
                 self.cfg
                     .both_dirs(&self.layout, self.grads, &self.prefix, what, k)
@@ -508,11 +546,16 @@ impl RnnBuffers {
                     });
                 }
             }
-            // The input gradient: the layer below's output gradient, or the caller's.
-            let dx = if k > 0 {
-                Some(Self::v(self.layers[k - 1].dout, tb * d * h))
-            } else {
-                dinput
+            // The input gradient: the layer below's output gradient (through its dropout mask),
+            // or the caller's.
+            let len = tb * d * h;
+            let below = k.checked_sub(1).map(|j| &self.layers[j]);
+            let dx = match below {
+                Some(l) => Some(
+                    l.dropped
+                        .map_or(Self::v(l.dout, len), |(_, dd)| Self::v(dd, len)),
+                ),
+                None => dinput,
             };
             if let Some(dx) = dx {
                 let w_ih =
@@ -524,6 +567,18 @@ impl RnnBuffers {
                     b: w_ih,
                     bias: None,
                     dims: MatmulDims::nn(tb, c.layer_input(k), d * gh),
+                });
+            }
+            if let Some(l) = below
+                && let Some((_, dd)) = l.dropped
+            {
+                let salt = (k - 1) as u32;
+                ops.push(Op::Dropout {
+                    out: Self::v(l.dout, len),
+                    inp: Self::v(dd, len),
+                    rng: Self::v(self.rng, 2),
+                    salt,
+                    p: c.dropout,
                 });
             }
         }

@@ -7,6 +7,7 @@ pub mod bias_grad;
 pub mod cell;
 pub mod copy;
 pub mod cross_entropy;
+pub mod dropout;
 pub mod embedding;
 pub mod fill;
 pub mod grad_norm;

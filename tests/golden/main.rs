@@ -9,6 +9,7 @@ mod adam;
 mod bias_grad;
 mod context;
 mod cross_entropy;
+mod dropout;
 mod embedding;
 mod fill;
 mod grad_norm;

@@ -23,7 +23,9 @@ struct Fixture {
 
 impl Fixture {
     fn get(&self, k: &str) -> &[f32] {
-        self.f32s.get(k).unwrap_or_else(|| panic!("{}: no tensor {k}", self.name))
+        self.f32s
+            .get(k)
+            .unwrap_or_else(|| panic!("{}: no tensor {k}", self.name))
     }
 
     fn opt(&self, k: &str) -> Option<&[f32]> {
@@ -37,7 +39,11 @@ fn load(path: &Path) -> Fixture {
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let meta = meta.metadata().clone().expect("fixture metadata");
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let m = |k: &str| meta.get(k).unwrap_or_else(|| panic!("{name}: metadata {k}")).clone();
+    let m = |k: &str| {
+        meta.get(k)
+            .unwrap_or_else(|| panic!("{name}: metadata {k}"))
+            .clone()
+    };
     let n = |k: &str| m(k).parse::<usize>().unwrap();
     let flag = |k: &str| m(k) == "true";
     let cell = match m("cell").as_str() {
@@ -57,17 +63,34 @@ fn load(path: &Path) -> Fixture {
     for (k, v) in st.tensors() {
         match v.dtype() {
             safetensors::Dtype::F32 => {
-                f32s.insert(k, v.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect());
+                f32s.insert(
+                    k,
+                    v.data()
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                        .collect(),
+                );
             }
             safetensors::Dtype::I32 => {
-                lens = v.data().chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as usize).collect();
+                lens = v
+                    .data()
+                    .chunks_exact(4)
+                    .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as usize)
+                    .collect();
             }
             d => panic!("{name}: {k} has dtype {d:?}"),
         }
     }
     let t = n("T");
     let b = lens.len();
-    Fixture { name, cfg, t, b, lens, f32s }
+    Fixture {
+        name,
+        cfg,
+        t,
+        b,
+        lens,
+        f32s,
+    }
 }
 
 fn fixtures() -> Vec<Fixture> {
@@ -78,7 +101,11 @@ fn fixtures() -> Vec<Fixture> {
         .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
         .collect();
     paths.sort();
-    assert!(paths.len() >= 12, "expected the committed fixtures in {}", dir.display());
+    assert!(
+        paths.len() >= 12,
+        "expected the committed fixtures in {}",
+        dir.display()
+    );
     paths.iter().map(|p| load(p)).collect()
 }
 
@@ -96,8 +123,19 @@ fn replay(backend: &Backend) -> usize {
             flat[e.offset..e.offset + e.len()].copy_from_slice(src);
         }
         m.set_params(&flat).unwrap();
-        let out = m.forward(f.get("x"), f.t, f.b, Some(&f.lens), Some(f.get("h0")), f.opt("c0")).unwrap();
-        let g = m.backward(f.get("R"), Some(f.get("S")), f.opt("U")).unwrap();
+        let out = m
+            .forward(
+                f.get("x"),
+                f.t,
+                f.b,
+                Some(&f.lens),
+                Some(f.get("h0")),
+                f.opt("c0"),
+            )
+            .unwrap();
+        let g = m
+            .backward(f.get("R"), Some(f.get("S")), f.opt("U"))
+            .unwrap();
 
         let what = |k: &str| format!("{} on {}: {k}", f.name, backend.describe());
         // The tolerances: forward 1e-5 absolute / 1e-4 relative, gradients 1e-4 / 1e-3.
@@ -114,7 +152,14 @@ fn replay(backend: &Backend) -> usize {
         }
         for e in &m.layout.entries {
             let got = &g.params[e.offset..e.offset + e.len()];
-            assert_close(&what(&format!("grad.{}", e.name)), got, f.get(&format!("grad.{}", e.name)), ga, gr, 0);
+            assert_close(
+                &what(&format!("grad.{}", e.name)),
+                got,
+                f.get(&format!("grad.{}", e.name)),
+                ga,
+                gr,
+                0,
+            );
         }
     }
     all.len()
@@ -128,7 +173,9 @@ fn cpu_matches_pytorch_fixtures() {
 
 #[test]
 fn gpu_matches_pytorch_fixtures() {
-    let Some(ctx) = gpu("gpu_matches_pytorch_fixtures") else { return };
+    let Some(ctx) = gpu("gpu_matches_pytorch_fixtures") else {
+        return;
+    };
     let n = replay(&Backend::Gpu(ctx.clone()));
     println!("gpu: {n} PyTorch fixture cases checked (outputs, h_n, c_n and every gradient)");
 }

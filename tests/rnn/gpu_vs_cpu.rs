@@ -18,6 +18,8 @@ fn draw_config(rng: &mut TestRng, cell: CellKind) -> RnnConfig {
     cfg.batch_first = rng.coin();
     cfg.bias = rng.below(4) != 0;
     cfg.relu = cell == CellKind::Rnn && rng.coin();
+    // Dropout between layers in training: both backends must draw the same masks.
+    cfg.dropout = if rng.coin() { 0.3 } else { 0.0 };
     cfg
 }
 
@@ -42,6 +44,7 @@ fn check(rng: &mut TestRng, cell: CellKind) {
     let mut params = None;
     for backend in [Backend::Cpu, Backend::Gpu(ctx.clone())] {
         let mut m = Rnn::new(cfg.clone(), &backend, t, b).unwrap();
+        m.set_seed(rng.seed as u32);
         m.poison().unwrap();
         match &params {
             None => params = Some(m.init_params(rng.seed).unwrap()),

@@ -35,6 +35,7 @@ enum Wrt {
 
 fn loss(m: &mut Rnn, p: &Problem) -> f64 {
     m.set_params(&p.theta).unwrap();
+    m.set_seed(7); // the same dropout masks in every evaluation
     let o = m
         .forward(&p.x, p.t, p.b, Some(&p.lens), Some(&p.h0), p.c0.as_deref())
         .unwrap();
@@ -112,10 +113,11 @@ impl Checker<'_> {
     }
 }
 
-fn gradcheck(name: &str, cell: CellKind, relu: bool) {
+fn gradcheck(name: &str, cell: CellKind, relu: bool, dropout: f32) {
     let mut rng = TestRng::new(name);
     let mut cfg = RnnConfig::new(cell, 3, 4);
-    cfg.layers = 2;
+    cfg.layers = if dropout > 0.0 { 3 } else { 2 };
+    cfg.dropout = dropout;
     cfg.bidirectional = true;
     cfg.relu = relu;
     let (t, b) = (4, 3);
@@ -174,20 +176,26 @@ fn gradcheck(name: &str, cell: CellKind, relu: bool) {
 
 #[test]
 fn rnn_tanh_gradcheck_cpu() {
-    gradcheck("rnn_tanh_gradcheck_cpu", CellKind::Rnn, false);
+    gradcheck("rnn_tanh_gradcheck_cpu", CellKind::Rnn, false, 0.0);
 }
 
 #[test]
 fn rnn_relu_gradcheck_cpu() {
-    gradcheck("rnn_relu_gradcheck_cpu", CellKind::Rnn, true);
+    gradcheck("rnn_relu_gradcheck_cpu", CellKind::Rnn, true, 0.0);
 }
 
 #[test]
 fn gru_gradcheck_cpu() {
-    gradcheck("gru_gradcheck_cpu", CellKind::Gru, false);
+    gradcheck("gru_gradcheck_cpu", CellKind::Gru, false, 0.0);
 }
 
 #[test]
 fn lstm_gradcheck_cpu() {
-    gradcheck("lstm_gradcheck_cpu", CellKind::Lstm, false);
+    gradcheck("lstm_gradcheck_cpu", CellKind::Lstm, false, 0.0);
+}
+
+#[test]
+fn gru_dropout_gradcheck_cpu() {
+    // Three layers with dropout 0.5 between them: the masks of forward and backward must agree.
+    gradcheck("gru_dropout_gradcheck_cpu", CellKind::Gru, false, 0.5);
 }

@@ -1,0 +1,62 @@
+//! Inverted dropout with a counter-based mask. WGSL: shaders/dropout.wgsl; CPU twin:
+//! cpu::dropout.
+
+use super::{Dispatch, WG, check_distinct, check_len, grid_1d, to_u32};
+use crate::gpu::{GpuContext, Slice};
+use crate::{Error, Result, shaders};
+
+/// Mirrors `DropoutParams` in dropout.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct DropoutParams {
+    pub n: u32,
+    pub threshold: u32,
+    pub salt: u32,
+    pub _pad0: u32,
+    pub scale: f32,
+    pub _pad1: [u32; 3],
+}
+
+/// `out = inp · mask / (1 − p)` over `inp.len` elements; `rng` holds `[seed, step]` (u32).
+pub fn dropout(
+    ctx: &GpuContext,
+    out: Slice,
+    inp: Slice,
+    rng: Slice,
+    salt: u32,
+    p: f32,
+) -> Result<Dispatch> {
+    const OP: &str = "dropout";
+    if !(0.0..1.0).contains(&p) {
+        return Err(Error::InvalidArgument {
+            op: OP,
+            message: format!("p must be in [0, 1), got {p}"),
+        });
+    }
+    check_len(OP, "out", &out, inp.len)?;
+    check_len(OP, "rng [seed, step]", &rng, 2)?;
+    check_distinct(OP, &out, &[&inp, &rng])?;
+    if out.offset != 0 || inp.offset != 0 || rng.offset != 0 {
+        return Err(Error::InvalidArgument {
+            op: OP,
+            message: "views must start at offset 0".into(),
+        });
+    }
+    let params = DropoutParams {
+        n: to_u32(OP, "N", inp.len)?,
+        threshold: crate::cpu::dropout::threshold(p),
+        salt,
+        _pad0: 0,
+        scale: 1.0 / (1.0 - p),
+        _pad1: [0; 3],
+    };
+    let pipeline = ctx.pipeline(shaders::DROPOUT, "dropout", &[("WG", WG as f64)])?;
+    Ok(Dispatch::new(
+        ctx,
+        OP,
+        pipeline,
+        &params,
+        &[(1, rng.buffer()), (2, inp.buffer()), (3, out.buffer())],
+        grid_1d(ctx, inp.len, WG),
+    ))
+}
