@@ -6,7 +6,8 @@
 //   v  = β2 v + (1 − β2) g²
 //   θ -= step_size · m / (sqrt(v) / bc2_sqrt + eps)
 // with step_size = lr / (1 − β1^t) and bc2_sqrt = sqrt(1 − β2^t) computed on the host in f64,
-// as torch does in Python floats. eps is added outside the sqrt.
+// as torch does in Python floats, and written to `sched` before each step: the dispatch itself
+// never changes, so a whole training step can be recorded once. eps is added outside the sqrt.
 // Dispatch: one invocation per parameter, idx over a 2-D grid of workgroups of WG.
 // CPU twin: src/cpu/adam.rs (cpu::adam::adam).
 
@@ -16,9 +17,9 @@ struct AdamParams {
     beta2: f32,
     eps: f32,
     weight_decay: f32,
-    step_size: f32,
-    bc2_sqrt: f32,
     use_clip: u32,   // 1: multiply grads by clip[1] (written by grad_norm_final)
+    _pad0: u32,
+    _pad1: u32,
 }
 
 override WG: u32 = 64u;
@@ -29,6 +30,7 @@ override WG: u32 = 64u;
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;      // (P) first moment
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;      // (P) second moment
 @group(0) @binding(5) var<storage, read> clip: array<f32>;         // (2) [norm, coef]
+@group(0) @binding(6) var<storage, read> sched: array<f32>;        // (2) [step_size, bc2_sqrt]
 
 @compute @workgroup_size(WG)
 fn adam(
@@ -49,6 +51,6 @@ fn adam(
     let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
     m[i] = mi;
     v[i] = vi;
-    let denom = sqrt(vi) / p.bc2_sqrt + p.eps;
-    params[i] = theta - p.step_size * (mi / denom);
+    let denom = sqrt(vi) / sched[1] + p.eps;
+    params[i] = theta - sched[0] * (mi / denom);
 }

@@ -182,6 +182,47 @@ impl CpuRuntime {
                 l[loss.offset] = value;
                 self.put(loss.buf, l);
             }
+            Op::GradNormPartial { partials, grads } => {
+                let mut o = self.take(partials.buf);
+                cpu::grad_norm::grad_norm_partial(&mut o[range(*partials)], self.f(*grads));
+                self.put(partials.buf, o);
+            }
+            Op::GradNormFinal {
+                out,
+                partials,
+                max_norm,
+            } => {
+                let mut o = self.take(out.buf);
+                cpu::grad_norm::grad_norm_final(&mut o[range(*out)], self.f(*partials), *max_norm);
+                self.put(out.buf, o);
+            }
+            Op::Adam {
+                params,
+                m,
+                v,
+                grads,
+                clip,
+                sched,
+                cfg,
+            } => {
+                let scale = clip.map_or(1.0, |c| self.f(c)[1]);
+                let sc = self.f(*sched);
+                let sched = [sc[0], sc[1]];
+                let (mut pb, mut mb, mut vb) =
+                    (self.take(params.buf), self.take(m.buf), self.take(v.buf));
+                cpu::adam::adam(
+                    &mut pb[range(*params)],
+                    &mut mb[range(*m)],
+                    &mut vb[range(*v)],
+                    self.f(*grads),
+                    scale,
+                    sched,
+                    cfg,
+                );
+                self.put(params.buf, pb);
+                self.put(m.buf, mb);
+                self.put(v.buf, vb);
+            }
             Op::Dropout {
                 out,
                 inp,

@@ -122,6 +122,32 @@ impl GpuRuntime {
             } => ops::dropout::dropout(ctx, s(*out), s(*inp), s(*rng), *salt, *p),
             Op::CellFwd(c) => ops::cell::cell_fwd(ctx, &c.map(s)),
             Op::CellBwd(c) => ops::cell::cell_bwd(ctx, &c.map(s)),
+            Op::GradNormPartial { partials, grads } => {
+                ops::grad_norm::grad_norm_partial(ctx, s(*partials), s(*grads))
+            }
+            Op::GradNormFinal {
+                out,
+                partials,
+                max_norm,
+            } => ops::grad_norm::grad_norm_final(ctx, s(*out), s(*partials), *max_norm),
+            Op::Adam {
+                params,
+                m,
+                v,
+                grads,
+                clip,
+                sched,
+                cfg,
+            } => ops::adam::adam(
+                ctx,
+                s(*params),
+                s(*m),
+                s(*v),
+                s(*grads),
+                clip.map(s),
+                s(*sched),
+                cfg,
+            ),
         }
     }
 

@@ -25,30 +25,32 @@ impl Default for AdamConfig {
 }
 
 impl AdamConfig {
-    /// `(step_size, bc2_sqrt)` for step `t` (1-based), in f64 as torch computes them.
-    pub fn bias_correction(&self, t: u64) -> (f32, f32) {
+    /// `[step_size, bc2_sqrt]` for step `t` (1-based), in f64 as torch computes them: what
+    /// the Adam kernel reads from its `sched` buffer.
+    pub fn schedule(&self, t: u64) -> [f32; 2] {
         let bc1 = 1.0 - self.beta1.powf(t as f64);
         let bc2 = 1.0 - self.beta2.powf(t as f64);
-        ((self.lr / bc1) as f32, bc2.sqrt() as f32)
+        [(self.lr / bc1) as f32, bc2.sqrt() as f32]
     }
 }
 
-/// Update `params`, `m` and `v` (all (P)) from `grads · grad_scale` at step `t` (1-based).
-/// `grad_scale` is the clip coefficient from `grad_norm::clip_coef`, or 1.
+/// Update `params`, `m` and `v` (all (P)) from `grads · grad_scale`, with `sched` =
+/// `cfg.schedule(t)` for step t. `grad_scale` is the clip coefficient from
+/// `grad_norm::clip_coef`, or 1.
 pub fn adam(
     params: &mut [f32],
     m: &mut [f32],
     v: &mut [f32],
     grads: &[f32],
     grad_scale: f32,
+    sched: [f32; 2],
     cfg: &AdamConfig,
-    t: u64,
 ) {
     assert!(
         m.len() == params.len() && v.len() == params.len() && grads.len() == params.len(),
         "adam: params, grads, m and v must all be (P)"
     );
-    let (step_size, bc2_sqrt) = cfg.bias_correction(t);
+    let [step_size, bc2_sqrt] = sched;
     let (b1, b2) = (cfg.beta1 as f32, cfg.beta2 as f32);
     let (eps, wd) = (cfg.eps as f32, cfg.weight_decay as f32);
     for i in 0..params.len() {

@@ -1,6 +1,7 @@
 //! Models as plans: parameters in one flat buffer with PyTorch's names, and the recurrent
 //! layers' forward and backward passes as programs of ops (see [`plan`]).
 
+pub mod classifier;
 pub mod module;
 pub mod params;
 pub mod plan;

@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::cpu::adam::AdamConfig;
 use crate::cpu::cell::CellDims;
 use crate::cpu::cross_entropy::Reduction;
 use crate::cpu::matmul::MatmulDims;
@@ -229,6 +230,26 @@ pub enum Op {
     },
     CellFwd(CellFwd),
     CellBwd(CellBwd),
+    GradNormPartial {
+        partials: View,
+        grads: View,
+    },
+    GradNormFinal {
+        out: View,
+        partials: View,
+        max_norm: f32,
+    },
+    /// `sched` holds `[step_size, bc2_sqrt]` (`AdamConfig::schedule`), written each step;
+    /// `clip` is grad_norm_final's `[norm, coef]`.
+    Adam {
+        params: View,
+        m: View,
+        v: View,
+        grads: View,
+        clip: Option<View>,
+        sched: View,
+        cfg: AdamConfig,
+    },
 }
 
 /// A list of ops with an identity, so a GPU runtime can build its dispatches once and reuse

@@ -1,9 +1,9 @@
-//! Global gradient norm and clip coefficient. WGSL: shaders/grad_norm.wgsl; CPU twin:
-//! cpu::grad_norm.
+//! Global gradient norm and clip coefficient in two passes. WGSL: shaders/grad_norm.wgsl; CPU
+//! twins: cpu::grad_norm::{grad_norm_partial, grad_norm_final}.
 
-use super::{Dispatch, WG, to_u32};
-use crate::gpu::{GpuContext, GpuTensor, Recorder};
-use crate::{Result, shaders};
+use super::{Dispatch, WG, check_distinct, check_len, to_u32};
+use crate::gpu::{GpuContext, Slice};
+use crate::{Error, Result, shaders};
 
 /// Mirrors `GradNormParams` in grad_norm.wgsl.
 #[repr(C)]
@@ -15,65 +15,75 @@ pub struct GradNormParams {
     pub _pad: u32,
 }
 
-/// Partial sums in the first pass: enough to fill a GPU, few enough to add up serially.
-const PARTS: usize = 1024;
-
-/// The two dispatches and their buffers; after they run, `out` holds `[norm, coef]`.
-pub struct GradNorm {
-    partial: Dispatch,
-    last: Dispatch,
-    /// (2): the L2 norm of the gradients, then min(1, max_norm / (norm + 1e-6)).
-    pub out: GpuTensor,
-    _partials: GpuTensor,
+/// How many partial sums the first pass makes for `n` gradients: enough to fill a GPU, few
+/// enough for one invocation to add up.
+pub fn parts_for(n: usize) -> usize {
+    n.clamp(1, 1024)
 }
 
-impl GradNorm {
-    /// Norm of `grads (P)`; `max_norm ≤ 0` turns clipping off (coef = 1).
-    pub fn new(ctx: &GpuContext, grads: &GpuTensor, max_norm: f32) -> Result<Self> {
-        const OP: &str = "grad_norm";
-        let n = grads.len();
-        let parts = PARTS.min(n.max(1));
-        let partials = GpuTensor::empty(ctx, "grad_norm.partials", &[parts])?;
-        let out = GpuTensor::zeros(ctx, "grad_norm.out", &[2])?;
-        let params = GradNormParams {
-            n: to_u32(OP, "P", n)?,
-            parts: parts as u32,
-            max_norm,
-            _pad: 0,
-        };
-        let p1 = ctx.pipeline(
-            shaders::GRAD_NORM,
-            "grad_norm_partial",
-            &[("WG", WG as f64)],
-        )?;
-        let p2 = ctx.pipeline(shaders::GRAD_NORM, "grad_norm_final", &[("WG", WG as f64)])?;
-        let groups = [parts.div_ceil(WG as usize) as u32, 1, 1];
-        let partial = Dispatch::new(
-            ctx,
-            "grad_norm_partial",
-            p1,
-            &params,
-            &[(1, &grads.buffer), (2, &partials.buffer)],
-            groups,
-        );
-        let last = Dispatch::new(
-            ctx,
-            "grad_norm_final",
-            p2,
-            &params,
-            &[(2, &partials.buffer), (3, &out.buffer)],
-            [1, 1, 1],
-        );
-        Ok(Self {
-            partial,
-            last,
-            out,
-            _partials: partials,
-        })
+fn check(op: &'static str, s: &Slice) -> Result<()> {
+    if s.offset != 0 {
+        return Err(Error::InvalidArgument {
+            op,
+            message: format!("{} must start at offset 0", s.tensor.label),
+        });
     }
+    Ok(())
+}
 
-    pub fn record(&self, rec: &mut Recorder) {
-        self.partial.record(rec);
-        self.last.record(rec);
-    }
+/// First pass: `partials[s] = Σ_{i ≡ s (mod S)} grads[i]²`, S = `partials.len`.
+pub fn grad_norm_partial(ctx: &GpuContext, partials: Slice, grads: Slice) -> Result<Dispatch> {
+    const OP: &str = "grad_norm_partial";
+    check(OP, &partials)?;
+    check(OP, &grads)?;
+    check_distinct(OP, &partials, &[&grads])?;
+    let params = GradNormParams {
+        n: to_u32(OP, "P", grads.len)?,
+        parts: to_u32(OP, "S", partials.len)?,
+        max_norm: 0.0,
+        _pad: 0,
+    };
+    let pipeline = ctx.pipeline(
+        shaders::GRAD_NORM,
+        "grad_norm_partial",
+        &[("WG", WG as f64)],
+    )?;
+    let groups = [partials.len.div_ceil(WG as usize) as u32, 1, 1];
+    Ok(Dispatch::new(
+        ctx,
+        OP,
+        pipeline,
+        &params,
+        &[(1, grads.buffer()), (2, partials.buffer())],
+        groups,
+    ))
+}
+
+/// Second pass: `out = [norm, min(1, max_norm / (norm + 1e-6))]` (coef 1 when max_norm ≤ 0).
+pub fn grad_norm_final(
+    ctx: &GpuContext,
+    out: Slice,
+    partials: Slice,
+    max_norm: f32,
+) -> Result<Dispatch> {
+    const OP: &str = "grad_norm_final";
+    check(OP, &out)?;
+    check(OP, &partials)?;
+    check_len(OP, "out [norm, coef]", &out, 2)?;
+    check_distinct(OP, &out, &[&partials])?;
+    let params = GradNormParams {
+        n: 0,
+        parts: to_u32(OP, "S", partials.len)?,
+        max_norm,
+        _pad: 0,
+    };
+    let pipeline = ctx.pipeline(shaders::GRAD_NORM, "grad_norm_final", &[("WG", WG as f64)])?;
+    Ok(Dispatch::new(
+        ctx,
+        OP,
+        pipeline,
+        &params,
+        &[(2, partials.buffer()), (3, out.buffer())],
+        [1, 1, 1],
+    ))
 }

@@ -22,7 +22,6 @@ pub struct Dispatch {
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
     groups: [u32; 3],
-    params: wgpu::Buffer,
 }
 
 impl Dispatch {
@@ -45,18 +44,11 @@ impl Dispatch {
             pipeline,
             bind_group,
             groups,
-            params: uniform,
         }
     }
 
     pub fn record(&self, rec: &mut Recorder) {
         rec.dispatch(&self.pipeline, &self.bind_group, self.groups);
-    }
-
-    /// Replace the uniform parameters (queued; takes effect at the next submit).
-    pub(crate) fn write_params<T: bytemuck::Pod>(&self, ctx: &GpuContext, params: &T) {
-        ctx.queue
-            .write_buffer(&self.params, 0, bytemuck::bytes_of(params));
     }
 
     pub fn groups(&self) -> [u32; 3] {

@@ -1,7 +1,7 @@
 use gpu_rnn::cpu;
 use gpu_rnn::gpu::Recorder;
-use gpu_rnn::ops::adam::{Adam, AdamConfig};
-use gpu_rnn::ops::grad_norm::GradNorm;
+use gpu_rnn::ops::adam::{AdamConfig, adam};
+use gpu_rnn::ops::grad_norm::{grad_norm_final, grad_norm_partial, parts_for};
 
 use crate::common::*;
 
@@ -38,17 +38,24 @@ fn adam_matches_cpu_over_several_steps() {
         let tg = upload(ctx, "grads", &vec![0f32; n]);
         let tm = upload(ctx, "m", &m);
         let tv = upload(ctx, "v", &v);
-        let norm = GradNorm::new(ctx, &tg, max_norm).unwrap();
-        let mut adam = Adam::new(
-            ctx,
-            &tp,
-            &tg,
-            &tm,
-            &tv,
-            (max_norm > 0.0).then_some(&norm.out),
-            cfg,
-        )
-        .unwrap();
+        let partials = upload(ctx, "partials", &vec![0f32; parts_for(n)]);
+        let clip = upload(ctx, "clip", &[0f32; 2]);
+        let sched = upload(ctx, "sched", &[0f32; 2]);
+        let ops = [
+            grad_norm_partial(ctx, partials.all(), tg.all()).unwrap(),
+            grad_norm_final(ctx, clip.all(), partials.all(), max_norm).unwrap(),
+            adam(
+                ctx,
+                tp.all(),
+                tm.all(),
+                tv.all(),
+                tg.all(),
+                (max_norm > 0.0).then(|| clip.all()),
+                sched.all(),
+                &cfg,
+            )
+            .unwrap(),
+        ];
         let mut ill = vec![false; n];
         for t in 1..=5 {
             let g = rng.values(n);
@@ -57,12 +64,13 @@ fn adam_matches_cpu_over_several_steps() {
                 let (a, b) = (coef * g[i], cfg.weight_decay as f32 * p[i]);
                 ill[i] |= (a + b).abs() * 100.0 < a.abs() + b.abs();
             }
-            cpu::adam::adam(&mut p, &mut m, &mut v, &g, coef, &cfg, t);
+            cpu::adam::adam(&mut p, &mut m, &mut v, &g, coef, cfg.schedule(t), &cfg);
             tg.write(ctx, &g).unwrap();
-            adam.set_step(ctx, t);
+            sched.write(ctx, &cfg.schedule(t)).unwrap();
             let mut rec = Recorder::new(ctx, "adam step");
-            norm.record(&mut rec);
-            adam.record(&mut rec);
+            for op in &ops {
+                op.record(&mut rec);
+            }
             rec.submit();
         }
         let what = format!("adam n={n} {cfg:?} max_norm={max_norm}");
@@ -123,7 +131,7 @@ fn adam_cpu_first_step_moves_by_lr_times_sign() {
     let mut p = vec![1.0f32, 1.0, 1.0];
     let g = [0.5f32, -2.0, 1e-3];
     let (mut m, mut v) = (vec![0f32; 3], vec![0f32; 3]);
-    cpu::adam::adam(&mut p, &mut m, &mut v, &g, 1.0, &cfg, 1);
+    cpu::adam::adam(&mut p, &mut m, &mut v, &g, 1.0, cfg.schedule(1), &cfg);
     for (pi, gi) in p.iter().zip(g) {
         let want = 1.0 - 0.01 * gi / (gi.abs() + 1e-8);
         assert!((pi - want).abs() < 2e-6, "{pi} vs {want}");

@@ -1,5 +1,5 @@
 use gpu_rnn::cpu;
-use gpu_rnn::ops::grad_norm::GradNorm;
+use gpu_rnn::ops::grad_norm::{grad_norm_final, grad_norm_partial, parts_for};
 
 use crate::common::*;
 
@@ -19,12 +19,27 @@ fn grad_norm_and_clip_coef_match_cpu() {
         let norm = cpu::grad_norm::grad_norm(&g);
         let coef = cpu::grad_norm::clip_coef(norm, max_norm);
         let tg = upload(ctx, "grads", &g);
-        let op = GradNorm::new(ctx, &tg, max_norm).unwrap();
-        op.out.write(ctx, &[f32::NAN, f32::NAN]).unwrap();
-        let mut rec = gpu_rnn::gpu::Recorder::new(ctx, "grad_norm");
-        op.record(&mut rec);
-        rec.submit();
-        let got = download(ctx, &op.out);
+        let partials = poisoned(ctx, "partials", &[parts_for(n)]);
+        let out = poisoned(ctx, "out", &[2 + GUARD]);
+        let p1 = grad_norm_partial(ctx, partials.all(), tg.all()).unwrap();
+        let p2 = grad_norm_final(ctx, out.all(), partials.all(), max_norm).unwrap();
+        run(ctx, &[&p1, &p2]);
+        let all = download(ctx, &out);
+        assert_untouched("grad_norm_final", &all[2..], &[f32::NAN; GUARD], rng.seed);
+        let got = all[..2].to_vec();
+        // The CPU twins of the two passes agree with the one-pass f64 reference too.
+        let mut cp = vec![0f32; parts_for(n)];
+        let mut cout = [0f32; 2];
+        cpu::grad_norm::grad_norm_partial(&mut cp, &g);
+        cpu::grad_norm::grad_norm_final(&mut cout, &cp, max_norm);
+        assert_close(
+            "grad_norm cpu passes",
+            &cout,
+            &[norm, coef],
+            0.0,
+            1e-6,
+            rng.seed,
+        );
         assert_close(
             &format!("grad_norm n={n} max_norm={max_norm}"),
             &got,

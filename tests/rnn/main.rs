@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod classifier;
 mod fixtures;
 mod gpu_vs_cpu;
 mod gradcheck;

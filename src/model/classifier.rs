@@ -1,0 +1,522 @@
+//! The lecture-13 sequence classifier as one plan:
+//! tokens → Embedding(V, E) → RNN/GRU/LSTM over the packed sequences → Linear(D·H, C) on
+//! cat(h_n[-1], h_n[-2]) (the top layer's backward direction first, as the lecture writes it;
+//! h_n[-1] alone when unidirectional) → cross-entropy. A training step (forward, loss,
+//! backward, optional clipping, Adam) is one program, run as one submission; only the loss is
+//! read back.
+
+use std::collections::HashMap;
+
+use rand::{RngExt, SeedableRng};
+
+use crate::backend::{Backend, Runtime};
+use crate::cpu::adam::AdamConfig;
+use crate::cpu::cross_entropy::Reduction;
+use crate::cpu::matmul::MatmulDims;
+use crate::model::params::{ParamLayout, init_uniform};
+use crate::model::plan::{BufId, Buffers, CellKind, Op, Program, View};
+use crate::model::rnn::{RnnBuffers, RnnConfig};
+use crate::ops::embedding::TokenRows;
+use crate::ops::grad_norm::parts_for;
+use crate::{Error, Result};
+
+/// The architecture; its parameter names are PyTorch's for the lecture's module
+/// (`embedding.weight`, `gru.weight_ih_l0`, …, `fc.weight`, `fc.bias`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassifierConfig {
+    pub vocab: usize,
+    pub embed: usize,
+    /// `input_size` must equal `embed`.
+    pub rnn: RnnConfig,
+    pub classes: usize,
+}
+
+impl ClassifierConfig {
+    /// Lecture 13: Embedding(128, 100) → GRU(100, 100, num_layers=2, bidirectional) →
+    /// Linear(200, 18).
+    pub fn lecture() -> Self {
+        let mut rnn = RnnConfig::new(CellKind::Gru, 100, 100);
+        rnn.layers = 2;
+        rnn.bidirectional = true;
+        Self {
+            vocab: 128,
+            embed: 100,
+            rnn,
+            classes: 18,
+        }
+    }
+
+    /// Width of the linear layer's input: D·H.
+    pub fn fc_in(&self) -> usize {
+        self.rnn.dirs() * self.rnn.hidden
+    }
+
+    /// `gru.`, `rnn.` or `lstm.`.
+    pub fn rnn_prefix(&self) -> String {
+        format!("{}.", self.rnn.cell.torch_name())
+    }
+
+    pub fn layout(&self) -> ParamLayout {
+        let mut l = ParamLayout::default();
+        l.push("embedding.weight", &[self.vocab, self.embed]);
+        self.rnn.push_params(&mut l, &self.rnn_prefix());
+        l.push("fc.weight", &[self.classes, self.fc_in()]);
+        l.push("fc.bias", &[self.classes]);
+        l
+    }
+
+    fn check(&self) -> Result<()> {
+        let ok = self.vocab > 0
+            && self.embed > 0
+            && self.classes > 0
+            && self.rnn.input_size == self.embed
+            && self.rnn.layers > 0
+            && self.rnn.hidden > 0;
+        if !ok {
+            return Err(Error::InvalidArgument {
+                op: "classifier",
+                message: format!("inconsistent architecture: {self:?}"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Labelled sequences of token ids (each in 0..V, each non-empty), any lengths and order.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    pub tokens: Vec<Vec<u32>>,
+    pub targets: Vec<i32>,
+}
+
+impl Batch {
+    /// The longest sequence: T of this batch.
+    pub fn steps(&self) -> usize {
+        self.tokens.iter().map(Vec::len).max().unwrap_or(0)
+    }
+}
+
+/// The plan's buffers besides the recurrent module's.
+struct Bufs {
+    params: BufId,
+    grads: BufId,
+    m: BufId,
+    v: BufId,
+    /// Adam's `[step_size, bc2_sqrt]`, written every step.
+    sched: BufId,
+    partials: BufId,
+    clip: BufId,
+    ids: BufId,
+    targets: BufId,
+    offsets: BufId,
+    rows: BufId,
+    emb: BufId,
+    demb: BufId,
+    fc_in: BufId,
+    dfc_in: BufId,
+    logits: BufId,
+    dlogits: BufId,
+    loss: BufId,
+}
+
+/// A classifier with its optimizer state on a backend, for batches of up to `b_max`
+/// sequences of up to `t_max` tokens.
+pub struct Classifier {
+    pub cfg: ClassifierConfig,
+    pub layout: ParamLayout,
+    pub adam: AdamConfig,
+    /// Clip the global gradient norm to this (torch.nn.utils.clip_grad_norm_); 0 = off.
+    pub max_norm: f32,
+    rt: Box<dyn Runtime>,
+    b: Bufs,
+    rnn: RnnBuffers,
+    t_max: usize,
+    b_max: usize,
+    programs: HashMap<(usize, usize, bool), Program>,
+    step: u64,
+    seed: u32,
+}
+
+fn v(buf: BufId, len: usize) -> View {
+    View {
+        buf,
+        offset: 0,
+        len,
+    }
+}
+
+impl Classifier {
+    pub fn new(
+        cfg: ClassifierConfig,
+        backend: &Backend,
+        t_max: usize,
+        b_max: usize,
+        adam: AdamConfig,
+        max_norm: f32,
+    ) -> Result<Self> {
+        cfg.check()?;
+        let layout = cfg.layout();
+        let (p, tb) = (layout.len, t_max * b_max);
+        let mut bufs = Buffers::default();
+        let b = Bufs {
+            params: bufs.f32("params", p),
+            grads: bufs.f32("grads", p),
+            m: bufs.f32("adam.m", p),
+            v: bufs.f32("adam.v", p),
+            sched: bufs.f32("adam.sched", 2),
+            partials: bufs.f32("grad_norm.partials", parts_for(p)),
+            clip: bufs.f32("grad_norm.out", 2),
+            ids: bufs.u32("ids", tb),
+            targets: bufs.i32("targets", b_max),
+            offsets: bufs.u32("token_rows.offsets", cfg.vocab + 1),
+            rows: bufs.u32("token_rows.rows", tb),
+            emb: bufs.f32("embedded", tb * cfg.embed),
+            demb: bufs.f32("dembedded", tb * cfg.embed),
+            fc_in: bufs.f32("fc.in", b_max * cfg.fc_in()),
+            dfc_in: bufs.f32("fc.din", b_max * cfg.fc_in()),
+            logits: bufs.f32("logits", b_max * cfg.classes),
+            dlogits: bufs.f32("dlogits", b_max * cfg.classes),
+            loss: bufs.f32("loss", 1),
+        };
+        let rnn = RnnBuffers::declare(
+            &mut bufs,
+            &cfg.rnn,
+            &cfg.rnn_prefix(),
+            &layout,
+            b.params,
+            b.grads,
+            t_max,
+            b_max,
+        );
+        let rt = backend.runtime(&bufs)?;
+        Ok(Self {
+            cfg,
+            layout,
+            adam,
+            max_norm,
+            rt,
+            b,
+            rnn,
+            t_max,
+            b_max,
+            programs: HashMap::new(),
+            step: 0,
+            seed: 0,
+        })
+    }
+
+    /// PyTorch's default initialisation: Embedding from N(0, 1), the recurrent layer from
+    /// U(±1/√H), Linear weight and bias from U(±1/√fan_in). Also resets Adam. Returns the
+    /// parameters.
+    pub fn init_params(&mut self, seed: u64) -> Result<Vec<f32>> {
+        let mut flat = vec![0f32; self.layout.len];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        for x in self.layout.slice_mut(&mut flat, "embedding.weight")? {
+            // Box–Muller.
+            let (u1, u2): (f64, f64) = (
+                rng.random_range(f64::EPSILON..1.0),
+                rng.random_range(0.0..1.0),
+            );
+            *x = ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32;
+        }
+        let prefix = self.cfg.rnn_prefix();
+        let (first, last) = {
+            let rnn_entries: Vec<_> = self
+                .layout
+                .entries
+                .iter()
+                .filter(|e| e.name.starts_with(&prefix))
+                .collect();
+            (
+                rnn_entries[0].offset,
+                rnn_entries.last().map_or(0, |e| e.offset + e.len()),
+            )
+        };
+        init_uniform(
+            &mut flat[first..last],
+            1.0 / (self.cfg.rnn.hidden as f32).sqrt(),
+            seed ^ 0x5eed,
+        );
+        let fc = self.layout.get("fc.weight")?.offset;
+        let fc_len = self.cfg.classes * (self.cfg.fc_in() + 1);
+        init_uniform(
+            &mut flat[fc..fc + fc_len],
+            1.0 / (self.cfg.fc_in() as f32).sqrt(),
+            seed ^ 0xfc,
+        );
+        self.set_params(&flat)?;
+        Ok(flat)
+    }
+
+    /// Set every parameter (flat, in [`Classifier::layout`] order) and reset Adam's state.
+    pub fn set_params(&mut self, flat: &[f32]) -> Result<()> {
+        if flat.len() != self.layout.len {
+            return Err(Error::Shape {
+                op: "classifier",
+                expected: format!("{} parameters", self.layout.len),
+                got: flat.len().to_string(),
+            });
+        }
+        self.rt.write_f32(self.b.params, 0, flat)?;
+        let zeros = vec![0f32; self.layout.len];
+        self.rt.write_f32(self.b.m, 0, &zeros)?;
+        self.rt.write_f32(self.b.v, 0, &zeros)?;
+        self.step = 0;
+        Ok(())
+    }
+
+    pub fn params(&mut self) -> Result<Vec<f32>> {
+        self.rt.read_f32(v(self.b.params, self.layout.len))
+    }
+
+    /// Seed of the dropout masks.
+    pub fn set_seed(&mut self, seed: u32) {
+        self.seed = seed;
+    }
+
+    pub fn describe(&self) -> String {
+        self.rt.describe()
+    }
+
+    /// Kernel launches of the last step or inference (one per op).
+    pub fn last_dispatches(&self) -> usize {
+        self.rt.last_dispatches()
+    }
+
+    /// Optimizer steps taken since the parameters were set.
+    pub fn steps_taken(&self) -> u64 {
+        self.step
+    }
+
+    /// Forward to logits for a (T, B) batch (`train`: dropout on).
+    fn forward_ops(&self, ops: &mut Vec<Op>, t: usize, b: usize, train: bool) -> Result<()> {
+        let c = &self.cfg;
+        let (e, h, d, l) = (c.embed, c.rnn.hidden, c.rnn.dirs(), c.rnn.layers);
+        let emb = v(self.b.emb, t * b * e);
+        ops.push(Op::EmbeddingFwd {
+            out: emb,
+            ids: v(self.b.ids, t * b),
+            weight: self.layout.view(self.b.params, "embedding.weight")?,
+            e,
+        });
+        self.rnn.forward_ops(ops, emb, t, b, train)?;
+        // cat(h_n[-1], h_n[-2]): the top layer's last direction first.
+        let hn = self.rnn.state(self.rnn.hn, b);
+        let bh = b * h;
+        for (slot, dir) in (0..d).rev().enumerate() {
+            let src = hn.sub(((l - 1) * d + dir) * bh, bh);
+            ops.push(Op::Copy {
+                out: v(self.b.fc_in, b * d * h).sub(slot * h, (b - 1) * d * h + h),
+                inp: src,
+                rows: b,
+                cols: h,
+                ldo: d * h,
+                ldi: h,
+            });
+        }
+        ops.push(Op::Matmul {
+            c: v(self.b.logits, b * c.classes),
+            a: v(self.b.fc_in, b * d * h),
+            b: self.layout.view(self.b.params, "fc.weight")?,
+            bias: Some(self.layout.view(self.b.params, "fc.bias")?),
+            dims: MatmulDims::nt(b, c.classes, d * h),
+        });
+        Ok(())
+    }
+
+    /// Loss, backward, clipping and Adam after `forward_ops(.., train = true)`.
+    fn train_ops(&self, ops: &mut Vec<Op>, t: usize, b: usize) -> Result<()> {
+        let c = &self.cfg;
+        let (e, h, d, l, k) = (c.embed, c.rnn.hidden, c.rnn.dirs(), c.rnn.layers, c.classes);
+        let (p, dh) = (self.layout.len, d * h);
+        let dlogits = v(self.b.dlogits, b * k);
+        ops.push(Op::CrossEntropy {
+            dlogits,
+            loss: v(self.b.loss, 1),
+            logits: v(self.b.logits, b * k),
+            targets: v(self.b.targets, b),
+            c: k,
+            reduction: Reduction::Mean,
+        });
+        ops.push(Op::Fill {
+            out: v(self.b.grads, p),
+            value: 0.0,
+        });
+        // Linear: dW += dlogitsᵀ·x, db += Σ dlogits, dx = dlogits·W.
+        let fc_in = v(self.b.fc_in, b * dh);
+        ops.push(Op::Matmul {
+            c: self.layout.view(self.b.grads, "fc.weight")?,
+            a: dlogits,
+            b: fc_in,
+            bias: None,
+            dims: MatmulDims::tn(k, dh, b).accumulate(),
+        });
+        ops.push(Op::BiasGrad {
+            dbias: self.layout.view(self.b.grads, "fc.bias")?,
+            dy: dlogits,
+            m: b,
+            n: k,
+            ld: k,
+        });
+        let dfc = v(self.b.dfc_in, b * dh);
+        ops.push(Op::Matmul {
+            c: dfc,
+            a: dlogits,
+            b: self.layout.view(self.b.params, "fc.weight")?,
+            bias: None,
+            dims: MatmulDims::nn(b, dh, k),
+        });
+        // Back through the concatenation into dh_n; every other state and the output get 0.
+        let dhn = self.rnn.state(self.rnn.dhn, b);
+        ops.push(Op::Fill {
+            out: dhn,
+            value: 0.0,
+        });
+        let bh = b * h;
+        for (slot, dir) in (0..d).rev().enumerate() {
+            let dst = dhn.sub(((l - 1) * d + dir) * bh, bh);
+            ops.push(Op::Copy {
+                out: dst,
+                inp: dfc.sub(slot * h, (b - 1) * dh + h),
+                rows: b,
+                cols: h,
+                ldo: h,
+                ldi: dh,
+            });
+        }
+        ops.push(Op::Fill {
+            out: self.rnn.doutput(t, b),
+            value: 0.0,
+        });
+        let (emb, demb) = (v(self.b.emb, t * b * e), v(self.b.demb, t * b * e));
+        self.rnn.backward_ops(ops, emb, Some(demb), t, b, false)?;
+        ops.push(Op::EmbeddingBwd {
+            dweight: self.layout.view(self.b.grads, "embedding.weight")?,
+            dout: demb,
+            offsets: v(self.b.offsets, c.vocab + 1),
+            rows: v(self.b.rows, t * b),
+            e,
+        });
+        let clip = if self.max_norm > 0.0 {
+            let partials = v(self.b.partials, parts_for(p));
+            ops.push(Op::GradNormPartial {
+                partials,
+                grads: v(self.b.grads, p),
+            });
+            ops.push(Op::GradNormFinal {
+                out: v(self.b.clip, 2),
+                partials,
+                max_norm: self.max_norm,
+            });
+            Some(v(self.b.clip, 2))
+        } else {
+            None
+        };
+        ops.push(Op::Adam {
+            params: v(self.b.params, p),
+            m: v(self.b.m, p),
+            v: v(self.b.v, p),
+            grads: v(self.b.grads, p),
+            clip,
+            sched: v(self.b.sched, 2),
+            cfg: self.adam,
+        });
+        Ok(())
+    }
+
+    fn program(&mut self, t: usize, b: usize, train: bool) -> Result<()> {
+        if !self.programs.contains_key(&(t, b, train)) {
+            let mut ops = Vec::new();
+            self.forward_ops(&mut ops, t, b, train)?;
+            if train {
+                self.train_ops(&mut ops, t, b)?;
+            }
+            self.programs.insert((t, b, train), Program::new(ops));
+        }
+        Ok(())
+    }
+
+    /// Check the batch and write its tokens (time-major, padded with id 0), lengths and
+    /// targets. Returns (T, B).
+    fn load(&mut self, batch: &Batch, train: bool) -> Result<(usize, usize)> {
+        let (t, b) = (batch.steps(), batch.tokens.len());
+        if b == 0 || b > self.b_max || t > self.t_max || (train && batch.targets.len() != b) {
+            return Err(Error::Shape {
+                op: "classifier",
+                expected: format!(
+                    "1..={} sequences of 1..={} tokens, one target each",
+                    self.b_max, self.t_max
+                ),
+                got: format!(
+                    "{b} sequences, longest {t}, {} targets",
+                    batch.targets.len()
+                ),
+            });
+        }
+        let mut ids = vec![0u32; t * b];
+        let mut lens = vec![0u32; b];
+        for (j, seq) in batch.tokens.iter().enumerate() {
+            if seq.is_empty() {
+                return Err(Error::InvalidArgument {
+                    op: "classifier",
+                    message: format!("sequence {j} is empty"),
+                });
+            }
+            if let Some(&bad) = seq.iter().find(|&&x| x as usize >= self.cfg.vocab) {
+                return Err(Error::InvalidArgument {
+                    op: "classifier",
+                    message: format!(
+                        "sequence {j} has token id {bad}, outside the vocabulary of {}",
+                        self.cfg.vocab
+                    ),
+                });
+            }
+            for (s, &tok) in seq.iter().enumerate() {
+                ids[s * b + j] = tok;
+            }
+            lens[j] = seq.len() as u32;
+        }
+        self.rt.write_u32(self.b.ids, 0, &ids)?;
+        self.rt.write_u32(self.rnn.lens, 0, &lens)?;
+        if train {
+            if let Some(&bad) = batch
+                .targets
+                .iter()
+                .find(|&&x| x < 0 || x as usize >= self.cfg.classes)
+            {
+                return Err(Error::InvalidArgument {
+                    op: "classifier",
+                    message: format!("target {bad} outside 0..{}", self.cfg.classes),
+                });
+            }
+            self.rt.write_i32(self.b.targets, 0, &batch.targets)?;
+            let rows = TokenRows::new(&ids, self.cfg.vocab)?;
+            self.rt.write_u32(self.b.offsets, 0, &rows.offsets)?;
+            self.rt.write_u32(self.b.rows, 0, &rows.rows)?;
+        }
+        Ok((t, b))
+    }
+
+    /// One optimizer step on `batch`; returns the mean loss before the step.
+    pub fn train_step(&mut self, batch: &Batch) -> Result<f32> {
+        let (t, b) = self.load(batch, true)?;
+        self.program(t, b, true)?;
+        self.step += 1;
+        self.rt
+            .write_f32(self.b.sched, 0, &self.adam.schedule(self.step))?;
+        self.rt
+            .write_u32(self.rnn.rng, 0, &[self.seed, self.step as u32])?;
+        let program = &self.programs[&(t, b, true)];
+        self.rt.run(&[program])?;
+        Ok(self.rt.read_f32(v(self.b.loss, 1))?[0])
+    }
+
+    /// Logits (B, C) of `batch` in eval mode (targets are not needed).
+    pub fn logits(&mut self, batch: &Batch) -> Result<Vec<f32>> {
+        let (t, b) = self.load(batch, false)?;
+        self.program(t, b, false)?;
+        let program = &self.programs[&(t, b, false)];
+        self.rt.run(&[program])?;
+        self.rt.read_f32(v(self.b.logits, b * self.cfg.classes))
+    }
+}
