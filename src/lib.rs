@@ -6,6 +6,7 @@
 //! named `matmul_*` in `tests/golden/`.
 
 pub mod backend;
+pub mod cli;
 pub mod cpu;
 pub mod error;
 pub mod gpu;

@@ -1,13 +1,18 @@
 //! The `gpu-rnn` command line.
 
-use anyhow::Result;
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
+
+use gpu_rnn::backend::Backend;
+use gpu_rnn::cli::{self, BackendChoice};
+use gpu_rnn::gpu::GpuContext;
 
 #[derive(Parser)]
 #[command(
     name = "gpu-rnn",
     version,
-    about = "Train recurrent neural networks with WGSL compute shaders"
+    about = "Train recurrent neural networks with handwritten WGSL compute shaders"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -22,18 +27,83 @@ enum Command {
         #[arg(long)]
         adapter: Option<String>,
     },
+    /// Measure the lecture model: training and inference names/s and dispatches per step.
+    Bench {
+        /// Which backends to measure: auto measures the GPU (if any) and the CPU.
+        #[arg(long, value_enum, default_value = "auto")]
+        backend: BackendChoice,
+        /// Pick an adapter by a substring of its name (also GPU_RNN_ADAPTER).
+        #[arg(long)]
+        adapter: Option<String>,
+        /// Names per batch.
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+        /// Steps of the longest sequence in the batch.
+        #[arg(long, default_value_t = 19)]
+        steps: usize,
+        /// Timed repetitions (after two warm-up steps).
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+    },
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Adapters { adapter } => {
-            for a in gpu_rnn::gpu::GpuContext::adapters() {
+            for a in GpuContext::adapters() {
                 println!("found: {a}");
             }
-            let ctx = gpu_rnn::gpu::GpuContext::new(adapter.as_deref())?;
+            let ctx = GpuContext::new(adapter.as_deref())?;
             println!("chosen: {}", ctx.adapter);
+        }
+        Command::Bench {
+            backend,
+            adapter,
+            batch_size,
+            steps,
+            repeat,
+        } => {
+            let mut backends = Vec::new();
+            match backend {
+                BackendChoice::Cpu => backends.push(Backend::Cpu),
+                BackendChoice::Gpu => {
+                    backends.push(cli::open_backend(BackendChoice::Gpu, adapter.as_deref())?.0)
+                }
+                BackendChoice::Auto => {
+                    let (b, line) = cli::open_backend(BackendChoice::Auto, adapter.as_deref())?;
+                    println!("{line}");
+                    if matches!(b, Backend::Gpu(_)) {
+                        backends.push(b);
+                    }
+                    backends.push(Backend::Cpu);
+                }
+            }
+            println!(
+                "lecture model: Embedding(128,100) -> GRU(100, 2 layers, bidirectional) -> Linear(200,18); batch {batch_size}, T = {steps}"
+            );
+            for b in &backends {
+                let r = cli::bench::lecture_step(b, batch_size, steps, 2, repeat.max(1))?;
+                println!(
+                    "{:<60} train {:>8.1} names/s ({:>7.1} ms/step, {} dispatches)   inference {:>8.1} names/s ({:>7.1} ms)",
+                    r.backend,
+                    r.train_per_s(),
+                    r.train_s * 1e3,
+                    r.dispatches,
+                    r.infer_per_s(),
+                    r.infer_s * 1e3
+                );
+            }
         }
     }
     Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -109,3 +109,55 @@ fn lstm_cell_fwd_bwd_gpu_matches_cpu() {
         check(&mut rng, CellKind::Lstm);
     }
 }
+
+/// Lecture 12's loop, `h = cell(x_t, h)` T times, equals one forward over the sequence, for
+/// every cell on both backends.
+#[test]
+fn step_api_matches_whole_sequence_forward() {
+    let mut rng = TestRng::new("step_api_matches_whole_sequence_forward");
+    let mut backends = vec![Backend::Cpu];
+    if let Some(ctx) = gpu("step_api_matches_whole_sequence_forward") {
+        backends.push(Backend::Gpu(ctx.clone()));
+    }
+    for backend in &backends {
+        for cell in [CellKind::Rnn, CellKind::Gru, CellKind::Lstm] {
+            let mut cfg = RnnConfig::new(cell, 4, 4); // RNNCell(4, 4) as in the 'hello' example
+            cfg.layers = 1 + rng.below(2);
+            let (t, b) = (5, 1 + rng.below(3));
+            let mut m = Rnn::new(cfg.clone(), backend, t, b).unwrap();
+            m.init_params(rng.seed).unwrap();
+            let x = rng.values(t * b * 4);
+            let n = cfg.layers * b * 4;
+            let whole = m.forward(&x, t, b, None, None, None).unwrap();
+            let (mut h, mut c) = (
+                vec![0f32; n],
+                (cell == CellKind::Lstm).then(|| vec![0f32; n]),
+            );
+            let mut outs = Vec::new();
+            for s in 0..t {
+                let (h2, c2) = m
+                    .step(&x[s * b * 4..(s + 1) * b * 4], b, &h, c.as_deref())
+                    .unwrap();
+                outs.extend_from_slice(&h2[(cfg.layers - 1) * b * 4..]);
+                (h, c) = (h2, c2);
+            }
+            let what = format!("{cell:?} {} layers on {}", cfg.layers, backend.describe());
+            assert_close(
+                &format!("{what}: stepped outputs"),
+                &outs,
+                &whole.output,
+                1e-6,
+                1e-5,
+                rng.seed,
+            );
+            assert_close(
+                &format!("{what}: stepped h"),
+                &h,
+                &whole.h_n,
+                1e-6,
+                1e-5,
+                rng.seed,
+            );
+        }
+    }
+}
