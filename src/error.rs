@@ -57,10 +57,22 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("{}:{line}: {message}", path.display())]
+    #[error("checkpoint {}: {message}", path.display())]
+    Checkpoint { path: PathBuf, message: String },
+
+    #[error("{}", place(path, *line, message))]
     Data {
         path: PathBuf,
         line: u64,
         message: String,
     },
+}
+
+/// `file:line: message`, or `file: message` for problems with the whole file (line 0).
+fn place(path: &std::path::Path, line: u64, message: &str) -> String {
+    if line == 0 {
+        format!("{}: {message}", path.display())
+    } else {
+        format!("{}:{line}: {message}", path.display())
+    }
 }

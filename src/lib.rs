@@ -5,9 +5,12 @@
 //! (its CPU twin), `ops::matmul` (the host wrapper that builds and records it), and the tests
 //! named `matmul_*` in `tests/golden/`.
 
+pub mod atomic;
 pub mod backend;
+pub mod checkpoint;
 pub mod cli;
 pub mod cpu;
+pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod model;

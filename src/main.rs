@@ -21,6 +21,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a name classifier (the lecture-13 model on the bundled data by default).
+    Train(cli::train::TrainArgs),
+    /// Accuracy, per-class accuracy and confusion matrix of a checkpoint on labelled names.
+    Eval(cli::eval::EvalArgs),
+    /// The 3 most likely classes of each name.
+    Predict(cli::eval::PredictArgs),
+    /// Lecture 12's 'hello' -> 'ohlol' examples (`demo hello --variant cell|rnn|embedding`).
+    Demo(cli::demo::DemoArgs),
     /// List the adapters wgpu sees and open the one gpu-rnn would use.
     Adapters {
         /// Pick an adapter by a substring of its name (also GPU_RNN_ADAPTER).
@@ -49,6 +57,10 @@ enum Command {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Train(args) => cli::train::run(args)?,
+        Command::Eval(args) => cli::eval::eval(args)?,
+        Command::Predict(args) => cli::eval::predict(args)?,
+        Command::Demo(args) => cli::demo::run(args)?,
         Command::Adapters { adapter } => {
             for a in GpuContext::adapters() {
                 println!("found: {a}");

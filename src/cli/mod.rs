@@ -1,6 +1,10 @@
 //! The `gpu-rnn` command line: argument types and one module per subcommand.
 
 pub mod bench;
+pub mod demo;
+pub mod eval;
+pub mod plot;
+pub mod train;
 
 use std::sync::Arc;
 

@@ -13,11 +13,11 @@ use crate::backend::{Backend, Runtime};
 use crate::cpu::adam::AdamConfig;
 use crate::cpu::cross_entropy::Reduction;
 use crate::cpu::matmul::MatmulDims;
+use crate::model::optim::Optimizer;
 use crate::model::params::{ParamLayout, init_uniform};
 use crate::model::plan::{BufId, Buffers, CellKind, Op, Program, View};
 use crate::model::rnn::{RnnBuffers, RnnConfig};
 use crate::ops::embedding::TokenRows;
-use crate::ops::grad_norm::parts_for;
 use crate::{Error, Result};
 
 /// The architecture; its parameter names are PyTorch's for the lecture's module
@@ -98,14 +98,6 @@ impl Batch {
 
 /// The plan's buffers besides the recurrent module's.
 struct Bufs {
-    params: BufId,
-    grads: BufId,
-    m: BufId,
-    v: BufId,
-    /// Adam's `[step_size, bc2_sqrt]`, written every step.
-    sched: BufId,
-    partials: BufId,
-    clip: BufId,
     ids: BufId,
     targets: BufId,
     offsets: BufId,
@@ -124,16 +116,13 @@ struct Bufs {
 pub struct Classifier {
     pub cfg: ClassifierConfig,
     pub layout: ParamLayout,
-    pub adam: AdamConfig,
-    /// Clip the global gradient norm to this (torch.nn.utils.clip_grad_norm_); 0 = off.
-    pub max_norm: f32,
+    pub opt: Optimizer,
     rt: Box<dyn Runtime>,
     b: Bufs,
     rnn: RnnBuffers,
     t_max: usize,
     b_max: usize,
     programs: HashMap<(usize, usize, bool), Program>,
-    step: u64,
     seed: u32,
 }
 
@@ -158,14 +147,8 @@ impl Classifier {
         let layout = cfg.layout();
         let (p, tb) = (layout.len, t_max * b_max);
         let mut bufs = Buffers::default();
+        let opt = Optimizer::declare(&mut bufs, p, adam, max_norm);
         let b = Bufs {
-            params: bufs.f32("params", p),
-            grads: bufs.f32("grads", p),
-            m: bufs.f32("adam.m", p),
-            v: bufs.f32("adam.v", p),
-            sched: bufs.f32("adam.sched", 2),
-            partials: bufs.f32("grad_norm.partials", parts_for(p)),
-            clip: bufs.f32("grad_norm.out", 2),
             ids: bufs.u32("ids", tb),
             targets: bufs.i32("targets", b_max),
             offsets: bufs.u32("token_rows.offsets", cfg.vocab + 1),
@@ -183,8 +166,8 @@ impl Classifier {
             &cfg.rnn,
             &cfg.rnn_prefix(),
             &layout,
-            b.params,
-            b.grads,
+            opt.params,
+            opt.grads,
             t_max,
             b_max,
         );
@@ -192,15 +175,13 @@ impl Classifier {
         Ok(Self {
             cfg,
             layout,
-            adam,
-            max_norm,
+            opt,
             rt,
             b,
             rnn,
             t_max,
             b_max,
             programs: HashMap::new(),
-            step: 0,
             seed: 0,
         })
     }
@@ -257,16 +238,11 @@ impl Classifier {
                 got: flat.len().to_string(),
             });
         }
-        self.rt.write_f32(self.b.params, 0, flat)?;
-        let zeros = vec![0f32; self.layout.len];
-        self.rt.write_f32(self.b.m, 0, &zeros)?;
-        self.rt.write_f32(self.b.v, 0, &zeros)?;
-        self.step = 0;
-        Ok(())
+        self.opt.set_params(self.rt.as_mut(), flat)
     }
 
     pub fn params(&mut self) -> Result<Vec<f32>> {
-        self.rt.read_f32(v(self.b.params, self.layout.len))
+        self.opt.params(self.rt.as_mut())
     }
 
     /// Seed of the dropout masks.
@@ -285,7 +261,7 @@ impl Classifier {
 
     /// Optimizer steps taken since the parameters were set.
     pub fn steps_taken(&self) -> u64 {
-        self.step
+        self.opt.steps_taken()
     }
 
     /// Forward to logits for a (T, B) batch (`train`: dropout on).
@@ -296,7 +272,7 @@ impl Classifier {
         ops.push(Op::EmbeddingFwd {
             out: emb,
             ids: v(self.b.ids, t * b),
-            weight: self.layout.view(self.b.params, "embedding.weight")?,
+            weight: self.layout.view(self.opt.params, "embedding.weight")?,
             e,
         });
         self.rnn.forward_ops(ops, emb, t, b, train)?;
@@ -317,8 +293,8 @@ impl Classifier {
         ops.push(Op::Matmul {
             c: v(self.b.logits, b * c.classes),
             a: v(self.b.fc_in, b * d * h),
-            b: self.layout.view(self.b.params, "fc.weight")?,
-            bias: Some(self.layout.view(self.b.params, "fc.bias")?),
+            b: self.layout.view(self.opt.params, "fc.weight")?,
+            bias: Some(self.layout.view(self.opt.params, "fc.bias")?),
             dims: MatmulDims::nt(b, c.classes, d * h),
         });
         Ok(())
@@ -328,7 +304,7 @@ impl Classifier {
     fn train_ops(&self, ops: &mut Vec<Op>, t: usize, b: usize) -> Result<()> {
         let c = &self.cfg;
         let (e, h, d, l, k) = (c.embed, c.rnn.hidden, c.rnn.dirs(), c.rnn.layers, c.classes);
-        let (p, dh) = (self.layout.len, d * h);
+        let dh = d * h;
         let dlogits = v(self.b.dlogits, b * k);
         ops.push(Op::CrossEntropy {
             dlogits,
@@ -338,21 +314,18 @@ impl Classifier {
             c: k,
             reduction: Reduction::Mean,
         });
-        ops.push(Op::Fill {
-            out: v(self.b.grads, p),
-            value: 0.0,
-        });
+        ops.push(self.opt.zero_grads());
         // Linear: dW += dlogitsᵀ·x, db += Σ dlogits, dx = dlogits·W.
         let fc_in = v(self.b.fc_in, b * dh);
         ops.push(Op::Matmul {
-            c: self.layout.view(self.b.grads, "fc.weight")?,
+            c: self.layout.view(self.opt.grads, "fc.weight")?,
             a: dlogits,
             b: fc_in,
             bias: None,
             dims: MatmulDims::tn(k, dh, b).accumulate(),
         });
         ops.push(Op::BiasGrad {
-            dbias: self.layout.view(self.b.grads, "fc.bias")?,
+            dbias: self.layout.view(self.opt.grads, "fc.bias")?,
             dy: dlogits,
             m: b,
             n: k,
@@ -362,7 +335,7 @@ impl Classifier {
         ops.push(Op::Matmul {
             c: dfc,
             a: dlogits,
-            b: self.layout.view(self.b.params, "fc.weight")?,
+            b: self.layout.view(self.opt.params, "fc.weight")?,
             bias: None,
             dims: MatmulDims::nn(b, dh, k),
         });
@@ -391,36 +364,13 @@ impl Classifier {
         let (emb, demb) = (v(self.b.emb, t * b * e), v(self.b.demb, t * b * e));
         self.rnn.backward_ops(ops, emb, Some(demb), t, b, false)?;
         ops.push(Op::EmbeddingBwd {
-            dweight: self.layout.view(self.b.grads, "embedding.weight")?,
+            dweight: self.layout.view(self.opt.grads, "embedding.weight")?,
             dout: demb,
             offsets: v(self.b.offsets, c.vocab + 1),
             rows: v(self.b.rows, t * b),
             e,
         });
-        let clip = if self.max_norm > 0.0 {
-            let partials = v(self.b.partials, parts_for(p));
-            ops.push(Op::GradNormPartial {
-                partials,
-                grads: v(self.b.grads, p),
-            });
-            ops.push(Op::GradNormFinal {
-                out: v(self.b.clip, 2),
-                partials,
-                max_norm: self.max_norm,
-            });
-            Some(v(self.b.clip, 2))
-        } else {
-            None
-        };
-        ops.push(Op::Adam {
-            params: v(self.b.params, p),
-            m: v(self.b.m, p),
-            v: v(self.b.v, p),
-            grads: v(self.b.grads, p),
-            clip,
-            sched: v(self.b.sched, 2),
-            cfg: self.adam,
-        });
+        self.opt.step_ops(ops);
         Ok(())
     }
 
@@ -501,11 +451,9 @@ impl Classifier {
     pub fn train_step(&mut self, batch: &Batch) -> Result<f32> {
         let (t, b) = self.load(batch, true)?;
         self.program(t, b, true)?;
-        self.step += 1;
+        let step = self.opt.begin_step(self.rt.as_mut())?;
         self.rt
-            .write_f32(self.b.sched, 0, &self.adam.schedule(self.step))?;
-        self.rt
-            .write_u32(self.rnn.rng, 0, &[self.seed, self.step as u32])?;
+            .write_u32(self.rnn.rng, 0, &[self.seed, step as u32])?;
         let program = &self.programs[&(t, b, true)];
         self.rt.run(&[program])?;
         Ok(self.rt.read_f32(v(self.b.loss, 1))?[0])

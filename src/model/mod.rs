@@ -3,6 +3,8 @@
 
 pub mod classifier;
 pub mod module;
+pub mod optim;
 pub mod params;
 pub mod plan;
 pub mod rnn;
+pub mod tagger;

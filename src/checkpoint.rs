@@ -1,0 +1,242 @@
+//! Classifier checkpoints in safetensors (f32), with exactly the tensor names of the lecture
+//! model's PyTorch state_dict (`embedding.weight`, `gru.weight_ih_l0`, …, `fc.weight`,
+//! `fc.bias`; `rnn.` or `lstm.` for those cells). `__metadata__` holds `classes`, a JSON array
+//! of the class names in index order, and `nonlinearity` for `rnn.` models.
+//!
+//! The architecture is read from the names and shapes, so a file written by
+//! `safetensors.torch.save_file(model.state_dict(), path, metadata=…)` loads as it is, and a
+//! file written here loads into the PyTorch model with `load_state_dict`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use crate::atomic::write_atomic;
+use crate::model::classifier::ClassifierConfig;
+use crate::model::plan::CellKind;
+use crate::model::rnn::RnnConfig;
+use crate::{Error, Result};
+
+/// A loaded checkpoint: the architecture, the class names and the parameters (flat, in
+/// `cfg.layout()` order), plus all metadata.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub cfg: ClassifierConfig,
+    pub classes: Vec<String>,
+    pub params: Vec<f32>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+fn bad(path: &Path, message: impl Into<String>) -> Error {
+    Error::Checkpoint {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Save `params` (flat, `cfg.layout()` order) with `classes` and `extra` metadata, atomically.
+pub fn save(
+    path: &Path,
+    cfg: &ClassifierConfig,
+    classes: &[String],
+    params: &[f32],
+    extra: &[(&str, String)],
+) -> Result<()> {
+    let layout = cfg.layout();
+    if params.len() != layout.len || classes.len() != cfg.classes {
+        return Err(bad(
+            path,
+            format!(
+                "{} parameters and {} classes for an architecture of {} and {}",
+                params.len(),
+                classes.len(),
+                layout.len,
+                cfg.classes
+            ),
+        ));
+    }
+    let mut meta = HashMap::new();
+    meta.insert(
+        "classes".to_string(),
+        serde_json::to_string(classes).expect("a list of strings is JSON"),
+    );
+    if cfg.rnn.cell == CellKind::Rnn {
+        meta.insert(
+            "nonlinearity".to_string(),
+            if cfg.rnn.relu { "relu" } else { "tanh" }.to_string(),
+        );
+    }
+    meta.insert("format".to_string(), "gpu-rnn classifier".to_string());
+    meta.insert(
+        "gpu_rnn_version".to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    );
+    for (k, v) in extra {
+        meta.insert(k.to_string(), v.clone());
+    }
+    let bytes: Vec<Vec<u8>> = layout
+        .entries
+        .iter()
+        .map(|e| bytemuck::cast_slice(&params[e.offset..e.offset + e.len()]).to_vec())
+        .collect();
+    let views = layout
+        .entries
+        .iter()
+        .zip(&bytes)
+        .map(|(e, b)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, e.shape.clone(), b)
+                .map(|v| (e.name.clone(), v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(path, e.to_string()))?;
+    let out = safetensors::serialize(views, Some(meta)).map_err(|e| bad(path, e.to_string()))?;
+    write_atomic(path, &out)
+}
+
+/// Load a checkpoint, inferring the architecture; a missing tensor, a wrong shape, an
+/// unexpected tensor or missing metadata is an error naming it.
+pub fn load(path: &Path) -> Result<Checkpoint> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let st = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
+    let (_, header) =
+        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(path, e.to_string()))?;
+    let metadata: BTreeMap<String, String> = header
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let shape = |name: &str| st.tensor(name).ok().map(|t| t.shape().to_vec());
+    let need = |name: &str| shape(name).ok_or_else(|| bad(path, format!("missing tensor {name}")));
+
+    let cell = [CellKind::Gru, CellKind::Lstm, CellKind::Rnn]
+        .into_iter()
+        .find(|c| shape(&format!("{}.weight_ih_l0", c.torch_name())).is_some())
+        .ok_or_else(|| bad(path, "no recurrent layer: expected gru.weight_ih_l0, lstm.weight_ih_l0 or rnn.weight_ih_l0"))?;
+    let p = cell.torch_name();
+    let whh = need(&format!("{p}.weight_hh_l0"))?;
+    if whh.len() != 2 || whh[1] == 0 || whh[0] != cell.gates() * whh[1] {
+        return Err(bad(
+            path,
+            format!(
+                "{p}.weight_hh_l0 has shape {whh:?}; a {p} layer needs ({}·H, H)",
+                cell.gates()
+            ),
+        ));
+    }
+    let hidden = whh[1];
+    let emb = need("embedding.weight")?;
+    if emb.len() != 2 {
+        return Err(bad(
+            path,
+            format!("embedding.weight has shape {emb:?}, expected (V, E)"),
+        ));
+    }
+    let fc = need("fc.weight")?;
+    if fc.len() != 2 {
+        return Err(bad(
+            path,
+            format!("fc.weight has shape {fc:?}, expected (C, D·H)"),
+        ));
+    }
+    let mut rnn = RnnConfig::new(cell, emb[1], hidden);
+    rnn.layers = (0..)
+        .take_while(|k| shape(&format!("{p}.weight_ih_l{k}")).is_some())
+        .count();
+    rnn.bidirectional = shape(&format!("{p}.weight_ih_l0_reverse")).is_some();
+    rnn.bias = shape(&format!("{p}.bias_ih_l0")).is_some();
+    if cell == CellKind::Rnn {
+        rnn.relu = match metadata.get("nonlinearity").map(String::as_str) {
+            None | Some("tanh") => false,
+            Some("relu") => true,
+            Some(other) => {
+                return Err(bad(
+                    path,
+                    format!(
+                        "__metadata__ nonlinearity is {other:?}, expected \"tanh\" or \"relu\""
+                    ),
+                ));
+            }
+        };
+    }
+    let cfg = ClassifierConfig {
+        vocab: emb[0],
+        embed: emb[1],
+        rnn,
+        classes: fc[0],
+    };
+    let classes: Vec<String> = match metadata.get("classes") {
+        None => {
+            return Err(bad(
+                path,
+                "__metadata__ has no \"classes\" (a JSON array of the class names in index order)",
+            ));
+        }
+        Some(s) => serde_json::from_str(s).map_err(|e| {
+            bad(
+                path,
+                format!("__metadata__ classes is not a JSON array of strings: {e}"),
+            )
+        })?,
+    };
+    if classes.len() != cfg.classes {
+        return Err(bad(
+            path,
+            format!(
+                "__metadata__ lists {} classes but fc.weight has {} rows",
+                classes.len(),
+                cfg.classes
+            ),
+        ));
+    }
+
+    let layout = cfg.layout();
+    let mut params = vec![0f32; layout.len];
+    for e in &layout.entries {
+        let t = st
+            .tensor(&e.name)
+            .map_err(|_| bad(path, format!("missing tensor {}", e.name)))?;
+        if t.shape() != e.shape.as_slice() {
+            return Err(bad(
+                path,
+                format!(
+                    "tensor {} has shape {:?}, expected {:?}",
+                    e.name,
+                    t.shape(),
+                    e.shape
+                ),
+            ));
+        }
+        if t.dtype() != safetensors::Dtype::F32 {
+            return Err(bad(
+                path,
+                format!("tensor {} is {:?}, expected F32", e.name, t.dtype()),
+            ));
+        }
+        for (dst, src) in params[e.offset..e.offset + e.len()]
+            .iter_mut()
+            .zip(t.data().chunks_exact(4))
+        {
+            *dst = f32::from_le_bytes([src[0], src[1], src[2], src[3]]);
+        }
+    }
+    let known: Vec<&str> = layout.entries.iter().map(|e| e.name.as_str()).collect();
+    if let Some(extra) = st.names().into_iter().find(|n| !known.contains(n)) {
+        return Err(bad(
+            path,
+            format!(
+                "unexpected tensor {extra} for a {} model of {} layer(s)",
+                p, cfg.rnn.layers
+            ),
+        ));
+    }
+    Ok(Checkpoint {
+        cfg,
+        classes,
+        params,
+        metadata,
+    })
+}

@@ -1,0 +1,194 @@
+//! `gpu-rnn eval` (accuracy, per-class accuracy, confusion matrix, optional logits file) and
+//! `gpu-rnn predict` (top 3 classes of each name).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::train::{argmax_rows, encode, predict_all};
+use super::{BackendChoice, open_backend};
+use crate::atomic::write_atomic;
+use crate::checkpoint;
+use crate::cpu::adam::AdamConfig;
+use crate::data::names;
+use crate::model::classifier::Classifier;
+use crate::{Error, Result};
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// A checkpoint written by `gpu-rnn train` or by safetensors.torch.save_file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Labelled data: a `name,label` CSV (gzip or plain) or a folder of `Label.txt` files.
+    #[arg(long, default_value = "data/names_test.csv.gz")]
+    pub data: PathBuf,
+    /// Write the logits as one f32 tensor `logits` (N, C), rows in the data file's order.
+    #[arg(long)]
+    pub logits: Option<PathBuf>,
+    /// Names per inference batch.
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// Make a character outside the alphabet an error instead of dropping it.
+    #[arg(long)]
+    pub strict: bool,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendChoice,
+    #[arg(long)]
+    pub adapter: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// A checkpoint written by `gpu-rnn train` or by safetensors.torch.save_file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Names to classify.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendChoice,
+    #[arg(long)]
+    pub adapter: Option<String>,
+}
+
+/// Load a checkpoint into a classifier for inference of up to `b_max` names of `t_max` chars.
+fn open(
+    model: &std::path::Path,
+    backend: BackendChoice,
+    adapter: Option<&str>,
+    t_max: usize,
+    b_max: usize,
+) -> Result<(Classifier, Vec<String>)> {
+    let (backend, line) = open_backend(backend, adapter)?;
+    println!("{line}");
+    let ck = checkpoint::load(model)?;
+    let mut m = Classifier::new(
+        ck.cfg.clone(),
+        &backend,
+        t_max.max(1),
+        b_max.max(1),
+        AdamConfig::default(),
+        0.0,
+    )?;
+    m.set_params(&ck.params)?;
+    Ok((m, ck.classes))
+}
+
+fn softmax(row: &[f32]) -> Vec<f64> {
+    let mx = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) as f64;
+    let e: Vec<f64> = row.iter().map(|&x| (x as f64 - mx).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.into_iter().map(|x| x / s).collect()
+}
+
+pub fn eval(a: EvalArgs) -> Result<()> {
+    let data = names::read(&a.data, a.strict)?;
+    if let Some(w) = data.warning() {
+        println!("{w}");
+    }
+    let t_max = data
+        .examples
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(1);
+    let (mut m, classes) = open(
+        &a.model,
+        a.backend,
+        a.adapter.as_deref(),
+        t_max,
+        a.batch_size,
+    )?;
+    let enc = encode(&data.examples, &classes)?;
+    let logits = predict_all(&mut m, &enc.tokens, a.batch_size)?;
+    let c = classes.len();
+    let pred = argmax_rows(&logits, c);
+    let mut confusion = vec![vec![0usize; c]; c];
+    for (&p, &t) in pred.iter().zip(&enc.targets) {
+        confusion[t as usize][p] += 1;
+    }
+    let correct: usize = (0..c).map(|i| confusion[i][i]).sum();
+    let n = enc.targets.len();
+    println!(
+        "{}: accuracy {correct}/{n} ({:.2}%)",
+        a.data.display(),
+        100.0 * correct as f64 / n as f64
+    );
+    let w = classes.iter().map(String::len).max().unwrap_or(5).max(5);
+    println!("\nper-class accuracy:");
+    for (i, name) in classes.iter().enumerate() {
+        let total: usize = confusion[i].iter().sum();
+        let pct = if total > 0 {
+            format!("{:6.2}%", 100.0 * confusion[i][i] as f64 / total as f64)
+        } else {
+            "     -".into()
+        };
+        println!("  {name:<w$} {:>5}/{:<5} {pct}", confusion[i][i], total);
+    }
+    println!("\nconfusion matrix (rows: true class, columns: predicted, in the order above):");
+    for (i, name) in classes.iter().enumerate() {
+        let cells: Vec<String> = confusion[i].iter().map(|x| format!("{x:>5}")).collect();
+        println!("  {name:<w$} {}", cells.join(""));
+    }
+    if let Some(path) = &a.logits {
+        let bytes: &[u8] = bytemuck::cast_slice(&logits);
+        let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![n, c], bytes)
+            .map_err(|e| Error::InvalidArgument {
+                op: "eval --logits",
+                message: e.to_string(),
+            })?;
+        let out = safetensors::serialize([("logits", view)], None).map_err(|e| {
+            Error::InvalidArgument {
+                op: "eval --logits",
+                message: e.to_string(),
+            }
+        })?;
+        write_atomic(path, &out)?;
+        println!("\nlogits ({n}, {c}) written to {}", path.display());
+    }
+    Ok(())
+}
+
+pub fn predict(a: PredictArgs) -> Result<()> {
+    let mut tokens = Vec::new();
+    for raw in &a.names {
+        let folded: String = {
+            use unicode_normalization::UnicodeNormalization;
+            raw.nfd()
+                .filter(|&c| {
+                    !unicode_normalization::char::is_combining_mark(c) && names::in_alphabet(c)
+                })
+                .collect()
+        };
+        if folded.is_empty() {
+            return Err(Error::InvalidArgument {
+                op: "predict",
+                message: format!(
+                    "{raw:?} has no letters of the alphabet (ASCII letters and \" .,;'\")"
+                ),
+            });
+        }
+        tokens.push(names::tokens(&folded));
+    }
+    let t_max = tokens.iter().map(Vec::len).max().unwrap_or(1);
+    let (mut m, classes) = open(
+        &a.model,
+        a.backend,
+        a.adapter.as_deref(),
+        t_max,
+        tokens.len(),
+    )?;
+    let logits = predict_all(&mut m, &tokens, tokens.len())?;
+    for (raw, row) in a.names.iter().zip(logits.chunks_exact(classes.len())) {
+        let p = softmax(row);
+        let mut idx: Vec<usize> = (0..p.len()).collect();
+        idx.sort_by(|&x, &y| p[y].total_cmp(&p[x]));
+        let top: Vec<String> = idx
+            .iter()
+            .take(3)
+            .map(|&i| format!("{} {:.1}%", classes[i], 100.0 * p[i]))
+            .collect();
+        println!("{raw}: {}", top.join(", "));
+    }
+    Ok(())
+}
