@@ -113,6 +113,31 @@ fn fold(
     Ok(out)
 }
 
+/// 1-based line numbers from record start offsets, counted forward as records arrive. The csv
+/// crate consumes only the `\r` of a CRLF terminator before returning a record (rust-csv issue
+/// #395), so its `Position::line` lags and the next record's offset points at the leftover
+/// `\n`: counting newlines up to and including the offset gives the right line for CRLF and LF
+/// alike (a record never starts with a real newline; blank lines are skipped).
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    /// Newlines in `bytes[..at]`.
+    at: usize,
+    newlines: u64,
+}
+
+impl LineCounter<'_> {
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let end = (byte as usize + 1).min(self.bytes.len());
+        let count = |s: &[u8]| s.iter().filter(|&&b| b == b'\n').count() as u64;
+        if end < self.at {
+            return 1 + count(&self.bytes[..end]);
+        }
+        self.newlines += count(&self.bytes[self.at..end]);
+        self.at = end;
+        1 + self.newlines
+    }
+}
+
 /// Read a CSV of `name,label` rows (gzip or plain, no header).
 pub fn read_csv(path: &Path, strict: bool) -> Result<Folded> {
     let bytes = read_maybe_gz(path)?;
@@ -120,13 +145,18 @@ pub fn read_csv(path: &Path, strict: bool) -> Result<Folded> {
         .has_headers(false)
         .flexible(true)
         .from_reader(&bytes[..]);
+    let mut lines = LineCounter {
+        bytes: &bytes,
+        at: 0,
+        newlines: 0,
+    };
     let mut folded = Folded::default();
     for record in reader.records() {
         let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
+            let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
             data_error(path, line, format!("malformed CSV: {e}"))
         })?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
         if record.len() != 2 {
             return Err(data_error(
                 path,

@@ -1,0 +1,8 @@
+//! The data readers, checkpoints, and the `gpu-rnn` binary as a user runs it.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod checkpoint;
+mod commands;
+mod data;
