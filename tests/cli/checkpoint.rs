@@ -102,7 +102,8 @@ fn bad_checkpoints_get_one_clear_error() {
     write_raw(&p, &good, Some(r#"["x","y"]"#));
     assert!(checkpoint::load(&p).is_ok());
 
-    let cases: Vec<(Vec<(&str, Vec<usize>)>, Option<&str>, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, Vec<usize>)>, Option<&'a str>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             good[1..].to_vec(),
             Some(r#"["x","y"]"#),
@@ -138,8 +139,8 @@ fn bad_checkpoints_get_one_clear_error() {
         ),
         (
             good.iter()
+                .filter(|&t| !t.0.starts_with("gru"))
                 .cloned()
-                .filter(|t| !t.0.starts_with("gru"))
                 .collect(),
             Some(r#"["x","y"]"#),
             "no recurrent layer",

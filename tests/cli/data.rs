@@ -19,7 +19,11 @@ fn lecture_csv_files_read_with_quotes_crlf_and_commas() {
     let test = names::read(&repo("data/names_test.csv.gz"), true).unwrap();
     assert_eq!((train.examples.len(), test.examples.len()), (13374, 6700));
     assert!(train.dropped.is_empty() && test.dropped.is_empty());
-    assert_eq!(train.examples.last().unwrap().source.line, 13374, "CRLF line numbers");
+    assert_eq!(
+        train.examples.last().unwrap().source.line,
+        13374,
+        "CRLF line numbers"
+    );
     let classes = names::classes(&train.examples);
     assert_eq!(classes.len(), 18);
     assert_eq!(
