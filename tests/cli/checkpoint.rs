@@ -111,8 +111,8 @@ fn bad_checkpoints_get_one_clear_error() {
         ),
         (
             good.iter()
+                .filter(|&t| t.0 != "gru.bias_hh_l0")
                 .cloned()
-                .filter(|t| t.0 != "gru.bias_hh_l0")
                 .collect(),
             Some(r#"["x","y"]"#),
             "missing tensor gru.bias_hh_l0",
