@@ -6,3 +6,4 @@ mod common;
 mod checkpoint;
 mod commands;
 mod data;
+mod torch_parity;
