@@ -24,8 +24,12 @@ pub fn accuracy_svg(path: &Path, title: &str, accuracy: &[(usize, f64)]) -> Resu
             .fold(100.0, f64::min)
             .min(50.0)
             .floor();
+        let caption = match accuracy.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
+            Some(&(bx, by)) => format!("{title}: best {by:.2}% at epoch {bx}"),
+            None => title.to_string(),
+        };
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
+            .caption(caption, ("sans-serif", 20))
             .margin(16)
             .x_label_area_size(40)
             .y_label_area_size(56)
@@ -47,13 +51,9 @@ pub fn accuracy_svg(path: &Path, title: &str, accuracy: &[(usize, f64)]) -> Resu
                     .map(|&(x, y)| Circle::new((x, y), 3, BLUE.filled())),
             )
             .map_err(|e| err(e.to_string()))?;
-        if let Some(&(bx, by)) = accuracy.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
+        if let Some(&best) = accuracy.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
             chart
-                .draw_series(std::iter::once(Text::new(
-                    format!("best {by:.2}% (epoch {bx})"),
-                    (bx, by),
-                    ("sans-serif", 14),
-                )))
+                .draw_series(std::iter::once(Circle::new(best, 5, RED.filled())))
                 .map_err(|e| err(e.to_string()))?;
         }
         root.present().map_err(|e| err(e.to_string()))?;
