@@ -31,8 +31,9 @@ impl GpuTensor {
     /// An uninitialised tensor (contents unspecified until written).
     pub fn empty(ctx: &GpuContext, label: &str, shape: &[usize]) -> Result<Self> {
         let len: usize = shape.iter().product();
-        // wgpu rejects zero-sized bindings; keep at least one element.
-        let bytes = (len.max(1) as u64) * ELEM;
+        // At least one element (wgpu rejects empty bindings), rounded up to whole vec4s so any
+        // tensor can also be bound as array<vec4<f32>>.
+        let bytes = (len.max(1).next_multiple_of(4) as u64) * ELEM;
         for (limit, limit_name) in [
             (
                 ctx.limits.max_storage_buffer_binding_size,

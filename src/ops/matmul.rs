@@ -28,10 +28,50 @@ const WG_X: u32 = 8;
 const WG_Y: u32 = 8;
 const TILE: usize = 4;
 
-/// `c = op(a)·op(b) (+ bias)`, or `c += …` with `dims.accumulate`. Each operand is a view
-/// starting at its first element; `bias` is (N).
+/// The kernels of the matmul family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatmulKernel {
+    /// matmul.wgsl: any shape, strides and offsets.
+    Scalar,
+    /// matmul_vec4.wgsl: vec4 loads along each operand's contiguous dimension; needs that
+    /// dimension, the row stride and the offset to be multiples of 4 (see [`vec4_eligible`]).
+    Vec4,
+}
+
+/// Whether `matmul_vec4` can run this product: NT, NN and TN with 4-aligned contiguous
+/// dimensions, strides and offsets.
+pub fn vec4_eligible(d: &MatmulDims, a_off: usize, b_off: usize) -> bool {
+    let q = |x: usize| x.is_multiple_of(4);
+    match (d.trans_a, d.trans_b) {
+        (false, true) => q(d.k) && q(d.lda) && q(a_off) && q(d.ldb) && q(b_off),
+        (false, false) => q(d.k) && q(d.lda) && q(a_off) && q(d.n) && q(d.ldb) && q(b_off),
+        (true, false) => q(d.m) && q(d.lda) && q(a_off) && q(d.n) && q(d.ldb) && q(b_off),
+        (true, true) => false,
+    }
+}
+
+/// `c = op(a)·op(b) (+ bias)`, or `c += …` with `dims.accumulate`, with the fastest kernel
+/// the operands allow. Each operand is a view starting at its first element; `bias` is (N).
 pub fn matmul(
     ctx: &GpuContext,
+    c: Slice,
+    a: Slice,
+    b: Slice,
+    bias: Option<Slice>,
+    dims: &MatmulDims,
+) -> Result<Dispatch> {
+    let kernel = if vec4_eligible(dims, a.offset, b.offset) {
+        MatmulKernel::Vec4
+    } else {
+        MatmulKernel::Scalar
+    };
+    matmul_with(ctx, kernel, c, a, b, bias, dims)
+}
+
+/// [`matmul`] with an explicit kernel (for tests and benchmarks).
+pub fn matmul_with(
+    ctx: &GpuContext,
+    kernel: MatmulKernel,
     c: Slice,
     a: Slice,
     b: Slice,
@@ -73,10 +113,23 @@ pub fn matmul(
         bias_off: to_u32(OP, "offset", bias.map_or(0, |s| s.offset))?,
         _pad: [0; 2],
     };
+    if kernel == MatmulKernel::Vec4 && !vec4_eligible(d, a.offset, b.offset) {
+        return Err(Error::InvalidArgument {
+            op: OP,
+            message: format!(
+                "matmul_vec4 needs 4-aligned operands: {d:?}, offsets {} and {}",
+                a.offset, b.offset
+            ),
+        });
+    }
+    let (shader, entry) = match kernel {
+        MatmulKernel::Scalar => (shaders::MATMUL, "matmul"),
+        MatmulKernel::Vec4 => (shaders::MATMUL_VEC4, "matmul_vec4"),
+    };
     let flag = |on: bool| if on { 1.0 } else { 0.0 };
     let pipeline = ctx.pipeline(
-        shaders::MATMUL,
-        "matmul",
+        shader,
+        entry,
         &[
             ("TRANS_A", flag(d.trans_a)),
             ("TRANS_B", flag(d.trans_b)),

@@ -1,5 +1,5 @@
 use gpu_rnn::cpu;
-use gpu_rnn::ops::matmul::{MatmulDims, matmul};
+use gpu_rnn::ops::matmul::{MatmulDims, MatmulKernel, matmul_with, vec4_eligible};
 
 use gpu_rnn::gpu::GpuContext;
 
@@ -66,6 +66,7 @@ const RTOL: f32 = 1e-4;
 /// One GPU-vs-CPU case.
 fn check(
     ctx: &GpuContext,
+    kernel: MatmulKernel,
     name: &str,
     rng: &mut TestRng,
     d: MatmulDims,
@@ -107,8 +108,9 @@ fn check(
     let tb = upload(ctx, "b", &b);
     let tbias = upload(ctx, "bias", &bias);
     let tc = upload(ctx, "c", &c0);
-    let op = matmul(
+    let op = matmul_with(
         ctx,
+        kernel,
         tc.slice(offs[2], ec).unwrap(),
         ta.slice(offs[0], ea).unwrap(),
         tb.slice(offs[1], eb).unwrap(),
@@ -127,7 +129,7 @@ fn check(
             .map(|(i, j)| v[idx(i, j)])
             .collect()
     };
-    let what = format!("{name} {d:?} offs {offs:?} bias {with_bias}");
+    let what = format!("{name} ({kernel:?}) {d:?} offs {offs:?} bias {with_bias}");
     assert_close(
         &format!("{what}: cpu vs naive"),
         &view(&want),
@@ -168,10 +170,19 @@ fn matmul_fwd_nt_bias_matches_cpu() {
     };
     for _ in 0..6 {
         let (d, offs) = draw(&mut rng, MatmulDims::nt, false);
-        check(ctx, "matmul_fwd_nt", &mut rng, d, offs, true);
+        check(
+            ctx,
+            MatmulKernel::Scalar,
+            "matmul_fwd_nt",
+            &mut rng,
+            d,
+            offs,
+            true,
+        );
     }
     check(
         ctx,
+        MatmulKernel::Scalar,
         "matmul_fwd_nt",
         &mut rng,
         MatmulDims::nt(1, 1, 1),
@@ -180,6 +191,7 @@ fn matmul_fwd_nt_bias_matches_cpu() {
     );
     check(
         ctx,
+        MatmulKernel::Scalar,
         "matmul_fwd_nt",
         &mut rng,
         MatmulDims::nt(257, 17, 3),
@@ -197,10 +209,19 @@ fn matmul_fwd_nn_matches_cpu() {
     for _ in 0..6 {
         let bias = rng.coin();
         let (d, offs) = draw(&mut rng, MatmulDims::nn, false);
-        check(ctx, "matmul_fwd_nn", &mut rng, d, offs, bias);
+        check(
+            ctx,
+            MatmulKernel::Scalar,
+            "matmul_fwd_nn",
+            &mut rng,
+            d,
+            offs,
+            bias,
+        );
     }
     check(
         ctx,
+        MatmulKernel::Scalar,
         "matmul_fwd_nn",
         &mut rng,
         MatmulDims::nn(100, 257, 1),
@@ -218,7 +239,15 @@ fn matmul_bwd_nn_input_grad_matches_cpu() {
     };
     for _ in 0..6 {
         let (d, offs) = draw(&mut rng, MatmulDims::nn, true);
-        check(ctx, "matmul_bwd_nn", &mut rng, d, offs, false);
+        check(
+            ctx,
+            MatmulKernel::Scalar,
+            "matmul_bwd_nn",
+            &mut rng,
+            d,
+            offs,
+            false,
+        );
     }
 }
 
@@ -231,10 +260,19 @@ fn matmul_bwd_tn_weight_grad_accumulates_matches_cpu() {
     };
     for _ in 0..6 {
         let (d, offs) = draw(&mut rng, MatmulDims::tn, true);
-        check(ctx, "matmul_bwd_tn", &mut rng, d.accumulate(), offs, false);
+        check(
+            ctx,
+            MatmulKernel::Scalar,
+            "matmul_bwd_tn",
+            &mut rng,
+            d.accumulate(),
+            offs,
+            false,
+        );
     }
     check(
         ctx,
+        MatmulKernel::Scalar,
         "matmul_bwd_tn",
         &mut rng,
         MatmulDims::tn(3, 1, 257).accumulate(),
@@ -252,9 +290,25 @@ fn matmul_tt_and_strided_views_match_cpu() {
     for _ in 0..4 {
         let bias = rng.coin();
         let (d, offs) = draw(&mut rng, MatmulDims::tt, true);
-        check(ctx, "matmul_tt", &mut rng, d, offs, bias);
+        check(
+            ctx,
+            MatmulKernel::Scalar,
+            "matmul_tt",
+            &mut rng,
+            d,
+            offs,
+            bias,
+        );
         let (d, offs) = draw(&mut rng, MatmulDims::nt, true);
-        check(ctx, "matmul_nt_views", &mut rng, d.accumulate(), offs, bias);
+        check(
+            ctx,
+            MatmulKernel::Scalar,
+            "matmul_nt_views",
+            &mut rng,
+            d.accumulate(),
+            offs,
+            bias,
+        );
     }
 }
 
@@ -266,13 +320,116 @@ fn matmul_rejects_short_operands_and_aliasing() {
     let t = upload(ctx, "t", &[1f32; 12]);
     let u = upload(ctx, "u", &[1f32; 12]);
     let d = MatmulDims::nn(4, 4, 4); // needs 16 elements each
-    let err = matmul(ctx, u.all(), t.all(), t.all(), None, &d)
-        .err()
-        .expect("short A must fail");
+    let err = matmul_with(
+        ctx,
+        MatmulKernel::Scalar,
+        u.all(),
+        t.all(),
+        t.all(),
+        None,
+        &d,
+    )
+    .err()
+    .expect("short A must fail");
     assert!(err.to_string().contains("at least 16"), "{err}");
     let d = MatmulDims::nn(3, 3, 3);
-    let err = matmul(ctx, t.all(), t.all(), u.all(), None, &d)
-        .err()
-        .expect("aliasing must fail");
+    let err = matmul_with(
+        ctx,
+        MatmulKernel::Scalar,
+        t.all(),
+        t.all(),
+        u.all(),
+        None,
+        &d,
+    )
+    .err()
+    .expect("aliasing must fail");
     assert!(err.to_string().contains("both read and written"), "{err}");
+}
+
+/// Random 4-aligned dims for the vec4 kernel: the contiguous dimensions, strides and offsets
+/// are multiples of 4; the other dimensions are anything, including 1 and odd sizes.
+fn draw_aligned(
+    rng: &mut TestRng,
+    base: fn(usize, usize, usize) -> MatmulDims,
+) -> (MatmulDims, [usize; 3]) {
+    let any = |rng: &mut TestRng| rng.size(257);
+    let four = |rng: &mut TestRng| 4 * (1 + rng.below(65));
+    let probe = base(1, 1, 1);
+    let (m, n, k) = match (probe.trans_a, probe.trans_b) {
+        (false, true) => (any(rng), any(rng), four(rng)),
+        (false, false) => (any(rng), four(rng), four(rng)),
+        _ => (four(rng), four(rng), any(rng)),
+    };
+    let mut d = base(m, n, k);
+    d.lda += 4 * rng.below(3);
+    d.ldb += 4 * rng.below(3);
+    d.ldc += rng.below(5);
+    let offs = [4 * rng.below(3), 4 * rng.below(3), rng.below(7)];
+    assert!(vec4_eligible(&d, offs[0], offs[1]), "{d:?} {offs:?}");
+    (d, offs)
+}
+
+#[test]
+fn matmul_vec4_nt_nn_tn_match_cpu() {
+    let mut rng = TestRng::new("matmul_vec4_nt_nn_tn_match_cpu");
+    let Some(ctx) = gpu("matmul_vec4_nt_nn_tn_match_cpu") else {
+        return;
+    };
+    for (name, base) in [
+        (
+            "matmul_vec4_nt",
+            MatmulDims::nt as fn(usize, usize, usize) -> MatmulDims,
+        ),
+        ("matmul_vec4_nn", MatmulDims::nn),
+        ("matmul_vec4_tn", MatmulDims::tn),
+    ] {
+        for _ in 0..4 {
+            let bias = rng.coin();
+            let acc = rng.coin();
+            let (d, offs) = draw_aligned(&mut rng, base);
+            let d = if acc { d.accumulate() } else { d };
+            check(ctx, MatmulKernel::Vec4, name, &mut rng, d, offs, bias);
+        }
+    }
+    // The lecture model's shapes.
+    check(
+        ctx,
+        MatmulKernel::Vec4,
+        "matmul_vec4_nt",
+        &mut rng,
+        MatmulDims::nt(4864, 600, 100),
+        [0; 3],
+        true,
+    );
+    check(
+        ctx,
+        MatmulKernel::Vec4,
+        "matmul_vec4_tn",
+        &mut rng,
+        MatmulDims::tn(600, 200, 4864).accumulate(),
+        [0; 3],
+        false,
+    );
+}
+
+#[test]
+fn matmul_vec4_rejects_unaligned_operands() {
+    let Some(ctx) = gpu("matmul_vec4_rejects_unaligned_operands") else {
+        return;
+    };
+    let t = upload(ctx, "t", &[1f32; 64]);
+    let u = upload(ctx, "u", &[1f32; 64]);
+    let err = matmul_with(
+        ctx,
+        MatmulKernel::Vec4,
+        u.all(),
+        t.all(),
+        t.all(),
+        None,
+        &MatmulDims::nt(3, 3, 3),
+    )
+    .err()
+    .expect("K = 3 is not 4-aligned");
+    assert!(err.to_string().contains("4-aligned"), "{err}");
 }

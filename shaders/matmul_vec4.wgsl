@@ -1,0 +1,146 @@
+// matmul_vec4: C = op(A) · op(B) (+ bias[n]) (C += … with ACCUMULATE), for operands whose
+// contiguous dimension, row stride and offset are multiples of 4: every load is a vec4.
+// Same contract and MatmulParams as matmul.wgsl (offsets and strides in elements); the host
+// (ops::matmul) picks this variant when the operands are aligned, and falls back to
+// matmul.wgsl otherwise.
+//
+// Each invocation owns a 4×4 block of C, and each layout reads along its contiguous dimension:
+//   NT (X·Wᵀ):   A rows and B rows along K: 16 vec4 dot products per 8 vec4 loads
+//   NN (dY·W):   A rows along K, B rows along N: per 4 k, 4 + 4 vec4 loads for 64 FMAs
+//   TN (dYᵀ·X):  A rows along M, B rows along N: an outer product per 2 vec4 loads
+// Register-tiled and barrier-free, as matmul.wgsl. Dispatch: one invocation per 4×4 block,
+// workgroup (WG_X, WG_Y), grid (ceil(ceil(N/4)/WG_X), ceil(ceil(M/4)/WG_Y)).
+// CPU twin: src/cpu/matmul.rs (cpu::matmul::matmul).
+
+struct MatmulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    lda: u32,
+    ldb: u32,
+    ldc: u32,
+    a_off: u32,
+    b_off: u32,
+    c_off: u32,
+    bias_off: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override HAS_BIAS: bool = false;
+override ACCUMULATE: bool = false;
+override WG_X: u32 = 8u;
+override WG_Y: u32 = 8u;
+
+@group(0) @binding(0) var<uniform> p: MatmulParams;
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;      // (M, K) or (K, M)
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;      // (K, N) or (N, K)
+@group(0) @binding(3) var<storage, read> bias: array<f32>;         // (N); unused without HAS_BIAS
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;      // (M, N)
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn matmul_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let col0 = gid.x * 4u;
+    let row0 = gid.y * 4u;
+    if col0 >= p.n || row0 >= p.m {
+        return;
+    }
+    let r = min(vec4<u32>(row0, row0 + 1u, row0 + 2u, row0 + 3u), vec4<u32>(p.m - 1u));
+    let cl = min(vec4<u32>(col0, col0 + 1u, col0 + 2u, col0 + 3u), vec4<u32>(p.n - 1u));
+    var acc: array<vec4<f32>, 4>;
+
+    if !TRANS_A && TRANS_B {
+        // NT: C[i, j] = Σ_k A[i, k] B[j, k]; rows of both are vec4 runs along k.
+        let ar = (vec4<u32>(p.a_off) + r * p.lda) / 4u;
+        let br = (vec4<u32>(p.b_off) + cl * p.ldb) / 4u;
+        for (var kk = 0u; kk < p.k / 4u; kk++) {
+            let b0 = b[br.x + kk];
+            let b1 = b[br.y + kk];
+            let b2 = b[br.z + kk];
+            let b3 = b[br.w + kk];
+            for (var i = 0u; i < 4u; i++) {
+                let ai = a[ar[i] + kk];
+                acc[i] += vec4<f32>(dot(ai, b0), dot(ai, b1), dot(ai, b2), dot(ai, b3));
+            }
+        }
+    } else if !TRANS_A && !TRANS_B {
+        // NN: C[i, :] += A[i, k] B[k, :]; A rows along k, B rows along n (col0 is 4-aligned).
+        let ar = (vec4<u32>(p.a_off) + r * p.lda) / 4u;
+        for (var kk = 0u; kk < p.k / 4u; kk++) {
+            let kb = (p.b_off + 4u * kk * p.ldb + col0) / 4u;
+            let s = p.ldb / 4u;
+            let b0 = b[kb];
+            let b1 = b[kb + s];
+            let b2 = b[kb + 2u * s];
+            let b3 = b[kb + 3u * s];
+            for (var i = 0u; i < 4u; i++) {
+                let ai = a[ar[i] + kk];
+                acc[i] += ai.x * b0 + ai.y * b1 + ai.z * b2 + ai.w * b3;
+            }
+        }
+    } else {
+        // TN: C[i, j] = Σ_k A[k, i] B[k, j]; A rows along m, B rows along n (both 4-aligned).
+        // Four k per iteration into two accumulator sets, for independent work per lane.
+        var acc2: array<vec4<f32>, 4>;
+        let sa = p.lda / 4u;
+        let sb = p.ldb / 4u;
+        var ai = (p.a_off + row0) / 4u;
+        var bi = (p.b_off + col0) / 4u;
+        let k4 = p.k / 4u;
+        for (var kk = 0u; kk < k4; kk++) {
+            let a0 = a[ai];
+            let a1 = a[ai + sa];
+            let a2 = a[ai + 2u * sa];
+            let a3 = a[ai + 3u * sa];
+            let b0 = b[bi];
+            let b1 = b[bi + sb];
+            let b2 = b[bi + 2u * sb];
+            let b3 = b[bi + 3u * sb];
+            acc[0] += a0.x * b0 + a1.x * b1;
+            acc[1] += a0.y * b0 + a1.y * b1;
+            acc[2] += a0.z * b0 + a1.z * b1;
+            acc[3] += a0.w * b0 + a1.w * b1;
+            acc2[0] += a2.x * b2 + a3.x * b3;
+            acc2[1] += a2.y * b2 + a3.y * b3;
+            acc2[2] += a2.z * b2 + a3.z * b3;
+            acc2[3] += a2.w * b2 + a3.w * b3;
+            ai += 4u * sa;
+            bi += 4u * sb;
+        }
+        for (var k = 4u * k4; k < p.k; k++) {
+            let av = a[(p.a_off + k * p.lda + row0) / 4u];
+            let bv = b[(p.b_off + k * p.ldb + col0) / 4u];
+            acc[0] += av.x * bv;
+            acc[1] += av.y * bv;
+            acc[2] += av.z * bv;
+            acc[3] += av.w * bv;
+        }
+        for (var i = 0u; i < 4u; i++) {
+            acc[i] += acc2[i];
+        }
+    }
+
+    for (var i = 0u; i < 4u; i++) {
+        let row = row0 + i;
+        if row >= p.m {
+            break;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let col = col0 + j;
+            if col >= p.n {
+                break;
+            }
+            var v = acc[i][j];
+            if HAS_BIAS {
+                v += bias[p.bias_off + col];
+            }
+            let idx = p.c_off + row * p.ldc + col;
+            if ACCUMULATE {
+                v += c[idx];
+            }
+            c[idx] = v;
+        }
+    }
+}
