@@ -9,7 +9,9 @@
 //   backward  dX = dY · W       (NN),   dW += dYᵀ · X   (TN, ACCUMULATE)
 //
 // Dispatch: one invocation per 4×4 block of C; workgroup (WG_X, WG_Y);
-// grid (ceil(ceil(N/4) / WG_X), ceil(ceil(M/4) / WG_Y)).
+// grid (ceil(ceil(N/4) / WG_X), ceil(ceil(M/4) / WG_Y), batch): gid.z picks one of a batch of
+// equally shaped products whose operands lie a_bs, b_bs, c_bs, bias_bs elements apart (the
+// two directions of a recurrent layer, for instance).
 // Register-tiled and barrier-free: on CPU adapters (lavapipe) workgroup barriers cost far more
 // than they save. Out-of-range rows and columns are clamped on load and skipped on store, so any
 // M, N, K ≥ 1 is correct.
@@ -26,6 +28,10 @@ struct MatmulParams {
     b_off: u32,
     c_off: u32,
     bias_off: u32,
+    a_bs: u32,     // batch strides: product z reads A at a_off + z·a_bs, …
+    b_bs: u32,
+    c_bs: u32,
+    bias_bs: u32,
     _pad0: u32,
     _pad1: u32,
 }
@@ -43,24 +49,34 @@ override WG_Y: u32 = 8u;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;         // (N); unused without HAS_BIAS
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;      // (M, N)
 
+// This invocation's operand offsets: the product of batch z = gid.z.
+var<private> a_off: u32;
+var<private> b_off: u32;
+var<private> c_off: u32;
+var<private> bias_off: u32;
+
 // op(A)[row, kk]
 fn load_a(row: u32, kk: u32) -> f32 {
     if TRANS_A {
-        return a[p.a_off + kk * p.lda + row];
+        return a[a_off + kk * p.lda + row];
     }
-    return a[p.a_off + row * p.lda + kk];
+    return a[a_off + row * p.lda + kk];
 }
 
 // op(B)[kk, col]
 fn load_b(kk: u32, col: u32) -> f32 {
     if TRANS_B {
-        return b[p.b_off + col * p.ldb + kk];
+        return b[b_off + col * p.ldb + kk];
     }
-    return b[p.b_off + kk * p.ldb + col];
+    return b[b_off + kk * p.ldb + col];
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
+    a_off = p.a_off + gid.z * p.a_bs;
+    b_off = p.b_off + gid.z * p.b_bs;
+    c_off = p.c_off + gid.z * p.c_bs;
+    bias_off = p.bias_off + gid.z * p.bias_bs;
     let col0 = gid.x * 4u;
     let row0 = gid.y * 4u;
     if col0 >= p.n || row0 >= p.m {
@@ -92,9 +108,9 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             var v = acc[i][j];
             if HAS_BIAS {
-                v += bias[p.bias_off + col];
+                v += bias[bias_off + col];
             }
-            let idx = p.c_off + row * p.ldc + col;
+            let idx = c_off + row * p.ldc + col;
             if ACCUMULATE {
                 v += c[idx];
             }

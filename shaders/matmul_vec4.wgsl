@@ -9,7 +9,8 @@
 //   NN (dY·W):   A rows along K, B rows along N: per 4 k, 4 + 4 vec4 loads for 64 FMAs
 //   TN (dYᵀ·X):  A rows along M, B rows along N: an outer product per 2 vec4 loads
 // Register-tiled and barrier-free, as matmul.wgsl. Dispatch: one invocation per 4×4 block,
-// workgroup (WG_X, WG_Y), grid (ceil(ceil(N/4)/WG_X), ceil(ceil(M/4)/WG_Y)).
+// workgroup (WG_X, WG_Y), grid (ceil(ceil(N/4)/WG_X), ceil(ceil(M/4)/WG_Y), batch); gid.z picks
+// the product of a batch, as in matmul.wgsl.
 // CPU twin: src/cpu/matmul.rs (cpu::matmul::matmul).
 
 struct MatmulParams {
@@ -23,6 +24,10 @@ struct MatmulParams {
     b_off: u32,
     c_off: u32,
     bias_off: u32,
+    a_bs: u32,     // batch strides: product z reads A at a_off + z·a_bs, …
+    b_bs: u32,
+    c_bs: u32,
+    bias_bs: u32,
     _pad0: u32,
     _pad1: u32,
 }
@@ -40,8 +45,18 @@ override WG_Y: u32 = 8u;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;         // (N); unused without HAS_BIAS
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;      // (M, N)
 
+// This invocation's operand offsets: the product of batch z = gid.z.
+var<private> a_off: u32;
+var<private> b_off: u32;
+var<private> c_off: u32;
+var<private> bias_off: u32;
+
 @compute @workgroup_size(WG_X, WG_Y)
 fn matmul_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
+    a_off = p.a_off + gid.z * p.a_bs;
+    b_off = p.b_off + gid.z * p.b_bs;
+    c_off = p.c_off + gid.z * p.c_bs;
+    bias_off = p.bias_off + gid.z * p.bias_bs;
     let col0 = gid.x * 4u;
     let row0 = gid.y * 4u;
     if col0 >= p.n || row0 >= p.m {
@@ -53,8 +68,8 @@ fn matmul_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
 
     if !TRANS_A && TRANS_B {
         // NT: C[i, j] = Σ_k A[i, k] B[j, k]; rows of both are vec4 runs along k.
-        let ar = (vec4<u32>(p.a_off) + r * p.lda) / 4u;
-        let br = (vec4<u32>(p.b_off) + cl * p.ldb) / 4u;
+        let ar = (vec4<u32>(a_off) + r * p.lda) / 4u;
+        let br = (vec4<u32>(b_off) + cl * p.ldb) / 4u;
         for (var kk = 0u; kk < p.k / 4u; kk++) {
             let b0 = b[br.x + kk];
             let b1 = b[br.y + kk];
@@ -67,9 +82,9 @@ fn matmul_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
     } else if !TRANS_A && !TRANS_B {
         // NN: C[i, :] += A[i, k] B[k, :]; A rows along k, B rows along n (col0 is 4-aligned).
-        let ar = (vec4<u32>(p.a_off) + r * p.lda) / 4u;
+        let ar = (vec4<u32>(a_off) + r * p.lda) / 4u;
         for (var kk = 0u; kk < p.k / 4u; kk++) {
-            let kb = (p.b_off + 4u * kk * p.ldb + col0) / 4u;
+            let kb = (b_off + 4u * kk * p.ldb + col0) / 4u;
             let s = p.ldb / 4u;
             let b0 = b[kb];
             let b1 = b[kb + s];
@@ -86,8 +101,8 @@ fn matmul_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
         var acc2: array<vec4<f32>, 4>;
         let sa = p.lda / 4u;
         let sb = p.ldb / 4u;
-        var ai = (p.a_off + row0) / 4u;
-        var bi = (p.b_off + col0) / 4u;
+        var ai = (a_off + row0) / 4u;
+        var bi = (b_off + col0) / 4u;
         let k4 = p.k / 4u;
         for (var kk = 0u; kk < k4; kk++) {
             let a0 = a[ai];
@@ -110,8 +125,8 @@ fn matmul_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
             bi += 4u * sb;
         }
         for (var k = 4u * k4; k < p.k; k++) {
-            let av = a[(p.a_off + k * p.lda + row0) / 4u];
-            let bv = b[(p.b_off + k * p.ldb + col0) / 4u];
+            let av = a[(a_off + k * p.lda + row0) / 4u];
+            let bv = b[(b_off + k * p.ldb + col0) / 4u];
             acc[0] += av.x * bv;
             acc[1] += av.y * bv;
             acc[2] += av.z * bv;
@@ -134,9 +149,9 @@ fn matmul_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             var v = acc[i][j];
             if HAS_BIAS {
-                v += bias[p.bias_off + col];
+                v += bias[bias_off + col];
             }
-            let idx = p.c_off + row * p.ldc + col;
+            let idx = c_off + row * p.ldc + col;
             if ACCUMULATE {
                 v += c[idx];
             }

@@ -19,6 +19,14 @@ pub struct MatmulDims {
     pub lda: usize,
     pub ldb: usize,
     pub ldc: usize,
+    /// A batch of equally shaped products: product z reads A at `z·batch_a`, B at `z·batch_b`
+    /// and the bias at `z·batch_bias`, and writes C at `z·batch_c` (elements past each
+    /// operand's start). 1 for a single product.
+    pub batch: usize,
+    pub batch_a: usize,
+    pub batch_b: usize,
+    pub batch_c: usize,
+    pub batch_bias: usize,
 }
 
 impl MatmulDims {
@@ -34,6 +42,11 @@ impl MatmulDims {
             lda: k,
             ldb: n,
             ldc: n,
+            batch: 1,
+            batch_a: 0,
+            batch_b: 0,
+            batch_c: 0,
+            batch_bias: 0,
         }
     }
 
@@ -66,6 +79,19 @@ impl MatmulDims {
         }
     }
 
+    /// `batch` products whose operands lie the given strides apart: `[a, b, c, bias]`.
+    pub fn batched(self, batch: usize, strides: [usize; 4]) -> Self {
+        let [batch_a, batch_b, batch_c, batch_bias] = strides;
+        Self {
+            batch,
+            batch_a,
+            batch_b,
+            batch_c,
+            batch_bias,
+            ..self
+        }
+    }
+
     pub fn accumulate(self) -> Self {
         Self {
             accumulate: true,
@@ -73,8 +99,19 @@ impl MatmulDims {
         }
     }
 
-    /// Elements of A, B and C the product touches from their offsets (the minimum lengths).
+    /// Elements of A, B and C the products touch from their offsets (the minimum lengths).
     pub fn extents(&self) -> (usize, usize, usize) {
+        let (a, b, c) = self.extents_one();
+        let z = self.batch.max(1) - 1;
+        (
+            z * self.batch_a + a,
+            z * self.batch_b + b,
+            z * self.batch_c + c,
+        )
+    }
+
+    /// Elements of one product of the batch.
+    fn extents_one(&self) -> (usize, usize, usize) {
         let span = |rows: usize, cols: usize, ld: usize| (rows - 1) * ld + cols;
         let a = if self.trans_a {
             span(self.k, self.m, self.lda)
@@ -89,9 +126,9 @@ impl MatmulDims {
         (a, b, span(self.m, self.n, self.ldc))
     }
 
-    /// Multiply-adds: M·N·K.
+    /// Floating-point operations: 2·M·N·K per product.
     pub fn flops(&self) -> f64 {
-        2.0 * self.m as f64 * self.n as f64 * self.k as f64
+        2.0 * (self.batch * self.m * self.n * self.k) as f64
     }
 }
 
@@ -99,6 +136,25 @@ impl MatmulDims {
 /// operands' first element; `bias` is (N).
 pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], bias: Option<&[f32]>, dims: &MatmulDims) {
     let (ea, eb, ec) = dims.extents();
+    assert!(
+        a.len() >= ea && b.len() >= eb && c.len() >= ec,
+        "matmul: operands too short for {dims:?}"
+    );
+    for z in 0..dims.batch {
+        let bias = bias.map(|v| &v[z * dims.batch_bias..]);
+        matmul_one(
+            &mut c[z * dims.batch_c..],
+            &a[z * dims.batch_a..],
+            &b[z * dims.batch_b..],
+            bias,
+            dims,
+        );
+    }
+}
+
+/// One product of the batch.
+fn matmul_one(c: &mut [f32], a: &[f32], b: &[f32], bias: Option<&[f32]>, dims: &MatmulDims) {
+    let (ea, eb, ec) = dims.extents_one();
     assert!(
         a.len() >= ea && b.len() >= eb && c.len() >= ec,
         "matmul: operands too short for {dims:?}"

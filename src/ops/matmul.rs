@@ -20,6 +20,10 @@ pub struct MatmulParams {
     pub b_off: u32,
     pub c_off: u32,
     pub bias_off: u32,
+    pub a_bs: u32,
+    pub b_bs: u32,
+    pub c_bs: u32,
+    pub bias_bs: u32,
     pub _pad: [u32; 2],
 }
 
@@ -42,6 +46,9 @@ pub enum MatmulKernel {
 /// dimensions, strides and offsets.
 pub fn vec4_eligible(d: &MatmulDims, a_off: usize, b_off: usize) -> bool {
     let q = |x: usize| x.is_multiple_of(4);
+    if !(q(d.batch_a) && q(d.batch_b)) {
+        return false;
+    }
     match (d.trans_a, d.trans_b) {
         (false, true) => q(d.k) && q(d.lda) && q(a_off) && q(d.ldb) && q(b_off),
         (false, false) => q(d.k) && q(d.lda) && q(a_off) && q(d.n) && q(d.ldb) && q(b_off),
@@ -92,7 +99,12 @@ pub fn matmul_with(
     check_len(OP, "B", &b, eb)?;
     check_len(OP, "C", &c, ec)?;
     if let Some(bias) = &bias {
-        check_len(OP, "bias (N)", bias, d.n)?;
+        check_len(
+            OP,
+            "bias (N)",
+            bias,
+            (d.batch.max(1) - 1) * d.batch_bias + d.n,
+        )?;
     }
     let reads: Vec<&Slice> = [Some(&a), Some(&b), bias.as_ref()]
         .into_iter()
@@ -111,6 +123,10 @@ pub fn matmul_with(
         b_off: to_u32(OP, "offset", b.offset)?,
         c_off: to_u32(OP, "offset", c.offset)?,
         bias_off: to_u32(OP, "offset", bias.map_or(0, |s| s.offset))?,
+        a_bs: to_u32(OP, "batch stride", d.batch_a)?,
+        b_bs: to_u32(OP, "batch stride", d.batch_b)?,
+        c_bs: to_u32(OP, "batch stride", d.batch_c)?,
+        bias_bs: to_u32(OP, "batch stride", d.batch_bias)?,
         _pad: [0; 2],
     };
     if kernel == MatmulKernel::Vec4 && !vec4_eligible(d, a.offset, b.offset) {
@@ -142,10 +158,10 @@ pub fn matmul_with(
     let groups = [
         to_u32(OP, "grid", d.n.div_ceil(TILE).div_ceil(WG_X as usize))?,
         to_u32(OP, "grid", d.m.div_ceil(TILE).div_ceil(WG_Y as usize))?,
-        1,
+        to_u32(OP, "batch", d.batch.max(1))?,
     ];
     let max = ctx.limits.max_compute_workgroups_per_dimension;
-    if groups[0] > max || groups[1] > max {
+    if groups.iter().any(|&g| g > max) {
         return Err(Error::Shape {
             op: OP,
             expected: format!("at most {max} workgroups per dimension"),

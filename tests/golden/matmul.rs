@@ -7,31 +7,36 @@ use crate::common::*;
 
 /// Naive f64 product with the same layout rules: checks the CPU twin's strides and transposes.
 fn naive(c: &mut [f32], a: &[f32], b: &[f32], bias: Option<&[f32]>, d: &MatmulDims) {
-    for i in 0..d.m {
-        for j in 0..d.n {
-            let mut s = 0f64;
-            for k in 0..d.k {
-                let av = if d.trans_a {
-                    a[k * d.lda + i]
+    for z in 0..d.batch {
+        let (a, b) = (&a[z * d.batch_a..], &b[z * d.batch_b..]);
+        let bias = bias.map(|v| &v[z * d.batch_bias..]);
+        let c = &mut c[z * d.batch_c..];
+        for i in 0..d.m {
+            for j in 0..d.n {
+                let mut s = 0f64;
+                for k in 0..d.k {
+                    let av = if d.trans_a {
+                        a[k * d.lda + i]
+                    } else {
+                        a[i * d.lda + k]
+                    };
+                    let bv = if d.trans_b {
+                        b[j * d.ldb + k]
+                    } else {
+                        b[k * d.ldb + j]
+                    };
+                    s += av as f64 * bv as f64;
+                }
+                if let Some(bias) = bias {
+                    s += bias[j] as f64;
+                }
+                let x = &mut c[i * d.ldc + j];
+                *x = if d.accumulate {
+                    *x + s as f32
                 } else {
-                    a[i * d.lda + k]
+                    s as f32
                 };
-                let bv = if d.trans_b {
-                    b[j * d.ldb + k]
-                } else {
-                    b[k * d.ldb + j]
-                };
-                s += av as f64 * bv as f64;
             }
-            if let Some(bias) = bias {
-                s += bias[j] as f64;
-            }
-            let x = &mut c[i * d.ldc + j];
-            *x = if d.accumulate {
-                *x + s as f32
-            } else {
-                s as f32
-            };
         }
     }
 }
@@ -76,7 +81,7 @@ fn check(
     let (ea, eb, ec) = d.extents();
     let a = rng.values(offs[0] + ea);
     let b = rng.values(offs[1] + eb);
-    let bias = rng.values(d.n);
+    let bias = rng.values((d.batch - 1) * d.batch_bias + d.n);
     // Accumulating products start from random C; assigning ones from NaN. A guard region of
     // two rows follows the view: robust buffer access silently drops a write past the end of
     // a buffer, so a stray write must land where the test can see it.
@@ -122,13 +127,14 @@ fn check(
     let got = download(ctx, &tc);
 
     // Compare the (M, N) view; everything outside it must be untouched.
-    let idx = |i: usize, j: usize| offs[2] + i * d.ldc + j;
-    let view = |v: &[f32]| -> Vec<f32> {
-        (0..d.m)
-            .flat_map(|i| (0..d.n).map(move |j| (i, j)))
-            .map(|(i, j)| v[idx(i, j)])
-            .collect()
-    };
+    // Every (z, i, j) of the batch's C views.
+    let cells: Vec<usize> = (0..d.batch)
+        .flat_map(|z| {
+            (0..d.m)
+                .flat_map(move |i| (0..d.n).map(move |j| offs[2] + z * d.batch_c + i * d.ldc + j))
+        })
+        .collect();
+    let view = |v: &[f32]| -> Vec<f32> { cells.iter().map(|&p| v[p]).collect() };
     let what = format!("{name} ({kernel:?}) {d:?} offs {offs:?} bias {with_bias}");
     assert_close(
         &format!("{what}: cpu vs naive"),
@@ -147,10 +153,8 @@ fn check(
         rng.seed,
     );
     let mut inside = vec![false; got.len()];
-    for i in 0..d.m {
-        for j in 0..d.n {
-            inside[idx(i, j)] = true;
-        }
+    for &p in &cells {
+        inside[p] = true;
     }
     for (p, (&g, &c)) in got.iter().zip(&c0).enumerate() {
         assert!(
@@ -432,4 +436,47 @@ fn matmul_vec4_rejects_unaligned_operands() {
     .err()
     .expect("K = 3 is not 4-aligned");
     assert!(err.to_string().contains("4-aligned"), "{err}");
+}
+
+/// A batch of products per dispatch (gid.z), as the recurrent layers use for both directions:
+/// both kernels, operands a random gap apart.
+#[test]
+fn matmul_batched_matches_cpu() {
+    let mut rng = TestRng::new("matmul_batched_matches_cpu");
+    let Some(ctx) = gpu("matmul_batched_matches_cpu") else {
+        return;
+    };
+    for kernel in [MatmulKernel::Scalar, MatmulKernel::Vec4] {
+        for (name, base) in [
+            (
+                "matmul_batched_nt",
+                MatmulDims::nt as fn(usize, usize, usize) -> MatmulDims,
+            ),
+            ("matmul_batched_nn", MatmulDims::nn),
+            ("matmul_batched_tn", MatmulDims::tn),
+        ] {
+            let (d, offs) = if kernel == MatmulKernel::Vec4 {
+                draw_aligned(&mut rng, base)
+            } else {
+                draw(&mut rng, base, true)
+            };
+            let (ea, eb, ec) = d.extents();
+            let gap = |rng: &mut TestRng| {
+                if kernel == MatmulKernel::Vec4 {
+                    4 * rng.below(3)
+                } else {
+                    rng.below(5)
+                }
+            };
+            let strides = [
+                ea + gap(&mut rng),
+                eb + gap(&mut rng),
+                ec + rng.below(5),
+                d.n + rng.below(5),
+            ];
+            let d = d.batched(2 + rng.below(2), strides);
+            let bias = rng.coin();
+            check(ctx, kernel, name, &mut rng, d, offs, bias);
+        }
+    }
 }
