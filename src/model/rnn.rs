@@ -470,16 +470,23 @@ impl RnnBuffers {
                 }));
             }
             if state_grads {
-                // dh0 = carry + dhh[d, 0]·W_hh[d]; dc0 = dc_carry.
-                for dir in 0..d {
-                    ops.push(Op::Matmul {
-                        c: carry.sub(dir * bh, bh),
-                        a: dhh.sub(dir * tb * gh, b * gh),
-                        b: whh.sub(dir * gh * h, gh * h),
-                        bias: None,
-                        dims: MatmulDims::nn(b, h, gh).accumulate(),
-                    });
-                }
+                // dh0 = carry + dhh[d, 0]·W_hh[d], both directions in one batched product;
+                // dc0 = dc_carry.
+                let dims = MatmulDims::nn(b, h, gh)
+                    .accumulate()
+                    .batched(d, [tb * gh, gh * h, bh, 0]);
+                let first = View {
+                    buf: l.dhh,
+                    offset: 0,
+                    len: (d - 1) * tb * gh + b * gh,
+                };
+                ops.push(Op::Matmul {
+                    c: carry,
+                    a: first,
+                    b: whh,
+                    bias: None,
+                    dims,
+                });
                 ops.push(Op::Copy {
                     out: at(self.dh0),
                     inp: carry,
@@ -521,25 +528,28 @@ impl RnnBuffers {
                     ld: d * gh,
                 });
             }
-            for dir in 0..d {
-                let dwhh = self
-                    .layout
-                    .view(self.grads, &self.name("weight_hh", k, dir))?;
-                let dh_rows = dhh.sub(dir * tb * gh, tb * gh);
-                ops.push(Op::Matmul {
-                    c: dwhh,
-                    a: dh_rows,
-                    b: hs.sub(dir * (t + 1) * bh, tb * h),
-                    bias: None,
-                    dims: MatmulDims::tn(gh, h, tb).accumulate(),
-                });
-                if c.bias {
+            // dW_hh[d] += dhh[d]ᵀ · hs[d, 0..T], both directions in one batched product.
+            let dwhh =
+                self.cfg
+                    .both_dirs(&self.layout, self.grads, &self.prefix, "weight_hh", k)?;
+            let dims = MatmulDims::tn(gh, h, tb)
+                .accumulate()
+                .batched(d, [tb * gh, (t + 1) * bh, gh * h, 0]);
+            ops.push(Op::Matmul {
+                c: dwhh,
+                a: dhh,
+                b: hs,
+                bias: None,
+                dims,
+            });
+            if c.bias {
+                for dir in 0..d {
                     let dbhh = self
                         .layout
                         .view(self.grads, &self.name("bias_hh", k, dir))?;
                     ops.push(Op::BiasGrad {
                         dbias: dbhh,
-                        dy: dh_rows,
+                        dy: dhh.sub(dir * tb * gh, tb * gh),
                         m: tb,
                         n: gh,
                         ld: gh,
