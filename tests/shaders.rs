@@ -131,6 +131,16 @@ fn uniform_structs_match_their_rust_mirrors() {
             size_of::<cell::CellParams>(),
         ),
         (
+            shaders::GRU_CELL_FWD_VEC4,
+            "CellParams",
+            size_of::<cell::CellParams>(),
+        ),
+        (
+            shaders::GRU_CELL_BWD_VEC4,
+            "CellParams",
+            size_of::<cell::CellParams>(),
+        ),
+        (
             shaders::GRU_CELL_BWD,
             "CellParams",
             size_of::<cell::CellParams>(),

@@ -87,14 +87,73 @@ fn check_common(
     check_len(op, "hs (D, T+1, B, H)", hs, a.d * (a.t + 1) * a.b * a.h)
 }
 
-/// The forward step dispatch for `c.kind`. Starting offsets other than W_hh's and b_hh's must
-/// be 0 (activations live in their own buffers).
+/// The kernels of a cell step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CellKernel {
+    /// One invocation per (row, unit): any H and offsets.
+    Scalar,
+    /// 4 rows × 4 units per invocation with vec4 loads (GRU; H and the weight offsets
+    /// multiples of 4, see [`vec4_eligible`]).
+    Vec4,
+}
+
+/// Whether the vec4 variant can run this step: a GRU with H, W_hh's and b_hh's offsets and
+/// dh_n's offset all multiples of 4.
+pub fn vec4_eligible(kind: CellKind, h: usize, offsets: &[usize]) -> bool {
+    kind == CellKind::Gru && h.is_multiple_of(4) && offsets.iter().all(|o| o.is_multiple_of(4))
+}
+
+/// The forward step dispatch for `c.kind`, with the fastest kernel the operands allow.
 pub fn cell_fwd(ctx: &GpuContext, c: &CellFwd<Slice>) -> Result<Dispatch> {
-    let (op, shader, entry): (&'static str, _, _) = match c.kind {
-        CellKind::Rnn => ("rnn_cell_fwd", shaders::RNN_CELL_FWD, "rnn_cell_fwd"),
-        CellKind::Gru => ("gru_cell_fwd", shaders::GRU_CELL_FWD, "gru_cell_fwd"),
-        CellKind::Lstm => ("lstm_cell_fwd", shaders::LSTM_CELL_FWD, "lstm_cell_fwd"),
+    let offs = [c.whh.offset, c.bhh.map_or(0, |b| b.offset)];
+    let kernel = if vec4_eligible(c.kind, c.dims.h, &offs) {
+        CellKernel::Vec4
+    } else {
+        CellKernel::Scalar
     };
+    cell_fwd_with(ctx, kernel, c)
+}
+
+/// [`cell_fwd`] with an explicit kernel. Starting offsets other than W_hh's and b_hh's must
+/// be 0 (activations live in their own buffers).
+pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -> Result<Dispatch> {
+    let (op, shader, entry): (&'static str, _, _) = match (c.kind, kernel) {
+        (CellKind::Rnn, CellKernel::Scalar) => {
+            ("rnn_cell_fwd", shaders::RNN_CELL_FWD, "rnn_cell_fwd")
+        }
+        (CellKind::Gru, CellKernel::Scalar) => {
+            ("gru_cell_fwd", shaders::GRU_CELL_FWD, "gru_cell_fwd")
+        }
+        (CellKind::Lstm, CellKernel::Scalar) => {
+            ("lstm_cell_fwd", shaders::LSTM_CELL_FWD, "lstm_cell_fwd")
+        }
+        (CellKind::Gru, CellKernel::Vec4) => (
+            "gru_cell_fwd_vec4",
+            shaders::GRU_CELL_FWD_VEC4,
+            "gru_cell_fwd_vec4",
+        ),
+        (kind, CellKernel::Vec4) => {
+            return Err(Error::InvalidArgument {
+                op: "cell_fwd",
+                message: format!("no vec4 kernel for {kind:?}"),
+            });
+        }
+    };
+    if kernel == CellKernel::Vec4
+        && !vec4_eligible(
+            c.kind,
+            c.dims.h,
+            &[c.whh.offset, c.bhh.map_or(0, |b| b.offset)],
+        )
+    {
+        return Err(Error::InvalidArgument {
+            op,
+            message: format!(
+                "needs H and the weight offsets to be multiples of 4: {:?}",
+                c.dims
+            ),
+        });
+    }
     let a = &c.dims;
     let gh = c.kind.gates() * a.h;
     check_common(op, c.kind, a, &c.whh, &c.lens, &c.hs)?;
@@ -124,7 +183,7 @@ pub fn cell_fwd(ctx: &GpuContext, c: &CellFwd<Slice>) -> Result<Dispatch> {
     }
     let p = params(op, a, &c.whh, c.bhh.map_or(0, |s| s.offset), 0)?;
     let pipeline = ctx.pipeline(shader, entry, &[("WG", WG as f64)])?;
-    let mut groups = grid_1d(ctx, a.b * a.h, WG);
+    let mut groups = grid_1d(ctx, invocations(kernel, a), WG);
     groups[2] = a.d as u32;
     let w = c.whh.buffer();
     let bufs: Vec<(u32, &wgpu::Buffer)> = match c.kind {
@@ -166,14 +225,59 @@ pub fn cell_fwd(ctx: &GpuContext, c: &CellFwd<Slice>) -> Result<Dispatch> {
     Ok(Dispatch::new(ctx, op, pipeline, &p, &bufs, groups))
 }
 
-/// The backward step dispatch for `c.kind` (same offset rules as [`cell_fwd`]; `dhn` and
-/// `dcn` may start anywhere, at the same offset).
+/// One invocation per (row, unit), or per 4 × 4 tile with the vec4 kernel.
+fn invocations(kernel: CellKernel, a: &crate::cpu::cell::CellDims) -> usize {
+    match kernel {
+        CellKernel::Scalar => a.b * a.h,
+        CellKernel::Vec4 => a.b.div_ceil(4) * (a.h / 4),
+    }
+}
+
+/// The backward step dispatch for `c.kind`, with the fastest kernel the operands allow.
 pub fn cell_bwd(ctx: &GpuContext, c: &CellBwd<Slice>) -> Result<Dispatch> {
-    let (op, shader, entry): (&'static str, _, _) = match c.kind {
-        CellKind::Rnn => ("rnn_cell_bwd", shaders::RNN_CELL_BWD, "rnn_cell_bwd"),
-        CellKind::Gru => ("gru_cell_bwd", shaders::GRU_CELL_BWD, "gru_cell_bwd"),
-        CellKind::Lstm => ("lstm_cell_bwd", shaders::LSTM_CELL_BWD, "lstm_cell_bwd"),
+    let kernel = if vec4_eligible(c.kind, c.dims.h, &[c.whh.offset, c.dhn.offset]) {
+        CellKernel::Vec4
+    } else {
+        CellKernel::Scalar
     };
+    cell_bwd_with(ctx, kernel, c)
+}
+
+/// [`cell_bwd`] with an explicit kernel (same offset rules as [`cell_fwd_with`]; `dhn` and
+/// `dcn` may start anywhere, at the same offset).
+pub fn cell_bwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellBwd<Slice>) -> Result<Dispatch> {
+    let (op, shader, entry): (&'static str, _, _) = match (c.kind, kernel) {
+        (CellKind::Rnn, CellKernel::Scalar) => {
+            ("rnn_cell_bwd", shaders::RNN_CELL_BWD, "rnn_cell_bwd")
+        }
+        (CellKind::Gru, CellKernel::Scalar) => {
+            ("gru_cell_bwd", shaders::GRU_CELL_BWD, "gru_cell_bwd")
+        }
+        (CellKind::Lstm, CellKernel::Scalar) => {
+            ("lstm_cell_bwd", shaders::LSTM_CELL_BWD, "lstm_cell_bwd")
+        }
+        (CellKind::Gru, CellKernel::Vec4) => (
+            "gru_cell_bwd_vec4",
+            shaders::GRU_CELL_BWD_VEC4,
+            "gru_cell_bwd_vec4",
+        ),
+        (kind, CellKernel::Vec4) => {
+            return Err(Error::InvalidArgument {
+                op: "cell_bwd",
+                message: format!("no vec4 kernel for {kind:?}"),
+            });
+        }
+    };
+    if kernel == CellKernel::Vec4 && !vec4_eligible(c.kind, c.dims.h, &[c.whh.offset, c.dhn.offset])
+    {
+        return Err(Error::InvalidArgument {
+            op,
+            message: format!(
+                "needs H and the weight and dh_n offsets to be multiples of 4: {:?}",
+                c.dims
+            ),
+        });
+    }
     let a = &c.dims;
     let gh = c.kind.gates() * a.h;
     let dbh = a.d * a.b * a.h;
@@ -206,7 +310,7 @@ pub fn cell_bwd(ctx: &GpuContext, c: &CellBwd<Slice>) -> Result<Dispatch> {
     }
     let p = params(op, a, &c.whh, 0, c.dhn.offset)?;
     let pipeline = ctx.pipeline(shader, entry, &[("WG", WG as f64)])?;
-    let mut groups = grid_1d(ctx, a.b * a.h, WG);
+    let mut groups = grid_1d(ctx, invocations(kernel, a), WG);
     groups[2] = a.d as u32;
     let w = c.whh.buffer();
     let bufs: Vec<(u32, &wgpu::Buffer)> = match c.kind {

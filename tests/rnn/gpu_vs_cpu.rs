@@ -25,10 +25,18 @@ fn draw_config(rng: &mut TestRng, cell: CellKind) -> RnnConfig {
 
 /// Forward and backward of one random batch on both backends; everything must agree.
 fn check(rng: &mut TestRng, cell: CellKind) {
+    check_with(rng, cell, None);
+}
+
+/// [`check`] with the hidden size fixed.
+fn check_with(rng: &mut TestRng, cell: CellKind, hidden: Option<usize>) {
     let Some(ctx) = gpu(&format!("{cell:?} gpu vs cpu")) else {
         return;
     };
-    let cfg = draw_config(rng, cell);
+    let mut cfg = draw_config(rng, cell);
+    if let Some(h) = hidden {
+        cfg.hidden = h;
+    }
     let (t, b) = (1 + rng.below(9), [1, 3, 17][rng.below(3)]);
     let lens: Vec<usize> = (0..b).map(|_| 1 + rng.below(t)).collect();
     let (l, dh) = (cfg.layers * cfg.dirs(), cfg.dirs() * cfg.hidden);
@@ -159,5 +167,33 @@ fn step_api_matches_whole_sequence_forward() {
                 rng.seed,
             );
         }
+    }
+}
+
+/// The register-tiled GRU kernels (gru_cell_{fwd,bwd}_vec4), chosen automatically when H and
+/// the weight offsets are multiples of 4: such H with batches of 1, 3 and 17 (not multiples of
+/// the 4-row tile) and unequal lengths, against the CPU twins.
+#[test]
+fn gru_cell_vec4_fwd_bwd_gpu_matches_cpu() {
+    let mut rng = TestRng::new("gru_cell_vec4_fwd_bwd_gpu_matches_cpu");
+    for _ in 0..6 {
+        let h = [4, 8, 100][rng.below(3)];
+        check_with(&mut rng, CellKind::Gru, Some(h));
+    }
+    // The layouts those configurations produce do take the vec4 path.
+    let mut cfg = RnnConfig::new(CellKind::Gru, 5, 8);
+    cfg.layers = 3;
+    cfg.bidirectional = true;
+    let mut layout = gpu_rnn::model::params::ParamLayout::default();
+    cfg.push_params(&mut layout, "");
+    for k in 0..3 {
+        let offs = [
+            layout.get(&format!("weight_hh_l{k}")).unwrap().offset,
+            layout.get(&format!("bias_hh_l{k}")).unwrap().offset,
+        ];
+        assert!(
+            gpu_rnn::ops::cell::vec4_eligible(CellKind::Gru, 8, &offs),
+            "layer {k}: {offs:?}"
+        );
     }
 }

@@ -1,0 +1,117 @@
+// gru_cell_bwd_vec4: gru_cell_bwd (same math, layouts and CellParams) for H, the W_hh offset
+// and the dh_n offset all multiples of 4, register-tiled with vec4 loads and stores.
+//
+// Each invocation owns a tile of 4 batch rows × 4 hidden units of one direction. The
+// recurrent part of dh, Σ_k dhh[d, s+1, b, k] · W_hh[d, k, j], takes per 4 values of k the 4
+// rows of dhh (vec4 along k) and 4 rows of W_hh (vec4 along the tile's units): 64
+// multiply-adds for 8 loads. Everything after is gru_cell_bwd's per-element math on vec4s.
+// Dispatch: one invocation per (row quad, unit quad), idx = bq·(H/4) + jq over x/y, z = d.
+// CPU twin: src/cpu/gru_cell.rs (cpu::gru_cell::gru_cell_bwd).
+
+struct CellParams {
+    b: u32,
+    h: u32,
+    d: u32,
+    t: u32,
+    s: u32,
+    first: u32,
+    relu: u32,
+    has_bias: u32,
+    whh_off: u32,
+    bhh_off: u32,
+    dhn_off: u32,
+    _pad0: u32,
+}
+
+override WG: u32 = 64u;
+
+@group(0) @binding(1) var<storage, read> dout: array<vec4<f32>>;         // (T, B, D·H)
+@group(0) @binding(2) var<storage, read> dhn: array<vec4<f32>>;          // (D, B, H) at dhn_off
+@group(0) @binding(3) var<storage, read> w: array<vec4<f32>>;            // W_hh (D, 3H, H)
+@group(0) @binding(4) var<storage, read> lens: array<u32>;               // (B)
+@group(0) @binding(5) var<storage, read> hs: array<vec4<f32>>;           // (D, T+1, B, H)
+@group(0) @binding(6) var<storage, read> gates: array<vec4<f32>>;        // (D, T, B, 4H)
+@group(0) @binding(7) var<storage, read_write> dxw: array<vec4<f32>>;    // (T, B, D·3H)
+@group(0) @binding(8) var<storage, read_write> dhh: array<vec4<f32>>;    // (D, T, B, 3H)
+@group(0) @binding(9) var<storage, read_write> carry: array<vec4<f32>>;  // (D, B, H)
+@group(0) @binding(0) var<uniform> p: CellParams;
+
+@compute @workgroup_size(WG)
+fn gru_cell_bwd_vec4(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let H = p.h;
+    let hq = H / 4u;
+    let idx = gid.x + gid.y * nwg.x * WG;
+    if idx >= ((p.b + 3u) / 4u) * hq {
+        return;
+    }
+    let b0 = (idx / hq) * 4u;
+    let jq = idx % hq;
+    let d = gid.z;
+    let t = select(p.s, p.t - 1u - p.s, d == 1u);
+
+    var dh: array<vec4<f32>, 4>;
+    if p.first != 0u {
+        for (var i = 0u; i < 4u; i++) {
+            dh[i] = dhn[p.dhn_off / 4u + (d * p.b + min(b0 + i, p.b - 1u)) * hq + jq];
+        }
+    } else {
+        var row: array<u32, 4>;   // vec4 index of each row of dhh[d, s+1]
+        for (var i = 0u; i < 4u; i++) {
+            let b = min(b0 + i, p.b - 1u);
+            row[i] = ((d * p.t + p.s + 1u) * p.b + b) * 3u * hq;
+            dh[i] = carry[(d * p.b + b) * hq + jq];
+        }
+        // W_hh[d, k, j0..j0+4] as a vec4: row k of direction d, this tile's units.
+        let wcol = p.whh_off / 4u + d * 3u * H * hq + jq;
+        for (var kq = 0u; kq < 3u * hq; kq++) {
+            let w0 = w[wcol + (4u * kq) * hq];
+            let w1 = w[wcol + (4u * kq + 1u) * hq];
+            let w2 = w[wcol + (4u * kq + 2u) * hq];
+            let w3 = w[wcol + (4u * kq + 3u) * hq];
+            for (var i = 0u; i < 4u; i++) {
+                let q = dhh[row[i] + kq];
+                dh[i] += q.x * w0 + q.y * w1 + q.z * w2 + q.w * w3;
+            }
+        }
+    }
+
+    for (var i = 0u; i < 4u; i++) {
+        let b = b0 + i;
+        if b >= p.b {
+            break;
+        }
+        let c = (d * p.b + b) * hq + jq;
+        let x = ((t * p.b + b) * p.d + d) * 3u * hq + jq;
+        let y = ((d * p.t + p.s) * p.b + b) * 3u * hq + jq;
+        if t >= lens[b] {
+            carry[c] = dh[i];
+            dxw[x] = vec4<f32>(0.0);
+            dxw[x + hq] = vec4<f32>(0.0);
+            dxw[x + 2u * hq] = vec4<f32>(0.0);
+            dhh[y] = vec4<f32>(0.0);
+            dhh[y + hq] = vec4<f32>(0.0);
+            dhh[y + 2u * hq] = vec4<f32>(0.0);
+            continue;
+        }
+        let g = ((d * p.t + p.s) * p.b + b) * 4u * hq + jq;
+        let r = gates[g];
+        let z = gates[g + hq];
+        let n = gates[g + 2u * hq];
+        let hn = gates[g + 3u * hq];
+        let h_prev = hs[((d * (p.t + 1u) + p.s) * p.b + b) * hq + jq];
+        let dhv = dh[i] + dout[((t * p.b + b) * p.d + d) * hq + jq];
+        let dn = dhv * (1.0 - z) * (1.0 - n * n);
+        let dz = dhv * (h_prev - n) * z * (1.0 - z);
+        let dr = dn * hn * r * (1.0 - r);
+        dxw[x] = dr;
+        dxw[x + hq] = dz;
+        dxw[x + 2u * hq] = dn;
+        dhh[y] = dr;
+        dhh[y + hq] = dz;
+        dhh[y + 2u * hq] = dn * r;
+        carry[c] = dhv * z;
+    }
+}
