@@ -365,7 +365,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
             order.shuffle(&mut rng);
         }
         let bar = tty.then(|| {
-            let b = indicatif::ProgressBar::with_draw_target(Some(order.len() as u64), indicatif::ProgressDrawTarget::stdout());
+            let b = indicatif::ProgressBar::with_draw_target(
+                Some(order.len() as u64),
+                indicatif::ProgressDrawTarget::stdout(),
+            );
             b.set_style(
                 indicatif::ProgressStyle::with_template(
                     "{msg} [{bar:30}] {pos}/{len} names, {elapsed} elapsed, eta {eta}",

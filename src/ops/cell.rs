@@ -5,7 +5,8 @@
 use super::{Dispatch, WG, check_len, grid_1d, to_u32};
 use crate::gpu::{GpuContext, Slice};
 use crate::model::plan::{CellBwd, CellFwd, CellKind};
-use crate::{Error, Result, shaders};
+use crate::shaders::{self, Shader};
+use crate::{Error, Result};
 
 /// Mirrors `CellParams` in the six cell kernels.
 #[repr(C)]
@@ -103,6 +104,29 @@ pub fn vec4_eligible(kind: CellKind, h: usize, offsets: &[usize]) -> bool {
     kind == CellKind::Gru && h.is_multiple_of(4) && offsets.iter().all(|o| o.is_multiple_of(4))
 }
 
+/// The shader of a step; as everywhere, its file stem is also its entry point and the op's
+/// name.
+fn cell_shader(kind: CellKind, kernel: CellKernel, backward: bool) -> Result<&'static Shader> {
+    use CellKernel::{Scalar, Vec4};
+    use CellKind::{Gru, Lstm, Rnn};
+    Ok(match (kind, kernel, backward) {
+        (Rnn, Scalar, false) => shaders::RNN_CELL_FWD,
+        (Rnn, Scalar, true) => shaders::RNN_CELL_BWD,
+        (Gru, Scalar, false) => shaders::GRU_CELL_FWD,
+        (Gru, Scalar, true) => shaders::GRU_CELL_BWD,
+        (Lstm, Scalar, false) => shaders::LSTM_CELL_FWD,
+        (Lstm, Scalar, true) => shaders::LSTM_CELL_BWD,
+        (Gru, Vec4, false) => shaders::GRU_CELL_FWD_VEC4,
+        (Gru, Vec4, true) => shaders::GRU_CELL_BWD_VEC4,
+        (kind, Vec4, _) => {
+            return Err(Error::InvalidArgument {
+                op: "cell",
+                message: format!("no vec4 kernel for {kind:?}"),
+            });
+        }
+    })
+}
+
 /// The forward step dispatch for `c.kind`, with the fastest kernel the operands allow.
 pub fn cell_fwd(ctx: &GpuContext, c: &CellFwd<Slice>) -> Result<Dispatch> {
     let offs = [c.whh.offset, c.bhh.map_or(0, |b| b.offset)];
@@ -117,28 +141,8 @@ pub fn cell_fwd(ctx: &GpuContext, c: &CellFwd<Slice>) -> Result<Dispatch> {
 /// [`cell_fwd`] with an explicit kernel. Starting offsets other than W_hh's and b_hh's must
 /// be 0 (activations live in their own buffers).
 pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -> Result<Dispatch> {
-    let (op, shader, entry): (&'static str, _, _) = match (c.kind, kernel) {
-        (CellKind::Rnn, CellKernel::Scalar) => {
-            ("rnn_cell_fwd", shaders::RNN_CELL_FWD, "rnn_cell_fwd")
-        }
-        (CellKind::Gru, CellKernel::Scalar) => {
-            ("gru_cell_fwd", shaders::GRU_CELL_FWD, "gru_cell_fwd")
-        }
-        (CellKind::Lstm, CellKernel::Scalar) => {
-            ("lstm_cell_fwd", shaders::LSTM_CELL_FWD, "lstm_cell_fwd")
-        }
-        (CellKind::Gru, CellKernel::Vec4) => (
-            "gru_cell_fwd_vec4",
-            shaders::GRU_CELL_FWD_VEC4,
-            "gru_cell_fwd_vec4",
-        ),
-        (kind, CellKernel::Vec4) => {
-            return Err(Error::InvalidArgument {
-                op: "cell_fwd",
-                message: format!("no vec4 kernel for {kind:?}"),
-            });
-        }
-    };
+    let shader = cell_shader(c.kind, kernel, false)?;
+    let (op, entry) = (shader.name, shader.name);
     if kernel == CellKernel::Vec4
         && !vec4_eligible(
             c.kind,
@@ -246,28 +250,8 @@ pub fn cell_bwd(ctx: &GpuContext, c: &CellBwd<Slice>) -> Result<Dispatch> {
 /// [`cell_bwd`] with an explicit kernel (same offset rules as [`cell_fwd_with`]; `dhn` and
 /// `dcn` may start anywhere, at the same offset).
 pub fn cell_bwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellBwd<Slice>) -> Result<Dispatch> {
-    let (op, shader, entry): (&'static str, _, _) = match (c.kind, kernel) {
-        (CellKind::Rnn, CellKernel::Scalar) => {
-            ("rnn_cell_bwd", shaders::RNN_CELL_BWD, "rnn_cell_bwd")
-        }
-        (CellKind::Gru, CellKernel::Scalar) => {
-            ("gru_cell_bwd", shaders::GRU_CELL_BWD, "gru_cell_bwd")
-        }
-        (CellKind::Lstm, CellKernel::Scalar) => {
-            ("lstm_cell_bwd", shaders::LSTM_CELL_BWD, "lstm_cell_bwd")
-        }
-        (CellKind::Gru, CellKernel::Vec4) => (
-            "gru_cell_bwd_vec4",
-            shaders::GRU_CELL_BWD_VEC4,
-            "gru_cell_bwd_vec4",
-        ),
-        (kind, CellKernel::Vec4) => {
-            return Err(Error::InvalidArgument {
-                op: "cell_bwd",
-                message: format!("no vec4 kernel for {kind:?}"),
-            });
-        }
-    };
+    let shader = cell_shader(c.kind, kernel, true)?;
+    let (op, entry) = (shader.name, shader.name);
     if kernel == CellKernel::Vec4 && !vec4_eligible(c.kind, c.dims.h, &[c.whh.offset, c.dhn.offset])
     {
         return Err(Error::InvalidArgument {
