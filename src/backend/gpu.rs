@@ -38,15 +38,6 @@ impl GpuRuntime {
         })
     }
 
-    pub fn ctx(&self) -> &Arc<GpuContext> {
-        &self.ctx
-    }
-
-    /// Bytes held by the plan's buffers.
-    pub fn buffer_bytes(&self) -> u64 {
-        self.tensors.iter().map(|t| t.buffer.size()).sum()
-    }
-
     fn slice(&self, v: View) -> Slice<'_> {
         Slice {
             tensor: &self.tensors[v.buf.0],
@@ -171,10 +162,6 @@ impl GpuRuntime {
                 d.record(rec);
             }
         }
-    }
-
-    pub fn tensor(&self, buf: BufId) -> &GpuTensor {
-        &self.tensors[buf.0]
     }
 }
 

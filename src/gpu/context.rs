@@ -31,11 +31,6 @@ impl AdapterSummary {
                 .to_string(),
         }
     }
-
-    /// True for adapters that run on the CPU (lavapipe, SwiftShader, WARP).
-    pub fn is_cpu(&self) -> bool {
-        self.device_type == wgpu::DeviceType::Cpu
-    }
 }
 
 impl std::fmt::Display for AdapterSummary {

@@ -27,10 +27,6 @@ impl<'c> Recorder<'c> {
         }
     }
 
-    pub fn ctx(&self) -> &'c GpuContext {
-        self.ctx
-    }
-
     /// Record one dispatch of `pipeline` with `bind_group` over `groups` workgroups.
     pub fn dispatch(
         &mut self,

@@ -259,11 +259,6 @@ impl Classifier {
         self.rt.last_dispatches()
     }
 
-    /// Optimizer steps taken since the parameters were set.
-    pub fn steps_taken(&self) -> u64 {
-        self.opt.steps_taken()
-    }
-
     /// Forward to logits for a (T, B) batch (`train`: dropout on).
     fn forward_ops(&self, ops: &mut Vec<Op>, t: usize, b: usize, train: bool) -> Result<()> {
         let c = &self.cfg;

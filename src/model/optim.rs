@@ -104,8 +104,4 @@ impl Optimizer {
     pub fn params(&self, rt: &mut dyn Runtime) -> Result<Vec<f32>> {
         rt.read_f32(v(self.params, self.len))
     }
-
-    pub fn steps_taken(&self) -> u64 {
-        self.step
-    }
 }

@@ -50,10 +50,6 @@ impl Dispatch {
     pub fn record(&self, rec: &mut Recorder) {
         rec.dispatch(&self.pipeline, &self.bind_group, self.groups);
     }
-
-    pub fn groups(&self) -> [u32; 3] {
-        self.groups
-    }
 }
 
 /// Workgroups for `n` invocations in groups of `wg`, folded into y when x would pass the
