@@ -102,8 +102,9 @@ struct Bufs {
     targets: BufId,
     offsets: BufId,
     rows: BufId,
-    emb: BufId,
-    demb: BufId,
+    /// (V, D·G·H): every token's input projection, E·W_ihᵀ + b_ih, and its gradient.
+    table: BufId,
+    dtable: BufId,
     fc_in: BufId,
     dfc_in: BufId,
     logits: BufId,
@@ -153,8 +154,14 @@ impl Classifier {
             targets: bufs.i32("targets", b_max),
             offsets: bufs.u32("token_rows.offsets", cfg.vocab + 1),
             rows: bufs.u32("token_rows.rows", tb),
-            emb: bufs.f32("embedded", tb * cfg.embed),
-            demb: bufs.f32("dembedded", tb * cfg.embed),
+            table: bufs.f32(
+                "embedding_projection",
+                cfg.vocab * cfg.rnn.dirs() * cfg.rnn.cell.gates() * cfg.rnn.hidden,
+            ),
+            dtable: bufs.f32(
+                "dembedding_projection",
+                cfg.vocab * cfg.rnn.dirs() * cfg.rnn.cell.gates() * cfg.rnn.hidden,
+            ),
             fc_in: bufs.f32("fc.in", b_max * cfg.fc_in()),
             dfc_in: bufs.f32("fc.din", b_max * cfg.fc_in()),
             logits: bufs.f32("logits", b_max * cfg.classes),
@@ -263,14 +270,28 @@ impl Classifier {
     fn forward_ops(&self, ops: &mut Vec<Op>, t: usize, b: usize, train: bool) -> Result<()> {
         let c = &self.cfg;
         let (e, h, d, l) = (c.embed, c.rnn.hidden, c.rnn.dirs(), c.rnn.layers);
-        let emb = v(self.b.emb, t * b * e);
-        ops.push(Op::EmbeddingFwd {
-            out: emb,
-            ids: v(self.b.ids, t * b),
-            weight: self.layout.view(self.opt.params, "embedding.weight")?,
-            e,
+        // The embedding feeds only W_ih of layer 0, so x·W_ihᵀ + b_ih of every token id is a row of
+        // table = E·W_ihᵀ + b_ih (V, D·G·H): one small product, then a gather instead of a
+        // (T·B, D·G·H, E) projection.
+        let dgh = d * c.rnn.cell.gates() * h;
+        let table = v(self.b.table, c.vocab * dgh);
+        let (w_ih, b_ih) = self.rnn.input_weights(self.opt.params)?;
+        let emb = self.layout.view(self.opt.params, "embedding.weight")?;
+        ops.push(Op::Matmul {
+            c: table,
+            a: emb,
+            b: w_ih,
+            bias: b_ih,
+            dims: MatmulDims::nt(c.vocab, dgh, e),
         });
-        self.rnn.forward_ops(ops, emb, t, b, train)?;
+        let (xw0, _) = self.rnn.xw0(t, b);
+        ops.push(Op::EmbeddingFwd {
+            out: xw0,
+            ids: v(self.b.ids, t * b),
+            weight: table,
+            e: dgh,
+        });
+        self.rnn.forward_ops(ops, None, t, b, train)?;
         // cat(h_n[-1], h_n[-2]): the top layer's last direction first.
         let hn = self.rnn.state(self.rnn.hn, b);
         let bh = b * h;
@@ -356,14 +377,49 @@ impl Classifier {
             out: self.rnn.doutput(t, b),
             value: 0.0,
         });
-        let (emb, demb) = (v(self.b.emb, t * b * e), v(self.b.demb, t * b * e));
-        self.rnn.backward_ops(ops, emb, Some(demb), t, b, false)?;
+        self.rnn.backward_ops(ops, None, None, t, b, false)?;
+        // Back through the table: dtable sums layer 0's dxw rows per token id, then
+        // dW_ih += dtableᵀ·E, db_ih += Σ dtable, dE += dtable·W_ih, each over V rows only.
+        let dgh = d * c.rnn.cell.gates() * h;
+        let (_, dxw0) = self.rnn.xw0(t, b);
+        let dtable = v(self.b.dtable, c.vocab * dgh);
+        ops.push(Op::Fill {
+            out: dtable,
+            value: 0.0,
+        });
         ops.push(Op::EmbeddingBwd {
-            dweight: self.layout.view(self.opt.grads, "embedding.weight")?,
-            dout: demb,
+            dweight: dtable,
+            dout: dxw0,
             offsets: v(self.b.offsets, c.vocab + 1),
             rows: v(self.b.rows, t * b),
-            e,
+            e: dgh,
+        });
+        let (gw, gb) = self.rnn.input_weights(self.opt.grads)?;
+        let (w_ih, _) = self.rnn.input_weights(self.opt.params)?;
+        let emb = self.layout.view(self.opt.params, "embedding.weight")?;
+        ops.push(Op::Matmul {
+            c: gw,
+            a: dtable,
+            b: emb,
+            bias: None,
+            dims: MatmulDims::tn(dgh, e, c.vocab).accumulate(),
+        });
+        if let Some(gb) = gb {
+            ops.push(Op::BiasGrad {
+                dbias: gb,
+                dy: dtable,
+                m: c.vocab,
+                n: dgh,
+                ld: dgh,
+            });
+        }
+        let demb = self.layout.view(self.opt.grads, "embedding.weight")?;
+        ops.push(Op::Matmul {
+            c: demb,
+            a: dtable,
+            b: w_ih,
+            bias: None,
+            dims: MatmulDims::nn(c.vocab, e, dgh).accumulate(),
         });
         self.opt.step_ops(ops);
         Ok(())

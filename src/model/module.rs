@@ -164,7 +164,8 @@ impl Rnn {
                 len: t * b * self.cfg.input_size,
             };
             let mut fwd = Vec::new();
-            self.bufs.forward_ops(&mut fwd, x, t, b, self.training)?;
+            self.bufs
+                .forward_ops(&mut fwd, Some(x), t, b, self.training)?;
             let mut bwd = vec![Op::Fill {
                 out: View {
                     buf: self.grads,
@@ -174,7 +175,8 @@ impl Rnn {
                 value: 0.0,
             }];
             let dx = View { buf: self.dx, ..x };
-            self.bufs.backward_ops(&mut bwd, x, Some(dx), t, b, true)?;
+            self.bufs
+                .backward_ops(&mut bwd, Some(x), Some(dx), t, b, true)?;
             self.programs
                 .insert(key, (Program::new(fwd), Program::new(bwd)));
         }

@@ -279,25 +279,60 @@ impl RnnBuffers {
 
     /// What layer k reads: the module's input, or the output of layer k − 1 (after dropout
     /// when training).
-    fn layer_input(&self, k: usize, input: View, t: usize, b: usize, train: bool) -> View {
+    fn layer_input(
+        &self,
+        k: usize,
+        input: Option<View>,
+        t: usize,
+        b: usize,
+        train: bool,
+    ) -> Option<View> {
         if k == 0 {
             return input;
         }
         let below = &self.layers[k - 1];
         let len = t * b * self.cfg.dirs() * self.cfg.hidden;
-        match below.dropped {
+        Some(match below.dropped {
             Some((dropped, _)) if train => Self::v(dropped, len),
             _ => Self::v(below.out, len),
-        }
+        })
+    }
+
+    /// Layer 0's W_ih (D·G·H, I) and b_ih (D·G·H), both directions, as views of `buf` (the
+    /// parameter or the gradient buffer).
+    pub fn input_weights(&self, buf: BufId) -> Result<(View, Option<View>)> {
+        let w = self
+            .cfg
+            .both_dirs(&self.layout, buf, &self.prefix, "weight_ih", 0)?;
+        let b = if self.cfg.bias {
+            Some(
+                self.cfg
+                    .both_dirs(&self.layout, buf, &self.prefix, "bias_ih", 0)?,
+            )
+        } else {
+            None
+        };
+        Ok((w, b))
+    }
+
+    /// Layer 0's input projection xw (T, B, D·G·H) = x·W_ihᵀ + b_ih, for a caller that writes it
+    /// itself (`input = None` in [`RnnBuffers::forward_ops`]), and its gradient after backward.
+    pub fn xw0(&self, t: usize, b: usize) -> (View, View) {
+        let n = t * b * self.cfg.dirs() * self.cfg.cell.gates() * self.cfg.hidden;
+        (
+            Self::v(self.layers[0].xw, n),
+            Self::v(self.layers[0].dxw, n),
+        )
     }
 
     /// Append the forward pass of a (T, B) batch reading `input (T, B, I)`: every layer's
     /// projection, T fused steps, and h_n (c_n). `lens` and `h0` (`c0`) must be written, and
-    /// `rng` too when training with dropout.
+    /// `rng` too when training with dropout. `input = None`: layer 0's projection is already in
+    /// [`RnnBuffers::xw0`] (the classifier computes it from an embedding table).
     pub fn forward_ops(
         &self,
         ops: &mut Vec<Op>,
-        input: View,
+        input: Option<View>,
         t: usize,
         b: usize,
         train: bool,
@@ -305,7 +340,9 @@ impl RnnBuffers {
         self.check(t, b)?;
         let c = &self.cfg;
         let (h, d, gh) = (c.hidden, c.dirs(), c.cell.gates() * c.hidden);
-        if input.len != t * b * c.input_size {
+        if let Some(input) = input
+            && input.len != t * b * c.input_size
+        {
             return Err(Error::Shape {
                 op: "rnn",
                 expected: format!("input (T={t}, B={b}, I={})", c.input_size),
@@ -314,25 +351,30 @@ impl RnnBuffers {
         }
         let bh = b * h;
         for (k, l) in self.layers.iter().enumerate() {
-            let x = self.layer_input(k, input, t, b, train);
             let xw = Self::v(l.xw, t * b * d * gh);
-            let bias = if c.bias {
-                Some(
+            if let Some(x) = self.layer_input(k, input, t, b, train) {
+                let w =
                     self.cfg
-                        .both_dirs(&self.layout, self.params, &self.prefix, "bias_ih", k)?,
-                )
-            } else {
-                None
-            };
-            ops.push(Op::Matmul {
-                c: xw,
-                a: x,
-                b: self
-                    .cfg
-                    .both_dirs(&self.layout, self.params, &self.prefix, "weight_ih", k)?,
-                bias,
-                dims: MatmulDims::nt(t * b, d * gh, c.layer_input(k)),
-            });
+                        .both_dirs(&self.layout, self.params, &self.prefix, "weight_ih", k)?;
+                let bias = if c.bias {
+                    Some(self.cfg.both_dirs(
+                        &self.layout,
+                        self.params,
+                        &self.prefix,
+                        "bias_ih",
+                        k,
+                    )?)
+                } else {
+                    None
+                };
+                ops.push(Op::Matmul {
+                    c: xw,
+                    a: x,
+                    b: w,
+                    bias,
+                    dims: MatmulDims::nt(t * b, d * gh, c.layer_input(k)),
+                });
+            }
             // Initial states into slot 0 of each direction's sequence.
             let hs = Self::v(l.hs, d * (t + 1) * bh);
             let cs = l.cs.map(|cs| Self::v(cs, d * (t + 1) * bh));
@@ -428,7 +470,7 @@ impl RnnBuffers {
     pub fn backward_ops(
         &self,
         ops: &mut Vec<Op>,
-        input: View,
+        input: Option<View>,
         dinput: Option<View>,
         t: usize,
         b: usize,
@@ -506,27 +548,30 @@ impl RnnBuffers {
                     });
                 }
             }
-            // Weight gradients of all timesteps at once.
-            let x = self.layer_input(k, input, t, b, true);
+            // Weight gradients of all timesteps at once (for a projected input, the caller
+            // takes layer 0's from dxw).
             let gw = |what: &str| {
                 self.cfg
                     .both_dirs(&self.layout, self.grads, &self.prefix, what, k)
             };
-            ops.push(Op::Matmul {
-                c: gw("weight_ih")?,
-                a: dxw,
-                b: x,
-                bias: None,
-                dims: MatmulDims::tn(d * gh, c.layer_input(k), tb).accumulate(),
-            });
-            if c.bias {
-                ops.push(Op::BiasGrad {
-                    dbias: gw("bias_ih")?,
-                    dy: dxw,
-                    m: tb,
-                    n: d * gh,
-                    ld: d * gh,
+            if let Some(x) = self.layer_input(k, input, t, b, true) {
+                let dims = MatmulDims::tn(d * gh, c.layer_input(k), tb).accumulate();
+                ops.push(Op::Matmul {
+                    c: gw("weight_ih")?,
+                    a: dxw,
+                    b: x,
+                    bias: None,
+                    dims,
                 });
+                if c.bias {
+                    ops.push(Op::BiasGrad {
+                        dbias: gw("bias_ih")?,
+                        dy: dxw,
+                        m: tb,
+                        n: d * gh,
+                        ld: d * gh,
+                    });
+                }
             }
             // dW_hh[d] += dhh[d]ᵀ · hs[d, 0..T], both directions in one batched product.
             let dwhh =
@@ -565,7 +610,7 @@ impl RnnBuffers {
                     l.dropped
                         .map_or(Self::v(l.dout, len), |(_, dd)| Self::v(dd, len)),
                 ),
-                None => dinput,
+                None => dinput.filter(|_| input.is_some()),
             };
             if let Some(dx) = dx {
                 let w_ih =

@@ -184,7 +184,7 @@ impl Tagger {
                 e: i,
             });
         }
-        self.rnn.forward_ops(&mut ops, x, t, b, true)?;
+        self.rnn.forward_ops(&mut ops, Some(x), t, b, true)?;
         let out = self.rnn.output(t, b);
         // Without a Linear layer the recurrent output is the logits, and its gradient is dlogits.
         let (logits, dlogits) = match c.fc {
@@ -248,7 +248,7 @@ impl Tagger {
         let embedded = matches!(c.input, TaggerInput::Embedding { .. });
         let dx = v(self.b.dx, tb * i);
         self.rnn
-            .backward_ops(&mut ops, x, embedded.then_some(dx), t, b, false)?;
+            .backward_ops(&mut ops, Some(x), embedded.then_some(dx), t, b, false)?;
         if let TaggerInput::Embedding { vocab } = c.input {
             ops.push(Op::EmbeddingBwd {
                 dweight: self.layout.view(self.opt.grads, "emb.weight")?,
