@@ -7,4 +7,5 @@ pub mod optim;
 pub mod params;
 pub mod plan;
 pub mod rnn;
+pub mod rnn_config;
 pub mod tagger;

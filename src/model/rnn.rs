@@ -9,102 +9,13 @@
 //! 3. backward runs the steps in reverse, one fused dispatch each, and then gathers the weight
 //!    gradients of all timesteps into a few large products.
 
+pub use crate::model::rnn_config::RnnConfig;
+
 use crate::cpu::cell::CellDims;
 use crate::cpu::matmul::MatmulDims;
 use crate::model::params::ParamLayout;
 use crate::model::plan::{BufId, Buffers, CellBwd, CellFwd, CellKind, Op, View};
 use crate::{Error, Result};
-
-/// The constructor arguments of torch.nn.RNN / GRU / LSTM.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RnnConfig {
-    pub cell: CellKind,
-    pub input_size: usize,
-    pub hidden: usize,
-    pub layers: usize,
-    pub bidirectional: bool,
-    /// RNN only: `nonlinearity='relu'` instead of tanh.
-    pub relu: bool,
-    pub bias: bool,
-    /// Inputs and outputs are (B, T, ·) instead of (T, B, ·).
-    pub batch_first: bool,
-    /// Dropout probability on the outputs of every layer but the last, in training.
-    pub dropout: f32,
-}
-
-impl RnnConfig {
-    pub fn new(cell: CellKind, input_size: usize, hidden: usize) -> Self {
-        Self {
-            cell,
-            input_size,
-            hidden,
-            layers: 1,
-            bidirectional: false,
-            relu: false,
-            bias: true,
-            batch_first: false,
-            dropout: 0.0,
-        }
-    }
-
-    pub fn dirs(&self) -> usize {
-        if self.bidirectional { 2 } else { 1 }
-    }
-
-    /// Input width of layer k: the input size, then both directions of the layer below.
-    pub fn layer_input(&self, k: usize) -> usize {
-        if k == 0 {
-            self.input_size
-        } else {
-            self.dirs() * self.hidden
-        }
-    }
-
-    /// `weight_ih_l0`, `bias_hh_l1_reverse`, … under `prefix` (e.g. `gru.`).
-    pub fn param_name(prefix: &str, what: &str, k: usize, d: usize) -> String {
-        format!(
-            "{prefix}{what}_l{k}{}",
-            if d == 1 { "_reverse" } else { "" }
-        )
-    }
-
-    /// Append the parameters to `layout` under `prefix`, each kind's directions side by side
-    /// (W_ih, W_ih_reverse, W_hh, W_hh_reverse, b_ih, …) so one matmul covers both directions.
-    pub fn push_params(&self, layout: &mut ParamLayout, prefix: &str) {
-        let gh = self.cell.gates() * self.hidden;
-        for k in 0..self.layers {
-            let mut kinds = vec![
-                ("weight_ih", vec![gh, self.layer_input(k)]),
-                ("weight_hh", vec![gh, self.hidden]),
-            ];
-            if self.bias {
-                kinds.push(("bias_ih", vec![gh]));
-                kinds.push(("bias_hh", vec![gh]));
-            }
-            for (what, shape) in kinds {
-                for d in 0..self.dirs() {
-                    layout.push(Self::param_name(prefix, what, k, d), &shape);
-                }
-            }
-        }
-    }
-
-    /// The view covering `what` for both directions of layer k (they are adjacent).
-    fn both_dirs(
-        &self,
-        layout: &ParamLayout,
-        buf: BufId,
-        prefix: &str,
-        what: &str,
-        k: usize,
-    ) -> Result<View> {
-        let first = layout.view(buf, &Self::param_name(prefix, what, k, 0))?;
-        Ok(View {
-            len: first.len * self.dirs(),
-            ..first
-        })
-    }
-}
 
 /// Activation buffers of one layer, sized for (T_max, B_max).
 #[derive(Clone, Debug)]
