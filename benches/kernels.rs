@@ -85,18 +85,20 @@ fn main() {
         }
         println!("{line}");
     }
-    println!("\nlecture model training step, B = 256, T = 19 (median of 3)");
+    println!("\nlecture model, 8 shuffled batches of 256 training names");
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/names_train.csv.gz");
+    let batches = gpu_rnn::cli::bench::lecture_data_batches(&data, 256, 8).unwrap();
     let mut backends = vec![Backend::Cpu];
     if let Some(ctx) = &ctx {
         backends.insert(0, Backend::Gpu(ctx.clone()));
     }
     for b in &backends {
-        let r = lecture_step(b, 256, 19, 1, 3).unwrap();
+        let r = lecture_step(b, &batches).unwrap();
         println!(
             "  {:<60} train {:8.1} names/s ({:7.1} ms, {} dispatches), inference {:8.1} names/s",
             r.backend,
             r.train_per_s(),
-            r.train_s * 1e3,
+            r.step_s() * 1e3,
             r.dispatches,
             r.infer_per_s()
         );

@@ -35,7 +35,8 @@ enum Command {
         #[arg(long)]
         adapter: Option<String>,
     },
-    /// Measure the lecture model: training and inference names/s and dispatches per step.
+    /// Measure the lecture model: training and inference names/s and dispatches per step, on
+    /// batches of real training names (or a synthetic T = 19 batch with --synthetic).
     Bench {
         /// Which backends to measure: auto measures the GPU (if any) and the CPU.
         #[arg(long, value_enum, default_value = "auto")]
@@ -46,12 +47,16 @@ enum Command {
         /// Names per batch.
         #[arg(long, default_value_t = 256)]
         batch_size: usize,
-        /// Steps of the longest sequence in the batch.
-        #[arg(long, default_value_t = 19)]
-        steps: usize,
-        /// Timed repetitions (after two warm-up steps).
-        #[arg(long, default_value_t = 5)]
-        repeat: usize,
+        /// Training names to batch (shuffled with a fixed seed).
+        #[arg(long, default_value = "data/names_train.csv.gz")]
+        data: std::path::PathBuf,
+        /// Batches to time.
+        #[arg(long, default_value_t = 8)]
+        batches: usize,
+        /// Time a synthetic batch whose longest name has this many characters instead, repeated
+        /// --batches times (the worst case of the lecture's data is 19).
+        #[arg(long)]
+        synthetic: Option<usize>,
     },
 }
 
@@ -72,8 +77,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             backend,
             adapter,
             batch_size,
-            steps,
-            repeat,
+            data,
+            batches,
+            synthetic,
         } => {
             let mut backends = Vec::new();
             match backend {
@@ -90,19 +96,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     backends.push(Backend::Cpu);
                 }
             }
+            let (set, what) = match synthetic {
+                Some(t) => (
+                    vec![cli::bench::lecture_like_batch(batch_size, t.max(1)); batches.max(1)],
+                    format!("a synthetic batch of {batch_size}, T = {t}"),
+                ),
+                None => (
+                    cli::bench::lecture_data_batches(&data, batch_size, batches.max(1))?,
+                    format!(
+                        "{} shuffled batches of {batch_size} names from {}",
+                        batches.max(1),
+                        data.display()
+                    ),
+                ),
+            };
+            let mean_t = set.iter().map(|b| b.steps()).sum::<usize>() as f64 / set.len() as f64;
             println!(
-                "lecture model: Embedding(128,100) -> GRU(100, 2 layers, bidirectional) -> Linear(200,18); batch {batch_size}, T = {steps}"
+                "lecture model: Embedding(128,100) -> GRU(100, 2 layers, bidirectional) -> Linear(200,18); {what} (mean T {mean_t:.1})"
             );
             for b in &backends {
-                let r = cli::bench::lecture_step(b, batch_size, steps, 2, repeat.max(1))?;
+                let r = cli::bench::lecture_step(b, &set)?;
                 println!(
-                    "{:<60} train {:>8.1} names/s ({:>7.1} ms/step, {} dispatches)   inference {:>8.1} names/s ({:>7.1} ms)",
+                    "{:<60} train {:>8.1} names/s ({:>7.1} ms/step, up to {} dispatches)   inference {:>8.1} names/s",
                     r.backend,
                     r.train_per_s(),
-                    r.train_s * 1e3,
+                    r.step_s() * 1e3,
                     r.dispatches,
                     r.infer_per_s(),
-                    r.infer_s * 1e3
                 );
             }
         }

@@ -8,31 +8,32 @@ use crate::backend::Backend;
 use crate::cpu::adam::AdamConfig;
 use crate::model::classifier::{Batch, Classifier, ClassifierConfig};
 
-/// Timing of one backend.
+/// Timing of one backend: names processed and the seconds they took.
 #[derive(Clone, Debug)]
 pub struct StepBench {
     pub backend: String,
+    /// Dispatches of the largest training step timed.
     pub dispatches: usize,
-    /// Median seconds of one training step (forward, loss, backward, Adam) and one inference.
+    pub names: usize,
+    pub steps: usize,
+    /// Seconds of all timed training steps (forward, loss, backward, Adam) and inferences.
     pub train_s: f64,
     pub infer_s: f64,
-    pub batch: usize,
-    pub steps: usize,
 }
 
 impl StepBench {
     pub fn train_per_s(&self) -> f64 {
-        self.batch as f64 / self.train_s
+        self.names as f64 / self.train_s
     }
 
     pub fn infer_per_s(&self) -> f64 {
-        self.batch as f64 / self.infer_s
+        self.names as f64 / self.infer_s
     }
-}
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
+    /// Mean seconds of one training step.
+    pub fn step_s(&self) -> f64 {
+        self.train_s / self.steps as f64
+    }
 }
 
 /// A deterministic batch shaped like the lecture's: `b` names with the lengths of real names
@@ -61,46 +62,64 @@ pub fn lecture_like_batch(b: usize, t: usize) -> Batch {
     }
 }
 
-/// Time `steps` training steps and inferences of the lecture model after `warmup` of each.
-pub fn lecture_step(
-    backend: &Backend,
-    b: usize,
-    t: usize,
-    warmup: usize,
-    steps: usize,
-) -> Result<StepBench> {
+/// Batches of real training names: the file shuffled with a fixed seed, cut into batches of
+/// `b`, the first `count` of them; each batch is as long as its longest name.
+pub fn lecture_data_batches(path: &std::path::Path, b: usize, count: usize) -> Result<Vec<Batch>> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let data = crate::data::names::read(path, false)?;
+    let classes = crate::data::names::classes(&data.examples);
+    let targets = crate::data::names::class_indices(&data.examples, &classes)?;
+    let mut order: Vec<usize> = (0..data.examples.len()).collect();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(0));
+    Ok(order
+        .chunks(b)
+        .take(count)
+        .map(|chunk| Batch {
+            tokens: chunk
+                .iter()
+                .map(|&i| crate::data::names::tokens(&data.examples[i].name))
+                .collect(),
+            targets: chunk.iter().map(|&i| targets[i]).collect(),
+        })
+        .collect())
+}
+
+/// Time one training step and one inference per batch, after one untimed pass over all of
+/// them (which builds each batch length's program), on the lecture model.
+pub fn lecture_step(backend: &Backend, batches: &[Batch]) -> Result<StepBench> {
+    let t_max = batches.iter().map(Batch::steps).max().unwrap_or(1);
+    let b_max = batches.iter().map(|b| b.tokens.len()).max().unwrap_or(1);
     let mut m = Classifier::new(
         ClassifierConfig::lecture(),
         backend,
-        t,
-        b,
+        t_max,
+        b_max,
         AdamConfig::default(),
         0.0,
     )?;
     m.init_params(1)?;
-    let batch = lecture_like_batch(b, t);
-    for _ in 0..warmup {
-        m.train_step(&batch)?;
-        m.logits(&batch)?;
+    for batch in batches {
+        m.train_step(batch)?;
+        m.logits(batch)?;
     }
-    let mut train = Vec::new();
-    let mut infer = Vec::new();
-    let mut dispatches = 0;
-    for _ in 0..steps {
+    let (mut train_s, mut infer_s, mut dispatches, mut names) = (0.0, 0.0, 0, 0);
+    for batch in batches {
         let t0 = Instant::now();
-        m.train_step(&batch)?;
-        train.push(t0.elapsed().as_secs_f64());
-        dispatches = m.last_dispatches();
+        m.train_step(batch)?;
+        train_s += t0.elapsed().as_secs_f64();
+        dispatches = dispatches.max(m.last_dispatches());
         let t0 = Instant::now();
-        m.logits(&batch)?;
-        infer.push(t0.elapsed().as_secs_f64());
+        m.logits(batch)?;
+        infer_s += t0.elapsed().as_secs_f64();
+        names += batch.tokens.len();
     }
     Ok(StepBench {
         backend: m.describe(),
         dispatches,
-        train_s: median(train),
-        infer_s: median(infer),
-        batch: b,
-        steps,
+        names,
+        steps: batches.len(),
+        train_s,
+        infer_s,
     })
 }
