@@ -57,6 +57,9 @@ enum Command {
         /// --batches times (the worst case of the lecture's data is 19).
         #[arg(long)]
         synthetic: Option<usize>,
+        /// Print one JSON object per backend instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -80,6 +83,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             batches,
             synthetic,
+            json,
         } => {
             let mut backends = Vec::new();
             match backend {
@@ -89,7 +93,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 BackendChoice::Auto => {
                     let (b, line) = cli::open_backend(BackendChoice::Auto, adapter.as_deref())?;
-                    println!("{line}");
+                    if !json {
+                        println!("{line}");
+                    }
                     if matches!(b, Backend::Gpu(_)) {
                         backends.push(b);
                     }
@@ -111,11 +117,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
             };
             let mean_t = set.iter().map(|b| b.steps()).sum::<usize>() as f64 / set.len() as f64;
-            println!(
-                "lecture model: Embedding(128,100) -> GRU(100, 2 layers, bidirectional) -> Linear(200,18); {what} (mean T {mean_t:.1})"
-            );
+            if !json {
+                println!(
+                    "lecture model: Embedding(128,100) -> GRU(100, 2 layers, bidirectional) -> Linear(200,18); {what} (mean T {mean_t:.1})"
+                );
+            }
             for b in &backends {
                 let r = cli::bench::lecture_step(b, &set)?;
+                if json {
+                    let obj = serde_json::json!({
+                        "backend": r.backend,
+                        "batches": r.steps,
+                        "names": r.names,
+                        "mean_t": mean_t,
+                        "train_names_per_s": r.train_per_s(),
+                        "infer_names_per_s": r.infer_per_s(),
+                        "step_ms": r.step_s() * 1e3,
+                        "dispatches": r.dispatches,
+                    });
+                    println!("{obj}");
+                    continue;
+                }
                 println!(
                     "{:<60} train {:>8.1} names/s ({:>7.1} ms/step, up to {} dispatches)   inference {:>8.1} names/s",
                     r.backend,

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Run gpu-rnn and PyTorch alternately (A B A B …) on the lecture model with the same kind of
+batches (256 shuffled training names), and print names/s and the ratios gpu-rnn / PyTorch.
+
+Usage (after `cargo build --release`; needs pip install torch):
+    python3 benches/compare.py [--rounds 2] [--backend cpu|gpu] [--threads 2]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd):
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{out.stderr}")
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--backend", default="cpu", choices=["cpu", "gpu"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batches", type=int, default=8)
+    a = p.parse_args()
+    ours = [os.path.join(ROOT, "target", "release", "gpu-rnn"), "bench", "--json", "--backend", a.backend, "--batches", str(a.batches)]
+    theirs = [sys.executable, os.path.join(ROOT, "benches", "torch_baseline.py"), "--json", "--threads", str(a.threads), "--batches", str(a.batches)]
+    rows = []
+    for r in range(a.rounds):
+        g = run(ours)[0]
+        t = run(theirs)[0]
+        rows.append((g, t))
+        print(f"round {r + 1}: gpu-rnn {a.backend} train {g['train_names_per_s']:.0f} / infer {g['infer_names_per_s']:.0f} names/s;"
+              f" pytorch train {t['train_names_per_s']:.0f} / infer {t['infer_names_per_s']:.0f} names/s")
+    train = statistics.median(g["train_names_per_s"] / t["train_names_per_s"] for g, t in rows)
+    infer = statistics.median(g["infer_names_per_s"] / t["infer_names_per_s"] for g, t in rows)
+    print(f"gpu-rnn ({rows[0][0]['backend']}) / PyTorch {rows[0][1]['torch']} ({a.threads} threads), median of {a.rounds} rounds: train {train:.2f}x, inference {infer:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
