@@ -26,6 +26,19 @@ pub struct CellParams {
     pub _pad: u32,
 }
 
+/// Activations live in their own buffers and start at offset 0.
+fn at_zero(op: &'static str, views: &[Option<&Slice>]) -> Result<()> {
+    for s in views.iter().flatten() {
+        if s.offset != 0 {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!("{} must start at offset 0", s.tensor.label),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn missing(op: &'static str, what: &str) -> Error {
     Error::InvalidArgument {
         op,
@@ -167,24 +180,17 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
         same_buffer(op, &c.whh, bhh)?;
         check_len(op, "b_hh (D, G·H)", bhh, a.d * gh)?;
     }
-    for s in [
-        Some(&c.xw),
-        Some(&c.lens),
-        Some(&c.hs),
-        Some(&c.out),
-        c.cs.as_ref(),
-        c.gates.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if s.offset != 0 {
-            return Err(Error::InvalidArgument {
-                op,
-                message: format!("{} must start at offset 0", s.tensor.label),
-            });
-        }
-    }
+    at_zero(
+        op,
+        &[
+            Some(&c.xw),
+            Some(&c.lens),
+            Some(&c.hs),
+            Some(&c.out),
+            c.cs.as_ref(),
+            c.gates.as_ref(),
+        ],
+    )?;
     let p = params(op, a, &c.whh, c.bhh.map_or(0, |s| s.offset), 0)?;
     let pipeline = ctx.pipeline(shader, entry, &[("WG", WG as f64)])?;
     let mut groups = grid_1d(ctx, invocations(kernel, a), WG);
@@ -271,27 +277,20 @@ pub fn cell_bwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellBwd<Slice>) -
     check_len(op, "dxw (T, B, D·G·H)", &c.dxw, a.t * a.b * a.d * gh)?;
     check_len(op, "dhh (D, T, B, G·H)", &c.dhh, a.d * a.t * a.b * gh)?;
     check_len(op, "carry (D, B, H)", &c.carry, dbh)?;
-    for s in [
-        Some(&c.dout),
-        Some(&c.lens),
-        Some(&c.hs),
-        Some(&c.dxw),
-        Some(&c.dhh),
-        Some(&c.carry),
-        c.cs.as_ref(),
-        c.gates.as_ref(),
-        c.dc_carry.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if s.offset != 0 {
-            return Err(Error::InvalidArgument {
-                op,
-                message: format!("{} must start at offset 0", s.tensor.label),
-            });
-        }
-    }
+    at_zero(
+        op,
+        &[
+            Some(&c.dout),
+            Some(&c.lens),
+            Some(&c.hs),
+            Some(&c.dxw),
+            Some(&c.dhh),
+            Some(&c.carry),
+            c.cs.as_ref(),
+            c.gates.as_ref(),
+            c.dc_carry.as_ref(),
+        ],
+    )?;
     let p = params(op, a, &c.whh, 0, c.dhn.offset)?;
     let pipeline = ctx.pipeline(shader, entry, &[("WG", WG as f64)])?;
     let mut groups = grid_1d(ctx, invocations(kernel, a), WG);
