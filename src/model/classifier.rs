@@ -13,6 +13,7 @@ use crate::backend::{Backend, Runtime};
 use crate::cpu::adam::AdamConfig;
 use crate::cpu::cross_entropy::Reduction;
 use crate::cpu::matmul::MatmulDims;
+use crate::model::linear::Linear;
 use crate::model::optim::Optimizer;
 use crate::model::params::{ParamLayout, init_uniform};
 use crate::model::plan::{BufId, Buffers, CellKind, Op, Program, View};
@@ -306,13 +307,13 @@ impl Classifier {
                 ldi: h,
             });
         }
-        ops.push(Op::Matmul {
-            c: v(self.b.logits, b * c.classes),
-            a: v(self.b.fc_in, b * d * h),
-            b: self.layout.view(self.opt.params, "fc.weight")?,
-            bias: Some(self.layout.view(self.opt.params, "fc.bias")?),
-            dims: MatmulDims::nt(b, c.classes, d * h),
-        });
+        let fc = Linear::new(&self.layout, self.opt.params, self.opt.grads, "fc")?;
+        fc.forward(
+            ops,
+            v(self.b.logits, b * c.classes),
+            v(self.b.fc_in, b * d * h),
+            b,
+        );
         Ok(())
     }
 
@@ -331,30 +332,9 @@ impl Classifier {
             reduction: Reduction::Mean,
         });
         ops.push(self.opt.zero_grads());
-        // Linear: dW += dlogitsᵀ·x, db += Σ dlogits, dx = dlogits·W.
-        let fc_in = v(self.b.fc_in, b * dh);
-        ops.push(Op::Matmul {
-            c: self.layout.view(self.opt.grads, "fc.weight")?,
-            a: dlogits,
-            b: fc_in,
-            bias: None,
-            dims: MatmulDims::tn(k, dh, b).accumulate(),
-        });
-        ops.push(Op::BiasGrad {
-            dbias: self.layout.view(self.opt.grads, "fc.bias")?,
-            dy: dlogits,
-            m: b,
-            n: k,
-            ld: k,
-        });
+        let fc = Linear::new(&self.layout, self.opt.params, self.opt.grads, "fc")?;
         let dfc = v(self.b.dfc_in, b * dh);
-        ops.push(Op::Matmul {
-            c: dfc,
-            a: dlogits,
-            b: self.layout.view(self.opt.params, "fc.weight")?,
-            bias: None,
-            dims: MatmulDims::nn(b, dh, k),
-        });
+        fc.backward(ops, dfc, dlogits, v(self.b.fc_in, b * dh), b);
         // Back through the concatenation into dh_n; every other state and the output get 0.
         let dhn = self.rnn.state(self.rnn.dhn, b);
         ops.push(Op::Fill {

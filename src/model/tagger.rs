@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use crate::backend::{Backend, Runtime};
 use crate::cpu::adam::AdamConfig;
 use crate::cpu::cross_entropy::Reduction;
-use crate::cpu::matmul::MatmulDims;
+use crate::model::linear::Linear;
 use crate::model::optim::Optimizer;
 use crate::model::params::{ParamLayout, init_uniform};
 use crate::model::plan::{BufId, Buffers, Op, Program, View};
@@ -168,12 +168,7 @@ impl Tagger {
             return Ok(());
         }
         let c = &self.cfg;
-        let (i, k, dh, tb) = (
-            c.rnn.input_size,
-            c.classes(),
-            c.rnn.dirs() * c.rnn.hidden,
-            t * b,
-        );
+        let (i, k, tb) = (c.rnn.input_size, c.classes(), t * b);
         let mut ops = Vec::new();
         let x = v(self.b.x, tb * i);
         if let TaggerInput::Embedding { .. } = c.input {
@@ -191,16 +186,17 @@ impl Tagger {
             Some(_) => (v(self.b.logits, tb * k), v(self.b.dlogits, tb * k)),
             None => (out, self.rnn.doutput(t, b)),
         };
-        if c.fc.is_some() {
-            let w = self.layout.view(self.opt.params, "fc.weight")?;
-            let bias = self.layout.view(self.opt.params, "fc.bias")?;
-            ops.push(Op::Matmul {
-                c: logits,
-                a: out,
-                b: w,
-                bias: Some(bias),
-                dims: MatmulDims::nt(tb, k, dh),
-            });
+        let fc = match c.fc {
+            Some(_) => Some(Linear::new(
+                &self.layout,
+                self.opt.params,
+                self.opt.grads,
+                "fc",
+            )?),
+            None => None,
+        };
+        if let Some(fc) = &fc {
+            fc.forward(&mut ops, logits, out, tb);
         }
         ops.push(Op::CrossEntropy {
             dlogits,
@@ -211,29 +207,8 @@ impl Tagger {
             reduction: c.reduction,
         });
         ops.push(self.opt.zero_grads());
-        if c.fc.is_some() {
-            let w = self.layout.view(self.opt.params, "fc.weight")?;
-            ops.push(Op::Matmul {
-                c: self.layout.view(self.opt.grads, "fc.weight")?,
-                a: dlogits,
-                b: out,
-                bias: None,
-                dims: MatmulDims::tn(k, dh, tb).accumulate(),
-            });
-            ops.push(Op::BiasGrad {
-                dbias: self.layout.view(self.opt.grads, "fc.bias")?,
-                dy: dlogits,
-                m: tb,
-                n: k,
-                ld: k,
-            });
-            ops.push(Op::Matmul {
-                c: self.rnn.doutput(t, b),
-                a: dlogits,
-                b: w,
-                bias: None,
-                dims: MatmulDims::nn(tb, dh, k),
-            });
+        if let Some(fc) = &fc {
+            fc.backward(&mut ops, self.rnn.doutput(t, b), dlogits, out, tb);
         }
         ops.push(Op::Fill {
             out: self.rnn.state(self.rnn.dhn, b),
