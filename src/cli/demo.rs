@@ -2,8 +2,8 @@
 
 use clap::{Args, ValueEnum};
 
+use super::BackendArgs;
 use super::train::argmax_rows;
-use super::{BackendChoice, open_backend};
 use crate::cpu::adam::AdamConfig;
 use crate::cpu::cross_entropy::Reduction;
 use crate::model::plan::CellKind;
@@ -38,10 +38,8 @@ pub struct DemoArgs {
     /// decimals and ends there. The default seed is one whose start reaches "ohlol".
     #[arg(long, default_value_t = 4)]
     pub seed: u64,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub backend: BackendChoice,
-    #[arg(long)]
-    pub adapter: Option<String>,
+    #[command(flatten)]
+    pub device: BackendArgs,
 }
 
 const IDX2CHAR: [char; 4] = ['e', 'h', 'l', 'o'];
@@ -128,8 +126,7 @@ fn run_variant(
 }
 
 pub fn run(a: DemoArgs) -> Result<()> {
-    let (backend, line) = open_backend(a.backend, a.adapter.as_deref())?;
-    println!("{line}");
+    let backend = a.device.open()?;
     let variants = match a.variant {
         Variant::All => vec![Variant::Cell, Variant::Rnn, Variant::Embedding],
         v => vec![v],

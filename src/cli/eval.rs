@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::BackendArgs;
 use super::train::{argmax_rows, encode, predict_all};
-use super::{BackendChoice, open_backend};
 use crate::atomic::write_atomic;
 use crate::checkpoint;
 use crate::cpu::adam::AdamConfig;
@@ -31,10 +31,8 @@ pub struct EvalArgs {
     /// Make a character outside the alphabet an error instead of dropping it.
     #[arg(long)]
     pub strict: bool,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub backend: BackendChoice,
-    #[arg(long)]
-    pub adapter: Option<String>,
+    #[command(flatten)]
+    pub device: BackendArgs,
 }
 
 #[derive(Args, Debug)]
@@ -45,22 +43,18 @@ pub struct PredictArgs {
     /// Names to classify.
     #[arg(required = true)]
     pub names: Vec<String>,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub backend: BackendChoice,
-    #[arg(long)]
-    pub adapter: Option<String>,
+    #[command(flatten)]
+    pub device: BackendArgs,
 }
 
 /// Load a checkpoint into a classifier for inference of up to `b_max` names of `t_max` chars.
 fn open(
     model: &std::path::Path,
-    backend: BackendChoice,
-    adapter: Option<&str>,
+    device: &BackendArgs,
     t_max: usize,
     b_max: usize,
 ) -> Result<(Classifier, Vec<String>)> {
-    let (backend, line) = open_backend(backend, adapter)?;
-    println!("{line}");
+    let backend = device.open()?;
     let ck = checkpoint::load(model)?;
     let mut m = Classifier::new(
         ck.cfg.clone(),
@@ -92,13 +86,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         .map(|e| e.name.len())
         .max()
         .unwrap_or(1);
-    let (mut m, classes) = open(
-        &a.model,
-        a.backend,
-        a.adapter.as_deref(),
-        t_max,
-        a.batch_size,
-    )?;
+    let (mut m, classes) = open(&a.model, &a.device, t_max, a.batch_size)?;
     let enc = encode(&data.examples, &classes)?;
     let logits = predict_all(&mut m, &enc.tokens, a.batch_size)?;
     let c = classes.len();
@@ -171,13 +159,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         tokens.push(names::tokens(&folded));
     }
     let t_max = tokens.iter().map(Vec::len).max().unwrap_or(1);
-    let (mut m, classes) = open(
-        &a.model,
-        a.backend,
-        a.adapter.as_deref(),
-        t_max,
-        tokens.len(),
-    )?;
+    let (mut m, classes) = open(&a.model, &a.device, t_max, tokens.len())?;
     let logits = predict_all(&mut m, &tokens, tokens.len())?;
     for (raw, row) in a.names.iter().zip(logits.chunks_exact(classes.len())) {
         let p = softmax(row);

@@ -8,7 +8,7 @@ pub mod train;
 
 use std::sync::Arc;
 
-use clap::ValueEnum;
+use clap::{Args, ValueEnum};
 
 use crate::backend::Backend;
 use crate::gpu::GpuContext;
@@ -21,6 +21,27 @@ pub enum BackendChoice {
     Auto,
     Gpu,
     Cpu,
+}
+
+/// `--backend` and `--adapter`, shared by the commands that run one model.
+#[derive(Args, Clone, Debug)]
+pub struct BackendArgs {
+    /// auto: the GPU when wgpu finds an adapter, otherwise the CPU (the first line of output
+    /// says which, and why).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendChoice,
+    /// Pick a GPU adapter by a substring of its name (also GPU_RNN_ADAPTER).
+    #[arg(long)]
+    pub adapter: Option<String>,
+}
+
+impl BackendArgs {
+    /// Open the backend and print the line saying which one it is.
+    pub fn open(&self) -> Result<Backend> {
+        let (backend, line) = open_backend(self.backend, self.adapter.as_deref())?;
+        println!("{line}");
+        Ok(backend)
+    }
 }
 
 /// Resolve `--backend` (and `--adapter`) to a backend, with a line saying which and why.

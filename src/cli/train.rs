@@ -9,7 +9,7 @@ use clap::Args;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use super::{BackendChoice, open_backend};
+use super::BackendArgs;
 use crate::atomic::write_atomic;
 use crate::checkpoint;
 use crate::cpu::adam::AdamConfig;
@@ -102,11 +102,8 @@ pub struct TrainArgs {
     /// Make a character outside the alphabet an error instead of dropping it.
     #[arg(long)]
     pub strict: bool,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub backend: BackendChoice,
-    /// Pick a GPU adapter by a substring of its name (also GPU_RNN_ADAPTER).
-    #[arg(long)]
-    pub adapter: Option<String>,
+    #[command(flatten)]
+    pub device: BackendArgs,
 }
 
 /// The architecture from the flags (lecture defaults), or from `--init` with conflicts
@@ -261,8 +258,7 @@ fn load_data(path: &Path, strict: bool) -> Result<names::Folded> {
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
-    let (backend, line) = open_backend(a.backend, a.adapter.as_deref())?;
-    println!("{line}");
+    let backend = a.device.open()?;
     let init = a.init.as_deref().map(checkpoint::load).transpose()?;
     let cfg = architecture(&a, init.as_ref())?;
     if a.batch_size == 0 || a.epochs == 0 {
