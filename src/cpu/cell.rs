@@ -54,27 +54,44 @@ impl CellDims {
 }
 
 /// `hh (B, G·H) = h_prev (B, H) · W_hh[d]ᵀ (+ b_hh[d])`: the recurrent product of one step for
-/// direction d. `whh` is (D, G·H, H), `bhh` is (D, G·H).
+/// direction d. `whh` is (D, G·H, H), `bhh` is (D, G·H). Rows past [`active_rows`] are left
+/// unwritten.
+#[allow(clippy::too_many_arguments)] // the buffers of the kernel's bindings
 pub(crate) fn recurrent_product(
     hh: &mut [f32],
     hs: &[f32],
     whh: &[f32],
     bhh: Option<&[f32]>,
+    lens: &[u32],
     g: usize,
     dims: &CellDims,
     d: usize,
 ) {
-    let (b, h) = (dims.b, dims.h);
+    let h = dims.h;
     let gh = g * h;
+    // Rows past the last one still running at this step only carry their state: skip them.
+    let rows = active_rows(lens, dims.time(d));
+    if rows == 0 {
+        return;
+    }
     let prev = dims.state(d, dims.s, 0);
     let bias = bhh.map(|bb| &bb[d * gh..(d + 1) * gh]);
     matmul(
         hh,
-        &hs[prev..prev + b * h],
+        &hs[prev..prev + rows * h],
         &whh[d * gh * h..(d + 1) * gh * h],
         bias,
-        &MatmulDims::nt(b, gh, h),
+        &MatmulDims::nt(rows, gh, h),
     );
+}
+
+/// Rows `0..n` hold every row still running at time `t` (`lens[b] > t`): one past the last
+/// such row. Rows sorted by length, as the classifier sorts them, make that exactly the rows
+/// still running, so the products of a step skip the finished ones (PyTorch's packed batch).
+pub fn active_rows(lens: &[u32], t: usize) -> usize {
+    lens.iter()
+        .rposition(|&l| l as usize > t)
+        .map_or(0, |b| b + 1)
 }
 
 /// `dh (B, H)`: the gradient of the state after step s for direction d: dh_n at the last step,
@@ -86,6 +103,7 @@ pub(crate) fn state_grad(
     dhn: &[f32],
     dhh: &[f32],
     whh: &[f32],
+    lens: &[u32],
     g: usize,
     dims: &CellDims,
     d: usize,
@@ -97,11 +115,20 @@ pub(crate) fn state_grad(
         dh.copy_from_slice(&dhn[own]);
     } else {
         dh.copy_from_slice(&carry[own]);
+        // dhh[d, s+1] is zero past the rows running at step s + 1.
+        let next = CellDims {
+            s: dims.s + 1,
+            ..*dims
+        };
+        let rows = active_rows(lens, next.time(d));
+        if rows == 0 {
+            return;
+        }
         let row = dims.step_row(d, dims.s + 1, 0, gh);
-        let dims_mm = MatmulDims::nn(b, h, gh).accumulate();
+        let dims_mm = MatmulDims::nn(rows, h, gh).accumulate();
         matmul(
-            dh,
-            &dhh[row..row + b * gh],
+            &mut dh[..rows * h],
+            &dhh[row..row + rows * gh],
             &whh[d * gh * h..(d + 1) * gh * h],
             None,
             &dims_mm,
@@ -111,4 +138,17 @@ pub(crate) fn state_grad(
 
 pub(crate) fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
+}
+
+/// tanh from one `exp`: libm's `tanhf` goes through `expm1f` and was a sixth of the CPU
+/// backend's training step. Near 0, where 1 − e^(−2|x|) would cancel, a Taylor polynomial
+/// (error below 1e-12 relative); elsewhere within a few ulp of 1.
+pub(crate) fn tanh(x: f32) -> f32 {
+    let a = x.abs();
+    if a < 0.0625 {
+        let x2 = x * x;
+        return x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 - x2 * (17.0 / 315.0))));
+    }
+    let e = (-2.0 * a).exp();
+    ((1.0 - e) / (1.0 + e)).copysign(x)
 }

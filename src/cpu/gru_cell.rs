@@ -1,7 +1,7 @@
 //! One GRU step, forward and backward (torch.nn.GRU: gates r, z, n).
 //! GPU: shaders/gru_cell_fwd.wgsl, shaders/gru_cell_bwd.wgsl. Layouts: cpu::cell.
 
-use crate::cpu::cell::{CellDims, recurrent_product, sigmoid, state_grad};
+use crate::cpu::cell::{CellDims, recurrent_product, sigmoid, state_grad, tanh};
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, writes `hs[d, s+1]`, `out` at the
 /// step's time and `gates (D, T, B, 4H)` = r, z, n, hn.
@@ -20,7 +20,7 @@ pub fn gru_cell_fwd(
     let mut hh = vec![0f32; bn * 3 * h];
     for d in 0..dims.d {
         let t = dims.time(d);
-        recurrent_product(&mut hh, hs, whh, bhh, 3, dims, d);
+        recurrent_product(&mut hh, hs, whh, bhh, lens, 3, dims, d);
         for b in 0..bn {
             let prev = dims.state(d, dims.s, b);
             let next = dims.state(d, dims.s + 1, b);
@@ -37,7 +37,7 @@ pub fn gru_cell_fwd(
             for j in 0..h {
                 let r = sigmoid(xw[x + j] + hhb[j]);
                 let z = sigmoid(xw[x + h + j] + hhb[h + j]);
-                let n = (xw[x + 2 * h + j] + r * hhb[2 * h + j]).tanh();
+                let n = tanh(xw[x + 2 * h + j] + r * hhb[2 * h + j]);
                 let hnew = (1.0 - z) * n + z * hs[prev + j];
                 hs[next + j] = hnew;
                 out[o + j] = hnew;
@@ -69,7 +69,7 @@ pub fn gru_cell_bwd(
     let mut dh = vec![0f32; bn * h];
     for d in 0..dims.d {
         let t = dims.time(d);
-        state_grad(&mut dh, carry, dhn, dhh, whh, 3, dims, d);
+        state_grad(&mut dh, carry, dhn, dhh, whh, lens, 3, dims, d);
         for b in 0..bn {
             let c = (d * bn + b) * h;
             let x = dims.time_row(d, t, b, 3 * h);

@@ -1,7 +1,7 @@
 //! One LSTM step, forward and backward (torch.nn.LSTM: gates i, f, g, o).
 //! GPU: shaders/lstm_cell_fwd.wgsl, shaders/lstm_cell_bwd.wgsl. Layouts: cpu::cell.
 
-use crate::cpu::cell::{CellDims, recurrent_product, sigmoid, state_grad};
+use crate::cpu::cell::{CellDims, recurrent_product, sigmoid, state_grad, tanh};
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, `cs[d, s]`, writes slot s+1 of both,
 /// `out` at the step's time and `gates (D, T, B, 4H)` = i, f, g, o.
@@ -21,7 +21,7 @@ pub fn lstm_cell_fwd(
     let mut hh = vec![0f32; bn * 4 * h];
     for d in 0..dims.d {
         let t = dims.time(d);
-        recurrent_product(&mut hh, hs, whh, bhh, 4, dims, d);
+        recurrent_product(&mut hh, hs, whh, bhh, lens, 4, dims, d);
         for b in 0..bn {
             let prev = dims.state(d, dims.s, b);
             let next = dims.state(d, dims.s + 1, b);
@@ -39,10 +39,10 @@ pub fn lstm_cell_fwd(
             for j in 0..h {
                 let i = sigmoid(xw[x + j] + hhb[j]);
                 let f = sigmoid(xw[x + h + j] + hhb[h + j]);
-                let g = (xw[x + 2 * h + j] + hhb[2 * h + j]).tanh();
+                let g = tanh(xw[x + 2 * h + j] + hhb[2 * h + j]);
                 let og = sigmoid(xw[x + 3 * h + j] + hhb[3 * h + j]);
                 let c = f * cs[prev + j] + i * g;
-                let hnew = og * c.tanh();
+                let hnew = og * tanh(c);
                 cs[next + j] = c;
                 hs[next + j] = hnew;
                 out[o + j] = hnew;
@@ -78,7 +78,7 @@ pub fn lstm_cell_bwd(
     let mut dh = vec![0f32; bn * h];
     for d in 0..dims.d {
         let t = dims.time(d);
-        state_grad(&mut dh, carry, dhn, dhh, whh, 4, dims, d);
+        state_grad(&mut dh, carry, dhn, dhh, whh, lens, 4, dims, d);
         for b in 0..bn {
             let c = (d * bn + b) * h;
             let x = dims.time_row(d, t, b, 4 * h);
@@ -105,7 +105,7 @@ pub fn lstm_cell_bwd(
                     gates[g0 + 2 * h + j],
                     gates[g0 + 3 * h + j],
                 );
-                let tc = cs[next + j].tanh();
+                let tc = tanh(cs[next + j]);
                 let dc = dc_carry[c + j] + dh * og * (1.0 - tc * tc);
                 let grads = [
                     dc * g * i * (1.0 - i),

@@ -1,7 +1,7 @@
 //! One Elman RNN step (tanh or relu), forward and backward (torch.nn.RNN, RNNCell).
 //! GPU: shaders/rnn_cell_fwd.wgsl, shaders/rnn_cell_bwd.wgsl. Layouts: cpu::cell.
 
-use crate::cpu::cell::{CellDims, recurrent_product, state_grad};
+use crate::cpu::cell::{CellDims, recurrent_product, state_grad, tanh};
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, writes `hs[d, s+1]` and `out` at the
 /// step's time.
@@ -18,7 +18,7 @@ pub fn rnn_cell_fwd(
     let mut hh = vec![0f32; bn * h];
     for d in 0..dims.d {
         let t = dims.time(d);
-        recurrent_product(&mut hh, hs, whh, bhh, 1, dims, d);
+        recurrent_product(&mut hh, hs, whh, bhh, lens, 1, dims, d);
         for b in 0..bn {
             let prev = dims.state(d, dims.s, b);
             let next = dims.state(d, dims.s + 1, b);
@@ -30,7 +30,7 @@ pub fn rnn_cell_fwd(
             }
             for j in 0..h {
                 let pre = xw[o + j] + hh[b * h + j];
-                let hnew = if dims.relu { pre.max(0.0) } else { pre.tanh() };
+                let hnew = if dims.relu { pre.max(0.0) } else { tanh(pre) };
                 hs[next + j] = hnew;
                 out[o + j] = hnew;
             }
@@ -56,7 +56,7 @@ pub fn rnn_cell_bwd(
     let mut dh = vec![0f32; bn * h];
     for d in 0..dims.d {
         let t = dims.time(d);
-        state_grad(&mut dh, carry, dhn, dhh, whh, 1, dims, d);
+        state_grad(&mut dh, carry, dhn, dhh, whh, lens, 1, dims, d);
         for b in 0..bn {
             let c = (d * bn + b) * h;
             let x = dims.time_row(d, t, b, h);

@@ -126,6 +126,8 @@ pub struct Classifier {
     b_max: usize,
     programs: HashMap<(usize, usize, bool), Program>,
     seed: u32,
+    /// The batch's sequence at each row of the loaded (length-sorted) batch.
+    order: Vec<usize>,
 }
 
 fn v(buf: BufId, len: usize) -> View {
@@ -191,6 +193,7 @@ impl Classifier {
             b_max,
             programs: HashMap::new(),
             seed: 0,
+            order: Vec::new(),
         })
     }
 
@@ -417,8 +420,8 @@ impl Classifier {
         Ok(())
     }
 
-    /// Check the batch and write its tokens (time-major, padded with id 0), lengths and
-    /// targets. Returns (T, B).
+    /// Check the batch and write its tokens (time-major, padded with id 0, longest sequence
+    /// first), lengths and targets. Returns (T, B).
     fn load(&mut self, batch: &Batch, train: bool) -> Result<(usize, usize)> {
         let (t, b) = (batch.steps(), batch.tokens.len());
         if b == 0 || b > self.b_max || t > self.t_max || (train && batch.targets.len() != b) {
@@ -434,9 +437,14 @@ impl Classifier {
                 ),
             });
         }
+        // Longest first, as pack_padded_sequence sorts them: then the rows still running at
+        // any step are a prefix, and the CPU runtime's products skip the rest.
+        let mut order: Vec<usize> = (0..b).collect();
+        order.sort_by_key(|&j| std::cmp::Reverse(batch.tokens[j].len()));
         let mut ids = vec![0u32; t * b];
         let mut lens = vec![0u32; b];
-        for (j, seq) in batch.tokens.iter().enumerate() {
+        for (row, &j) in order.iter().enumerate() {
+            let seq = &batch.tokens[j];
             if seq.is_empty() {
                 return Err(Error::InvalidArgument {
                     op: "classifier",
@@ -453,9 +461,9 @@ impl Classifier {
                 });
             }
             for (s, &tok) in seq.iter().enumerate() {
-                ids[s * b + j] = tok;
+                ids[s * b + row] = tok;
             }
-            lens[j] = seq.len() as u32;
+            lens[row] = seq.len() as u32;
         }
         self.rt.write_u32(self.b.ids, 0, &ids)?;
         self.rt.write_u32(self.rnn.lens, 0, &lens)?;
@@ -470,11 +478,13 @@ impl Classifier {
                     message: format!("target {bad} outside 0..{}", self.cfg.classes),
                 });
             }
-            self.rt.write_i32(self.b.targets, 0, &batch.targets)?;
+            let targets: Vec<i32> = order.iter().map(|&j| batch.targets[j]).collect();
+            self.rt.write_i32(self.b.targets, 0, &targets)?;
             let rows = TokenRows::new(&ids, self.cfg.vocab)?;
             self.rt.write_u32(self.b.offsets, 0, &rows.offsets)?;
             self.rt.write_u32(self.b.rows, 0, &rows.rows)?;
         }
+        self.order = order;
         Ok((t, b))
     }
 
@@ -496,6 +506,12 @@ impl Classifier {
         self.program(t, b, false)?;
         let program = &self.programs[&(t, b, false)];
         self.rt.run(&[program])?;
-        self.rt.read_f32(v(self.b.logits, b * self.cfg.classes))
+        let sorted = self.rt.read_f32(v(self.b.logits, b * self.cfg.classes))?;
+        let c = self.cfg.classes;
+        let mut logits = vec![0f32; b * c];
+        for (row, &j) in self.order.iter().enumerate() {
+            logits[j * c..(j + 1) * c].copy_from_slice(&sorted[row * c..(row + 1) * c]);
+        }
+        Ok(logits)
     }
 }
