@@ -291,6 +291,45 @@ impl CpuRuntime {
                     self.put(v.buf, x);
                 }
             }
+            Op::Packed { op, steps } => {
+                let rows = steps.rows(self.u(steps.lens));
+                match &**op {
+                    Op::Matmul {
+                        c,
+                        a,
+                        b,
+                        bias,
+                        dims,
+                    } => {
+                        let mut o = self.take(c.buf);
+                        cpu::matmul::matmul_padded(
+                            &mut o[range(*c)],
+                            self.f(*a),
+                            self.f(*b),
+                            bias.map(|v| self.f(v)),
+                            dims,
+                            steps.b,
+                            &rows,
+                        );
+                        self.put(c.buf, o);
+                    }
+                    Op::BiasGrad {
+                        dbias, dy, n, ld, ..
+                    } => {
+                        let mut o = self.take(dbias.buf);
+                        cpu::bias_grad::bias_grad_padded(
+                            &mut o[range(*dbias)],
+                            self.f(*dy),
+                            *n,
+                            *ld,
+                            steps.b,
+                            &rows[0],
+                        );
+                        self.put(dbias.buf, o);
+                    }
+                    other => self.exec(other),
+                }
+            }
             Op::CellBwd(c) => {
                 let (mut dxw, mut dhh, mut carry) = (
                     self.take(c.dxw.buf),

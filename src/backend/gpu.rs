@@ -113,6 +113,8 @@ impl GpuRuntime {
             } => ops::dropout::dropout(ctx, s(*out), s(*inp), s(*rng), *salt, *p),
             Op::CellFwd(c) => ops::cell::cell_fwd(ctx, &c.map(s)),
             Op::CellBwd(c) => ops::cell::cell_bwd(ctx, &c.map(s)),
+            // The whole product; its padding rows add zeros.
+            Op::Packed { op, .. } => self.build(op),
             Op::GradNormPartial { partials, grads } => {
                 ops::grad_norm::grad_norm_partial(ctx, s(*partials), s(*grads))
             }

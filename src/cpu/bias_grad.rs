@@ -7,8 +7,38 @@ pub fn bias_grad(dbias: &mut [f32], dy: &[f32], m: usize, n: usize, ld: usize) {
         m == 0 || dy.len() >= (m - 1) * ld + n,
         "bias_grad: dy too short for ({m}, {n})"
     );
-    for (j, db) in dbias[..n].iter_mut().enumerate() {
-        let sum: f64 = (0..m).map(|i| dy[i * ld + j] as f64).sum();
-        *db += sum as f32;
+    // Row by row into f64 sums: contiguous reads, and the same sums as column by column.
+    let mut sum = vec![0f64; n];
+    for i in 0..m {
+        for (s, &x) in sum.iter_mut().zip(&dy[i * ld..i * ld + n]) {
+            *s += x as f64;
+        }
+    }
+    for (db, s) in dbias[..n].iter_mut().zip(sum) {
+        *db += s as f32;
+    }
+}
+
+/// [`bias_grad`] over `rows.len()` blocks of `block` rows of which block i has `rows[i]` real
+/// rows first and zeros after them, which are skipped.
+pub fn bias_grad_padded(
+    dbias: &mut [f32],
+    dy: &[f32],
+    n: usize,
+    ld: usize,
+    block: usize,
+    rows: &[usize],
+) {
+    assert!(dbias.len() >= n, "bias_grad: dbias must be (N)");
+    let mut sum = vec![0f64; n];
+    for (i, &r) in rows.iter().enumerate() {
+        for row in i * block..i * block + r {
+            for (s, &x) in sum.iter_mut().zip(&dy[row * ld..row * ld + n]) {
+                *s += x as f64;
+            }
+        }
+    }
+    for (db, s) in dbias[..n].iter_mut().zip(sum) {
+        *db += s as f32;
     }
 }

@@ -152,6 +152,84 @@ pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], bias: Option<&[f32]>, dims: &
     }
 }
 
+/// [`matmul`] over a padded dimension of `rows[z].len()` blocks of `block` rows each: M, or K
+/// when A is transposed. Block i of product z has `rows[z][i]` real rows first and zeros in A
+/// after them, which are skipped; C's rows there get just the bias (or 0), exactly as the
+/// whole product would leave them.
+pub fn matmul_padded(
+    c: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    bias: Option<&[f32]>,
+    dims: &MatmulDims,
+    block: usize,
+    rows: &[Vec<usize>],
+) {
+    let (ea, eb, ec) = dims.extents();
+    assert!(
+        a.len() >= ea && b.len() >= eb && c.len() >= ec && rows.len() >= dims.batch,
+        "matmul_padded: operands too short for {dims:?}"
+    );
+    let one = MatmulDims { batch: 1, ..*dims };
+    for z in 0..dims.batch {
+        let (a, b) = (&a[z * dims.batch_a..], &b[z * dims.batch_b..]);
+        let c = &mut c[z * dims.batch_c..];
+        let bias = bias.map(|v| &v[z * dims.batch_bias..z * dims.batch_bias + dims.n]);
+        if dims.trans_a {
+            assert_eq!(
+                dims.k,
+                rows[z].len() * block,
+                "matmul_padded: K is not the blocks"
+            );
+            // Sum the real rows of each block into C, then the bias once.
+            if !dims.accumulate {
+                for r in 0..dims.m {
+                    c[r * dims.ldc..r * dims.ldc + dims.n].fill(0.0);
+                }
+            }
+            for (i, &n) in rows[z].iter().enumerate().filter(|(_, n)| **n > 0) {
+                let k0 = i * block;
+                let b_at = if dims.trans_b { k0 } else { k0 * dims.ldb };
+                let part = MatmulDims {
+                    k: n,
+                    accumulate: true,
+                    ..one
+                };
+                matmul(c, &a[k0 * dims.lda..], &b[b_at..], None, &part);
+            }
+            if let Some(bias) = bias {
+                for r in 0..dims.m {
+                    for (x, v) in c[r * dims.ldc..r * dims.ldc + dims.n].iter_mut().zip(bias) {
+                        *x += v;
+                    }
+                }
+            }
+        } else {
+            assert_eq!(
+                dims.m,
+                rows[z].len() * block,
+                "matmul_padded: M is not the blocks"
+            );
+            for (i, &n) in rows[z].iter().enumerate() {
+                let m0 = i * block;
+                if n > 0 {
+                    let part = MatmulDims { m: n, ..one };
+                    matmul(&mut c[m0 * dims.ldc..], &a[m0 * dims.lda..], b, bias, &part);
+                }
+                for r in m0 + n..m0 + block {
+                    let row = &mut c[r * dims.ldc..r * dims.ldc + dims.n];
+                    match (bias, dims.accumulate) {
+                        (Some(bias), false) => row.copy_from_slice(bias),
+                        (None, false) => row.fill(0.0),
+                        (Some(bias), true) => row.iter_mut().zip(bias).for_each(|(x, v)| *x += v),
+                        (None, true) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// One product of the batch.
 fn matmul_one(c: &mut [f32], a: &[f32], b: &[f32], bias: Option<&[f32]>, dims: &MatmulDims) {
     let (ea, eb, ec) = dims.extents_one();

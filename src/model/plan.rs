@@ -169,6 +169,45 @@ impl<V: Copy> CellBwd<V> {
     }
 }
 
+/// The steps of a padded (T, B) batch: block i of B rows is step i, whose time is i, or
+/// T − 1 − i where `reversed` (the backward direction's step order; one entry per product of
+/// a batched matmul, one per direction). Rows past [`crate::cpu::cell::active_rows`] of that
+/// time are padding.
+#[derive(Clone, Copy, Debug)]
+pub struct Steps {
+    pub lens: View,
+    pub t: usize,
+    pub b: usize,
+    pub reversed: [bool; 2],
+}
+
+impl Steps {
+    /// Time-ordered blocks.
+    pub fn time(lens: View, t: usize, b: usize) -> Self {
+        Self {
+            lens,
+            t,
+            b,
+            reversed: [false; 2],
+        }
+    }
+
+    /// The real rows of each block, per product `z` (at most 2).
+    pub fn rows(&self, lens: &[u32]) -> Vec<Vec<usize>> {
+        self.reversed
+            .iter()
+            .map(|&rev| {
+                (0..self.t)
+                    .map(|i| {
+                        let time = if rev { self.t - 1 - i } else { i };
+                        crate::cpu::cell::active_rows(lens, time)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
 /// One kernel launch. Each variant is named after its kernel; the fields are that kernel's
 /// arguments (outputs first).
 #[derive(Clone, Debug)]
@@ -230,6 +269,13 @@ pub enum Op {
     },
     CellFwd(CellFwd),
     CellBwd(CellBwd),
+    /// A `Matmul` or `BiasGrad` whose (T·B) rows (M, or K of a weight gradient) are a padded
+    /// batch: zero in the operand past the rows still running at each step. The GPU runs `op`
+    /// whole; the CPU skips the zero rows, with the same result.
+    Packed {
+        op: Box<Op>,
+        steps: Steps,
+    },
     GradNormPartial {
         partials: View,
         grads: View,

@@ -14,7 +14,7 @@ pub use crate::model::rnn_config::RnnConfig;
 use crate::cpu::cell::CellDims;
 use crate::cpu::matmul::MatmulDims;
 use crate::model::params::ParamLayout;
-use crate::model::plan::{BufId, Buffers, CellBwd, CellFwd, CellKind, Op, View};
+use crate::model::plan::{BufId, Buffers, CellBwd, CellFwd, CellKind, Op, Steps, View};
 use crate::{Error, Result};
 
 /// Activation buffers of one layer, sized for (T_max, B_max).
@@ -184,6 +184,16 @@ impl RnnBuffers {
         }
     }
 
+    /// `op` over this (T, B) batch's rows, as [`Op::Packed`] (`reversed`: see [`Steps`]).
+    fn packed(&self, op: Op, t: usize, b: usize, reversed: [bool; 2]) -> Op {
+        let mut steps = Steps::time(Self::v(self.lens, b), t, b);
+        steps.reversed = reversed;
+        Op::Packed {
+            op: Box::new(op),
+            steps,
+        }
+    }
+
     fn name(&self, what: &str, k: usize, d: usize) -> String {
         RnnConfig::param_name(&self.prefix, what, k, d)
     }
@@ -278,13 +288,18 @@ impl RnnBuffers {
                 } else {
                     None
                 };
-                ops.push(Op::Matmul {
-                    c: xw,
-                    a: x,
-                    b: w,
-                    bias,
-                    dims: MatmulDims::nt(t * b, d * gh, c.layer_input(k)),
-                });
+                ops.push(self.packed(
+                    Op::Matmul {
+                        c: xw,
+                        a: x,
+                        b: w,
+                        bias,
+                        dims: MatmulDims::nt(t * b, d * gh, c.layer_input(k)),
+                    },
+                    t,
+                    b,
+                    [false; 2],
+                ));
             }
             // Initial states into slot 0 of each direction's sequence.
             let hs = Self::v(l.hs, d * (t + 1) * bh);
@@ -467,21 +482,23 @@ impl RnnBuffers {
             };
             if let Some(x) = self.layer_input(k, input, t, b, true) {
                 let dims = MatmulDims::tn(d * gh, c.layer_input(k), tb).accumulate();
-                ops.push(Op::Matmul {
+                let mm = Op::Matmul {
                     c: gw("weight_ih")?,
                     a: dxw,
                     b: x,
                     bias: None,
                     dims,
-                });
+                };
+                ops.push(self.packed(mm, t, b, [false; 2]));
                 if c.bias {
-                    ops.push(Op::BiasGrad {
+                    let bg = Op::BiasGrad {
                         dbias: gw("bias_ih")?,
                         dy: dxw,
                         m: tb,
                         n: d * gh,
                         ld: d * gh,
-                    });
+                    };
+                    ops.push(self.packed(bg, t, b, [false; 2]));
                 }
             }
             // dW_hh[d] += dhh[d]ᵀ · hs[d, 0..T], both directions in one batched product.
@@ -491,25 +508,28 @@ impl RnnBuffers {
             let dims = MatmulDims::tn(gh, h, tb)
                 .accumulate()
                 .batched(d, [tb * gh, (t + 1) * bh, gh * h, 0]);
-            ops.push(Op::Matmul {
+            let mm = Op::Matmul {
                 c: dwhh,
                 a: dhh,
                 b: hs,
                 bias: None,
                 dims,
-            });
+            };
+            // dhh is in each direction's step order.
+            ops.push(self.packed(mm, t, b, [false, true]));
             if c.bias {
                 for dir in 0..d {
                     let dbhh = self
                         .layout
                         .view(self.grads, &self.name("bias_hh", k, dir))?;
-                    ops.push(Op::BiasGrad {
+                    let bg = Op::BiasGrad {
                         dbias: dbhh,
                         dy: dhh.sub(dir * tb * gh, tb * gh),
                         m: tb,
                         n: gh,
                         ld: gh,
-                    });
+                    };
+                    ops.push(self.packed(bg, t, b, [dir == 1; 2]));
                 }
             }
             // The input gradient: the layer below's output gradient (through its dropout mask),
@@ -527,13 +547,14 @@ impl RnnBuffers {
                 let w_ih =
                     self.cfg
                         .both_dirs(&self.layout, self.params, &self.prefix, "weight_ih", k)?;
-                ops.push(Op::Matmul {
+                let mm = Op::Matmul {
                     c: dx,
                     a: dxw,
                     b: w_ih,
                     bias: None,
                     dims: MatmulDims::nn(tb, c.layer_input(k), d * gh),
-                });
+                };
+                ops.push(self.packed(mm, t, b, [false; 2]));
             }
             if let Some(l) = below
                 && let Some((_, dd)) = l.dropped

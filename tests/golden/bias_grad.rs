@@ -50,3 +50,34 @@ fn bias_grad_matches_cpu() {
         );
     }
 }
+
+// `Op::Packed`'s CPU twin of bias_grad sums only each step's real rows; with the padding rows
+// zero, as a recurrent layer leaves them, that must equal the whole column sum. The same f64
+// sums, skipping exact zeros: equal to the last bit.
+#[test]
+fn bias_grad_padded_equals_whole_sum() {
+    let mut rng = TestRng::new("bias_grad_padded_equals_whole_sum");
+    for rev in [false, true] {
+        let (t, b, n) = (1 + rng.below(9), rng.size(40), rng.size(65));
+        let mut lens: Vec<u32> = (0..b).map(|_| 1 + rng.below(t) as u32).collect();
+        lens[0] = t as u32;
+        let ld = n + rng.below(3);
+        let mut dy = rng.values(t * b * ld);
+        let mut rows = Vec::new();
+        for i in 0..t {
+            let time = if rev { t - 1 - i } else { i };
+            rows.push(cpu::cell::active_rows(&lens, time));
+            for (j, &l) in lens.iter().enumerate() {
+                if l as usize <= time {
+                    dy[(i * b + j) * ld..(i * b + j) * ld + n].fill(0.0);
+                }
+            }
+        }
+        let db0 = rng.values(n);
+        let mut want = db0.clone();
+        cpu::bias_grad::bias_grad(&mut want, &dy, t * b, n, ld);
+        let mut got = db0.clone();
+        cpu::bias_grad::bias_grad_padded(&mut got, &dy, n, ld, b, &rows);
+        assert_eq!(got, want, "seed {}", rng.seed);
+    }
+}

@@ -486,3 +486,97 @@ fn matmul_batched_matches_cpu() {
         }
     }
 }
+
+/// Lengths of a padded (T, B) batch in any order (some rows may be shorter than T).
+fn padded_lens(rng: &mut TestRng) -> (usize, usize, Vec<u32>) {
+    let (t, b) = (1 + rng.below(9), rng.size(40));
+    let mut lens: Vec<u32> = (0..b).map(|_| 1 + rng.below(t) as u32).collect();
+    lens[rng.below(b)] = t as u32;
+    (t, b, lens)
+}
+
+/// Zero the rows of `x` (T·B rows of `width` every `ld`) that are past their length at their
+/// block's time, as a recurrent layer leaves its padding.
+fn zero_padding(x: &mut [f32], lens: &[u32], t: usize, ld: usize, width: usize, rev: bool) {
+    let b = lens.len();
+    for i in 0..t {
+        let time = if rev { t - 1 - i } else { i };
+        for (j, &l) in lens.iter().enumerate() {
+            if l as usize <= time {
+                let r = (i * b + j) * ld;
+                x[r..r + width].fill(0.0);
+            }
+        }
+    }
+}
+
+// `Op::Packed`'s CPU twin skips each step's padding rows: it must equal the whole product,
+// rows of C past each step's real rows included, for the row-blocked (NT forward with bias,
+// NN input gradient) and the K-blocked (TN weight gradient, batched over two directions with
+// the second in reversed step order) shapes. Same sgemm, different blocking: ATOL as above.
+#[test]
+fn matmul_padded_equals_whole_product() {
+    let mut rng = TestRng::new("matmul_padded_equals_whole_product");
+    let mut seen_skips = 0;
+    for case in 0..12 {
+        let (t, b, lens) = padded_lens(&mut rng);
+        let steps = gpu_rnn::model::plan::Steps {
+            lens: gpu_rnn::model::plan::View {
+                buf: gpu_rnn::model::plan::BufId(0),
+                offset: 0,
+                len: b,
+            },
+            t,
+            b,
+            reversed: [false, true],
+        };
+        let rows = steps.rows(&lens);
+        seen_skips += rows[0].iter().filter(|&&n| n < b).count();
+        let (n, k) = (rng.size(33), rng.size(33));
+        let accumulate = case % 3 == 2;
+        let (dims, a_rows_width) = match case % 2 {
+            // Rows of A and C are the blocks.
+            0 => {
+                let d = if rng.coin() {
+                    MatmulDims::nt(t * b, n, k)
+                } else {
+                    MatmulDims::nn(t * b, n, k)
+                };
+                (d, (d.lda, k))
+            }
+            // K is the blocks: C (N, K') = Aᵀ·B, both directions.
+            _ => (
+                MatmulDims::tn(n, k, t * b).batched(2, [t * b * n, t * b * k, n * k, 0]),
+                (n, n),
+            ),
+        };
+        let dims = if accumulate { dims.accumulate() } else { dims };
+        let (ea, eb, ec) = dims.extents();
+        let mut a = rng.values(ea);
+        for z in 0..dims.batch {
+            let (ld, width) = a_rows_width;
+            zero_padding(&mut a[z * dims.batch_a..], &lens, t, ld, width, z == 1);
+        }
+        let bm = rng.values(eb);
+        let bias = (!dims.trans_a).then(|| rng.values(n));
+        let c0 = rng.values(ec);
+        let mut want = c0.clone();
+        cpu::matmul::matmul(&mut want, &a, &bm, bias.as_deref(), &dims);
+        let mut got = c0.clone();
+        let block_rows = if dims.trans_a {
+            rows.clone()
+        } else {
+            vec![rows[0].clone()]
+        };
+        cpu::matmul::matmul_padded(&mut got, &a, &bm, bias.as_deref(), &dims, b, &block_rows);
+        assert_close(
+            &format!("matmul_padded case {case} {dims:?}"),
+            &got,
+            &want,
+            atol_for(&dims),
+            RTOL,
+            rng.seed,
+        );
+    }
+    assert!(seen_skips > 0, "no case had padding rows to skip");
+}
