@@ -33,20 +33,48 @@ pub fn gru_cell_fwd(
                 continue;
             }
             let x = dims.time_row(d, t, b, 3 * h);
-            let hhb = &hh[b * 3 * h..(b + 1) * 3 * h];
-            for j in 0..h {
-                let r = sigmoid(xw[x + j] + hhb[j]);
-                let z = sigmoid(xw[x + h + j] + hhb[h + j]);
-                let n = tanh(xw[x + 2 * h + j] + r * hhb[2 * h + j]);
-                let hnew = (1.0 - z) * n + z * hs[prev + j];
-                hs[next + j] = hnew;
-                out[o + j] = hnew;
-                gates[g + j] = r;
-                gates[g + h + j] = z;
-                gates[g + 2 * h + j] = n;
-                gates[g + 3 * h + j] = hhb[2 * h + j];
-            }
+            let (before, after) = hs.split_at_mut(next);
+            gru_row(
+                &mut after[..h],
+                &mut out[o..o + h],
+                &mut gates[g..g + 4 * h],
+                &xw[x..x + 3 * h],
+                &hh[b * 3 * h..(b + 1) * 3 * h],
+                &before[prev..prev + h],
+            );
         }
+    }
+}
+
+/// The gates of one row: h_next, out (H) and saved (4H) from xw and hh (3H) and h_prev (H).
+/// Its own function so the slices are known not to overlap and the loop runs as SIMD.
+#[inline(never)]
+fn gru_row(
+    hnext: &mut [f32],
+    out: &mut [f32],
+    saved: &mut [f32],
+    xw: &[f32],
+    hh: &[f32],
+    hprev: &[f32],
+) {
+    let h = hnext.len();
+    let (xr, xz, xn) = (&xw[..h], &xw[h..2 * h], &xw[2 * h..3 * h]);
+    let (hr, hz, hn) = (&hh[..h], &hh[h..2 * h], &hh[2 * h..3 * h]);
+    let (gr, rest) = saved[..4 * h].split_at_mut(h);
+    let (gz, rest) = rest.split_at_mut(h);
+    let (gn, ghn) = rest.split_at_mut(h);
+    let (out, hprev) = (&mut out[..h], &hprev[..h]);
+    for j in 0..h {
+        let r = sigmoid(xr[j] + hr[j]);
+        let z = sigmoid(xz[j] + hz[j]);
+        let n = tanh(xn[j] + r * hn[j]);
+        let hnew = (1.0 - z) * n + z * hprev[j];
+        hnext[j] = hnew;
+        out[j] = hnew;
+        gr[j] = r;
+        gz[j] = z;
+        gn[j] = n;
+        ghn[j] = hn[j];
     }
 }
 
