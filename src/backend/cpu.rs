@@ -3,6 +3,7 @@
 use super::Runtime;
 use crate::cpu;
 use crate::model::plan::{BufId, Buffers, CellKind, Dtype, Op, Program, View};
+use crate::ops::Variant;
 use crate::{Error, Result};
 
 enum HostBuf {
@@ -435,6 +436,17 @@ impl Runtime for CpuRuntime {
     fn read_f32(&mut self, view: View) -> Result<Vec<f32>> {
         self.check(view.buf, view.offset, view.len, "f32")?;
         Ok(self.f(view).to_vec())
+    }
+
+    fn time_op(&mut self, op: &Op, _variant: Variant, runs: usize) -> Result<Vec<f64>> {
+        self.exec(op);
+        Ok((0..runs)
+            .map(|_| {
+                let t0 = std::time::Instant::now();
+                self.exec(op);
+                t0.elapsed().as_secs_f64()
+            })
+            .collect())
     }
 
     fn run(&mut self, programs: &[&Program]) -> Result<()> {

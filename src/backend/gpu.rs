@@ -8,7 +8,9 @@ use super::Runtime;
 use crate::Result;
 use crate::gpu::{GpuContext, GpuTensor, Recorder, Slice};
 use crate::model::plan::{BufId, Buffers, Dtype, Op, Program, View};
-use crate::ops::{self, Dispatch};
+use crate::ops::cell::CellKernel;
+use crate::ops::matmul::MatmulKernel;
+use crate::ops::{self, Dispatch, Variant};
 
 /// The plan's buffers as GPU tensors, and the dispatches of every program run so far.
 pub struct GpuRuntime {
@@ -23,6 +25,10 @@ impl GpuRuntime {
     /// Allocate every declared buffer (zero-filled); fails with the buffer's name if one is
     /// beyond the adapter's limits.
     pub fn new(ctx: Arc<GpuContext>, buffers: &Buffers) -> Result<Self> {
+        // Every size first, so a model too big for the adapter allocates nothing.
+        for d in &buffers.decls {
+            GpuTensor::check_fits(&ctx, &d.name, d.len)?;
+        }
         let tensors = buffers
             .decls
             .iter()
@@ -47,9 +53,35 @@ impl GpuRuntime {
     }
 
     fn build(&self, op: &Op) -> Result<Dispatch> {
+        self.build_with(op, Variant::Auto)
+    }
+
+    /// `op`'s dispatch, with a forced kernel variant for matmuls and cell steps.
+    fn build_with(&self, op: &Op, variant: Variant) -> Result<Dispatch> {
         let ctx = &self.ctx;
         let s = |v: View| self.slice(v);
+        let (mm, cell) = match variant {
+            Variant::Auto => (None, None),
+            Variant::Scalar => (Some(MatmulKernel::Scalar), Some(CellKernel::Scalar)),
+            Variant::Vec4 => (Some(MatmulKernel::Vec4), Some(CellKernel::Vec4)),
+        };
         match op {
+            Op::Matmul {
+                c,
+                a,
+                b,
+                bias,
+                dims,
+            } if mm.is_some() => {
+                let kernel = mm.expect("checked");
+                ops::matmul::matmul_with(ctx, kernel, s(*c), s(*a), s(*b), bias.map(s), dims)
+            }
+            Op::CellFwd(c) if cell.is_some() => {
+                ops::cell::cell_fwd_with(ctx, cell.expect("checked"), &c.map(s))
+            }
+            Op::CellBwd(c) if cell.is_some() => {
+                ops::cell::cell_bwd_with(ctx, cell.expect("checked"), &c.map(s))
+            }
             Op::Fill { out, value } => ops::fill::fill(ctx, s(*out), *value),
             Op::Copy {
                 out,
@@ -170,6 +202,13 @@ impl GpuRuntime {
 impl Runtime for GpuRuntime {
     fn describe(&self) -> String {
         self.ctx.adapter.to_string()
+    }
+
+    fn time_op(&mut self, op: &Op, variant: Variant, runs: usize) -> Result<Vec<f64>> {
+        let dispatch = self.build_with(op, variant)?;
+        // Warm-up: the first run builds the pipeline (LLVM on lavapipe) and touches the buffers.
+        crate::gpu::time_dispatch(&self.ctx, &dispatch, 2)?;
+        crate::gpu::time_dispatch(&self.ctx, &dispatch, runs)
     }
 
     fn write_f32(&mut self, buf: BufId, offset: usize, data: &[f32]) -> Result<()> {

@@ -8,7 +8,8 @@ pub use cpu::CpuRuntime;
 pub use gpu::GpuRuntime;
 
 use crate::Result;
-use crate::model::plan::{BufId, Program, View};
+use crate::model::plan::{BufId, Op, Program, View};
+use crate::ops::Variant;
 
 /// What a model needs from a backend: buffers it can fill and read, and programs it can run.
 pub trait Runtime {
@@ -25,6 +26,10 @@ pub trait Runtime {
     fn poison(&mut self) -> Result<()>;
     /// Kernel launches of the last `run`.
     fn last_dispatches(&self) -> usize;
+    /// Seconds of each of `runs` executions of `op` alone, after a warm-up: GPU time from
+    /// timestamp queries on the GPU (`variant` forces a kernel), wall time of the twin on the
+    /// CPU (which has one kernel per op).
+    fn time_op(&mut self, op: &Op, variant: Variant, runs: usize) -> Result<Vec<f64>>;
 }
 
 /// Which runtime to build.

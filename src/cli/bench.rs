@@ -1,10 +1,16 @@
-//! `gpu-rnn bench`: the lecture model's training and inference throughput on each backend,
-//! with the dispatches of one training step.
+//! `gpu-rnn bench`: every kernel's time (cli::kernel_bench), and the lecture model's training
+//! and inference throughput on each backend, with the dispatches and buffer bytes of one
+//! training step.
 
+use std::path::PathBuf;
 use std::time::Instant;
+
+use clap::Args;
 
 use crate::Result;
 use crate::backend::Backend;
+use crate::cli::kernel_bench::{KernelCase, kernel_cases, select};
+use crate::cli::{BackendChoice, open_backend};
 use crate::cpu::adam::AdamConfig;
 use crate::model::classifier::{Batch, Classifier, ClassifierConfig};
 
@@ -14,6 +20,9 @@ pub struct StepBench {
     pub backend: String,
     /// Dispatches of the largest training step timed.
     pub dispatches: usize,
+    /// Bytes of every buffer the model holds (parameters, Adam state, activations of the
+    /// longest batch): all live at once, so the peak.
+    pub buffer_bytes: usize,
     pub names: usize,
     pub steps: usize,
     /// Seconds of all timed training steps (forward, loss, backward, Adam) and inferences.
@@ -117,9 +126,208 @@ pub fn lecture_step(backend: &Backend, batches: &[Batch]) -> Result<StepBench> {
     Ok(StepBench {
         backend: m.describe(),
         dispatches,
+        buffer_bytes: m.buffer_bytes(),
         names,
         steps: batches.len(),
         train_s,
         infer_s,
     })
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Which backends to measure: auto measures the GPU (if any) and the CPU.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendChoice,
+    /// Pick an adapter by a substring of its name (also GPU_RNN_ADAPTER).
+    #[arg(long)]
+    pub adapter: Option<String>,
+    /// Only kernels whose name contains this (e.g. `gru`, `matmul_vec4`, `adam`), or of this
+    /// size (`lecture`, `large`); repeatable. Skips the whole-step benchmark unless --step.
+    #[arg(long = "kernel")]
+    pub kernels: Vec<String>,
+    /// Skip the kernel table.
+    #[arg(long, conflicts_with = "kernels")]
+    pub no_kernels: bool,
+    /// Run the whole-step benchmark even with --kernel.
+    #[arg(long)]
+    pub step: bool,
+    /// Timed runs of each kernel (after a warm-up).
+    #[arg(long, default_value_t = 25)]
+    pub runs: usize,
+    /// Names per batch.
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// Training names to batch (shuffled with a fixed seed).
+    #[arg(long, default_value = "data/names_train.csv.gz")]
+    pub data: PathBuf,
+    /// Batches to time.
+    #[arg(long, default_value_t = 8)]
+    pub batches: usize,
+    /// Time a synthetic batch whose longest name has this many characters instead, repeated
+    /// --batches times (the worst case of the lecture's data is 19).
+    #[arg(long)]
+    pub synthetic: Option<usize>,
+    /// Print one JSON object per kernel and per backend instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let mut backends = Vec::new();
+    let mut gpu = None;
+    match args.backend {
+        BackendChoice::Cpu => backends.push(Backend::Cpu),
+        choice => {
+            let (b, line) = open_backend(choice, args.adapter.as_deref())?;
+            if !args.json {
+                println!("{line}");
+            }
+            if matches!(b, Backend::Gpu(_)) {
+                gpu = Some(b.clone());
+                backends.push(b);
+            }
+            if choice == BackendChoice::Auto {
+                backends.push(Backend::Cpu);
+            }
+        }
+    }
+    if !args.no_kernels {
+        let cases = select(kernel_cases(), &args.kernels);
+        if cases.is_empty() {
+            return Err(crate::Error::InvalidArgument {
+                op: "bench",
+                message: format!("no kernel matches {:?}", args.kernels),
+            });
+        }
+        kernel_table(&cases, gpu.as_ref(), args.runs, args.json)?;
+    }
+    if args.kernels.is_empty() || args.step {
+        step_table(&args, &backends)?;
+    }
+    Ok(())
+}
+
+fn ms(s: f64) -> f64 {
+    s * 1e3
+}
+
+/// Time each case on the GPU (when there is one) and as its CPU twin, one line each.
+fn kernel_table(
+    cases: &[KernelCase],
+    gpu: Option<&Backend>,
+    runs: usize,
+    json: bool,
+) -> Result<()> {
+    if !json {
+        println!(
+            "kernels: GPU time from timestamp queries, median (min-max) of {runs} runs after a warm-up; CPU twin: median wall time"
+        );
+        println!(
+            "  {:<22} {:<8} {:<44} {:>28} {:>18}   {:>24}",
+            "kernel", "size", "shape", "gpu ms", "gpu rate", "cpu twin"
+        );
+    }
+    for case in cases {
+        let g = gpu.map(|b| case.time(b, runs)).transpose()?;
+        // The CPU twin is the same for every variant; fewer runs suffice for its wall time.
+        let c = case.time(&Backend::Cpu, runs.min(7))?;
+        let (cpu_rate, unit) = case.rate(c.median);
+        if json {
+            let mut obj = serde_json::json!({
+                "kind": "kernel",
+                "kernel": case.kernel,
+                "size": case.size,
+                "shape": case.shape,
+                "flops": case.flops,
+                "bytes": case.bytes,
+                "cpu_ms": ms(c.median),
+                "cpu_rate": cpu_rate,
+                "unit": unit,
+            });
+            if let Some(g) = g {
+                let o = obj.as_object_mut().expect("an object");
+                o.insert("gpu_median_ms".into(), ms(g.median).into());
+                o.insert("gpu_min_ms".into(), ms(g.min).into());
+                o.insert("gpu_max_ms".into(), ms(g.max).into());
+                o.insert("gpu_runs".into(), g.runs.into());
+                o.insert("gpu_rate".into(), case.rate(g.median).0.into());
+            }
+            println!("{obj}");
+            continue;
+        }
+        let gpu_cols = match g {
+            Some(g) => format!(
+                "{:>10.3} ({:.3}-{:.3}) {:>9.2} {unit:<8}",
+                ms(g.median),
+                ms(g.min),
+                ms(g.max),
+                case.rate(g.median).0
+            ),
+            None => format!("{:>28} {:>18}", "-", "-"),
+        };
+        println!(
+            "  {:<22} {:<8} {:<44} {gpu_cols}   {:>9.3} ms {:>8.2} {unit}",
+            case.kernel,
+            case.size,
+            case.shape,
+            ms(c.median),
+            cpu_rate
+        );
+    }
+    Ok(())
+}
+
+/// The lecture model's training and inference throughput on each backend.
+fn step_table(args: &BenchArgs, backends: &[Backend]) -> Result<()> {
+    let batch_size = args.batch_size;
+    let (set, what) = match args.synthetic {
+        Some(t) => (
+            vec![lecture_like_batch(batch_size, t.max(1)); args.batches.max(1)],
+            format!("a synthetic batch of {batch_size}, T = {t}"),
+        ),
+        None => (
+            lecture_data_batches(&args.data, batch_size, args.batches.max(1))?,
+            format!(
+                "{} shuffled batches of {batch_size} names from {}",
+                args.batches.max(1),
+                args.data.display()
+            ),
+        ),
+    };
+    let mean_t = set.iter().map(|b| b.steps()).sum::<usize>() as f64 / set.len() as f64;
+    if !args.json {
+        println!(
+            "lecture model: Embedding(128,100) -> GRU(100, 2 layers, bidirectional) -> Linear(200,18); {what} (mean T {mean_t:.1})"
+        );
+    }
+    for b in backends {
+        let r = lecture_step(b, &set)?;
+        if args.json {
+            let obj = serde_json::json!({
+                "kind": "step",
+                "backend": r.backend,
+                "batches": r.steps,
+                "names": r.names,
+                "mean_t": mean_t,
+                "train_names_per_s": r.train_per_s(),
+                "infer_names_per_s": r.infer_per_s(),
+                "step_ms": r.step_s() * 1e3,
+                "dispatches": r.dispatches,
+                "buffer_bytes": r.buffer_bytes,
+            });
+            println!("{obj}");
+            continue;
+        }
+        println!(
+            "{:<60} train {:>8.1} names/s ({:>7.1} ms/step, up to {} dispatches)   inference {:>8.1} names/s   buffers {:.1} MiB",
+            r.backend,
+            r.train_per_s(),
+            r.step_s() * 1e3,
+            r.dispatches,
+            r.infer_per_s(),
+            r.buffer_bytes as f64 / (1024.0 * 1024.0),
+        );
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod demo;
 pub mod eval;
+pub mod kernel_bench;
 pub mod plot;
 pub mod train;
 

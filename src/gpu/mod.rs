@@ -1,10 +1,12 @@
 //! The GPU side of the engine: device and adapter choice, tensors in GPU buffers, the pipeline
-//! cache and command recording.
+//! cache, command recording and timestamp timing.
 
 mod context;
 mod recorder;
 mod tensor;
+mod timer;
 
 pub use context::{ADAPTER_ENV, AdapterSummary, GpuContext};
 pub use recorder::Recorder;
 pub use tensor::{GpuTensor, Slice};
+pub use timer::time_dispatch;

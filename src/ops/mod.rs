@@ -50,6 +50,22 @@ impl Dispatch {
     pub fn record(&self, rec: &mut Recorder) {
         rec.dispatch(&self.pipeline, &self.bind_group, self.groups);
     }
+
+    /// Encode into a pass the caller owns (the timer's timestamped passes).
+    pub(crate) fn encode(&self, pass: &mut wgpu::ComputePass) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
+    }
+}
+
+/// Which kernel of a family runs an op: the one the op picks for its shapes, or a forced
+/// variant (the kernel benchmarks time each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    Auto,
+    Scalar,
+    Vec4,
 }
 
 /// Workgroups for `n` invocations in groups of `wg`, folded into y when x would pass the

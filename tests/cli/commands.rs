@@ -293,3 +293,67 @@ fn bad_input_gets_one_clear_error() {
         "{out}"
     );
 }
+
+// `gpu-rnn bench`: the kernel filter, JSON lines with the GPU's timestamp-query times (when
+// there is an adapter) and the CPU twin's, and the whole step's throughput and buffer bytes.
+#[test]
+fn bench_times_filtered_kernels_and_the_step() {
+    let has_gpu = gpu("bench_times_filtered_kernels_and_the_step").is_some();
+    let backend = if has_gpu { "gpu" } else { "cpu" };
+    let o = gpu_rnn(
+        &[
+            "bench",
+            "--backend",
+            backend,
+            "--kernel",
+            "adam",
+            "--kernel",
+            "cross_entropy",
+            "--step",
+            "--runs",
+            "4",
+            "--batches",
+            "1",
+            "--json",
+        ],
+        &[],
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "bench failed: {err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let kernels: Vec<_> = lines.iter().filter(|v| v["kind"] == "kernel").collect();
+    // adam and cross_entropy, each at the lecture's and the large shape; nothing else.
+    assert_eq!(kernels.len(), 4, "{out}");
+    for k in &kernels {
+        let name = k["kernel"].as_str().unwrap();
+        assert!(name == "adam" || name == "cross_entropy", "{name}");
+        assert!(k["cpu_ms"].as_f64().unwrap() > 0.0, "{k}");
+        assert_eq!(k["unit"], "GB/s");
+        if has_gpu {
+            let (lo, mid, hi) = (
+                k["gpu_min_ms"].as_f64().unwrap(),
+                k["gpu_median_ms"].as_f64().unwrap(),
+                k["gpu_max_ms"].as_f64().unwrap(),
+            );
+            assert!(0.0 < lo && lo <= mid && mid <= hi, "{k}");
+            assert_eq!(k["gpu_runs"], 4);
+            assert!(k["gpu_rate"].as_f64().unwrap() > 0.0, "{k}");
+        }
+    }
+    let steps: Vec<_> = lines.iter().filter(|v| v["kind"] == "step").collect();
+    assert_eq!(steps.len(), 1, "{out}");
+    let s = steps[0];
+    assert!(s["train_names_per_s"].as_f64().unwrap() > 0.0, "{s}");
+    assert!(s["infer_names_per_s"].as_f64().unwrap() > 0.0, "{s}");
+    assert!(s["dispatches"].as_u64().unwrap() > 0, "{s}");
+    // Parameters, gradients and two Adam moments alone are 4 × 318,818 floats.
+    assert!(s["buffer_bytes"].as_u64().unwrap() > 4 * 4 * 318_818, "{s}");
+
+    fails_with(
+        &gpu_rnn(&["bench", "--backend", "cpu", "--kernel", "nonesuch"], &[]),
+        "no kernel matches",
+    );
+}
