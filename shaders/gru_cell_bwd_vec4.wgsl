@@ -64,9 +64,15 @@ fn gru_cell_bwd_vec4(
             row[i] = ((d * p.t + p.s + 1u) * p.b + b) * 3u * hq;
             dh[i] = carry[(d * p.b + b) * hq + jq];
         }
+        // dhh[d, s+1] is zero in rows not running at step s + 1: skip a tile of only those.
+        let t1 = select(p.s + 1u, p.t - 2u - p.s, d == 1u);
+        var running = false;
+        for (var i = 0u; i < 4u; i++) {
+            running = running || (b0 + i < p.b && t1 < lens[b0 + i]);
+        }
         // W_hh[d, k, j0..j0+4] as a vec4: row k of direction d, this tile's units.
         let wcol = p.whh_off / 4u + d * 3u * H * hq + jq;
-        for (var kq = 0u; kq < 3u * hq; kq++) {
+        for (var kq = 0u; running && kq < 3u * hq; kq++) {
             let w0 = w[wcol + (4u * kq) * hq];
             let w1 = w[wcol + (4u * kq + 1u) * hq];
             let w2 = w[wcol + (4u * kq + 2u) * hq];

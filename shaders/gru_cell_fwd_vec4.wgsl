@@ -63,7 +63,13 @@ fn gru_cell_fwd_vec4(
     var ar: array<vec4<f32>, 4>;
     var az: array<vec4<f32>, 4>;
     var an: array<vec4<f32>, 4>;
-    for (var kq = 0u; kq < hq; kq++) {
+    // A tile whose rows have all ended only carries its states: skip its product. With rows
+    // sorted by length (as the classifier sorts them) that is every tile past the running rows.
+    var running = false;
+    for (var i = 0u; i < 4u; i++) {
+        running = running || (b0 + i < p.b && t < lens[b0 + i]);
+    }
+    for (var kq = 0u; running && kq < hq; kq++) {
         let h0 = hs[prev[0] + kq];
         let h1 = hs[prev[1] + kq];
         let h2 = hs[prev[2] + kq];
