@@ -128,6 +128,7 @@ pub struct Classifier {
     seed: u32,
     /// The batch's sequence at each row of the loaded (length-sorted) batch.
     order: Vec<usize>,
+    buffer_bytes: usize,
 }
 
 fn v(buf: BufId, len: usize) -> View {
@@ -182,6 +183,7 @@ impl Classifier {
             b_max,
         );
         let rt = backend.runtime(&bufs)?;
+        let buffer_bytes = bufs.decls.iter().map(|d| 4 * d.len).sum();
         Ok(Self {
             cfg,
             layout,
@@ -194,6 +196,7 @@ impl Classifier {
             programs: HashMap::new(),
             seed: 0,
             order: Vec::new(),
+            buffer_bytes,
         })
     }
 
@@ -263,6 +266,12 @@ impl Classifier {
 
     pub fn describe(&self) -> String {
         self.rt.describe()
+    }
+
+    /// Bytes of all the model's buffers: parameters, gradients, Adam's moments and the
+    /// activations for `t_max × b_max`. They are allocated together, so this is the peak.
+    pub fn buffer_bytes(&self) -> usize {
+        self.buffer_bytes
     }
 
     /// Kernel launches of the last step or inference (one per op).
