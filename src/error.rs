@@ -36,7 +36,8 @@ pub enum Error {
     },
 
     #[error(
-        "tensor {tensor} needs {bytes} bytes, over the adapter's {limit_name} of {limit} bytes"
+        "tensor {tensor} needs {bytes} bytes, over the adapter's {limit_name} of {limit} bytes \
+         (a smaller batch or model fits; --backend cpu has no such limit)"
     )]
     Limit {
         tensor: String,

@@ -28,12 +28,17 @@ impl<'a> Slice<'a> {
 const ELEM: u64 = 4;
 
 impl GpuTensor {
-    /// An uninitialised tensor (contents unspecified until written).
-    pub fn empty(ctx: &GpuContext, label: &str, shape: &[usize]) -> Result<Self> {
-        let len: usize = shape.iter().product();
-        // At least one element (wgpu rejects empty bindings), rounded up to whole vec4s so any
-        // tensor can also be bound as array<vec4<f32>>.
-        let bytes = (len.max(1).next_multiple_of(4) as u64) * ELEM;
+    /// Bytes of a tensor of `len` elements: at least one element (wgpu rejects empty
+    /// bindings), rounded up to whole vec4s so any tensor can also be bound as
+    /// array<vec4<f32>>.
+    pub fn bytes_for(len: usize) -> u64 {
+        (len.max(1).next_multiple_of(4) as u64) * ELEM
+    }
+
+    /// Fail with [`Error::Limit`], naming the tensor, unless `len` elements fit one buffer
+    /// binding on this adapter.
+    pub fn check_fits(ctx: &GpuContext, label: &str, len: usize) -> Result<u64> {
+        let bytes = Self::bytes_for(len);
         for (limit, limit_name) in [
             (
                 ctx.limits.max_storage_buffer_binding_size,
@@ -50,6 +55,12 @@ impl GpuTensor {
                 });
             }
         }
+        Ok(bytes)
+    }
+
+    /// An uninitialised tensor (contents unspecified until written).
+    pub fn empty(ctx: &GpuContext, label: &str, shape: &[usize]) -> Result<Self> {
+        let bytes = Self::check_fits(ctx, label, shape.iter().product())?;
         let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: bytes,

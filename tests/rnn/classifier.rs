@@ -166,3 +166,34 @@ fn classifier_learns_a_token_rule() {
         rng.seed
     );
 }
+
+// A model whose activations exceed what one buffer binding of the adapter can hold fails with
+// Error::Limit naming the buffer and the limit, before it allocates anything.
+#[test]
+fn classifier_beyond_the_adapters_limits_is_a_clear_error() {
+    let Some(ctx) = gpu("classifier_beyond_the_adapters_limits_is_a_clear_error") else {
+        return;
+    };
+    let limit = ctx.limits.max_storage_buffer_binding_size;
+    // The saved gates are (D, T, B, 4H) floats: pick B so they need more than the limit.
+    let cfg = ClassifierConfig::lecture();
+    let t = 19;
+    let per_row = 2 * t * 4 * cfg.rnn.hidden * 4;
+    let b = (limit as usize / per_row) + 1;
+    let err = match Classifier::new(
+        cfg,
+        &Backend::Gpu(ctx.clone()),
+        t,
+        b,
+        AdamConfig::default(),
+        0.0,
+    ) {
+        Ok(_) => panic!("a batch of {b} should exceed the adapter's {limit}-byte bindings"),
+        Err(e) => e.to_string(),
+    };
+    println!("B = {b}: {err}");
+    assert!(
+        err.contains("over the adapter's max_storage_buffer_binding_size") && err.contains("gates"),
+        "{err}"
+    );
+}
