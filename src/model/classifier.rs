@@ -103,14 +103,23 @@ struct Bufs {
     targets: BufId,
     offsets: BufId,
     rows: BufId,
-    /// (V, D·G·H): every token's input projection, E·W_ihᵀ + b_ih, and its gradient.
-    table: BufId,
-    dtable: BufId,
+    /// How layer 0 gets its input projection.
+    input: Input,
     fc_in: BufId,
     dfc_in: BufId,
     logits: BufId,
     dlogits: BufId,
     loss: BufId,
+}
+
+/// Layer 0's input. The embedding feeds only W_ih of layer 0, so for a small vocabulary
+/// x·W_ihᵀ + b_ih of every token id is a row of table = E·W_ihᵀ + b_ih (V, D·G·H): one small
+/// product, then a gather instead of a (T·B, D·G·H, E) projection, and a backward over V rows
+/// instead of T·B (the lecture's 128 characters). A large vocabulary (words) gathers embedding
+/// rows (T·B, E) and projects them.
+enum Input {
+    Table { table: BufId, dtable: BufId },
+    Rows { x: BufId, dx: BufId },
 }
 
 /// A classifier with its optimizer state on a backend, for batches of up to `b_max`
@@ -158,14 +167,18 @@ impl Classifier {
             targets: bufs.i32("targets", b_max),
             offsets: bufs.u32("token_rows.offsets", cfg.vocab + 1),
             rows: bufs.u32("token_rows.rows", tb),
-            table: bufs.f32(
-                "embedding_projection",
-                cfg.vocab * cfg.rnn.dirs() * cfg.rnn.cell.gates() * cfg.rnn.hidden,
-            ),
-            dtable: bufs.f32(
-                "dembedding_projection",
-                cfg.vocab * cfg.rnn.dirs() * cfg.rnn.cell.gates() * cfg.rnn.hidden,
-            ),
+            input: if 4 * cfg.vocab <= tb {
+                let n = cfg.vocab * cfg.rnn.dirs() * cfg.rnn.cell.gates() * cfg.rnn.hidden;
+                Input::Table {
+                    table: bufs.f32("embedding_projection", n),
+                    dtable: bufs.f32("dembedding_projection", n),
+                }
+            } else {
+                Input::Rows {
+                    x: bufs.f32("embedding.out", tb * cfg.embed),
+                    dx: bufs.f32("embedding.dout", tb * cfg.embed),
+                }
+            },
             fc_in: bufs.f32("fc.in", b_max * cfg.fc_in()),
             dfc_in: bufs.f32("fc.din", b_max * cfg.fc_in()),
             logits: bufs.f32("logits", b_max * cfg.classes),
@@ -283,28 +296,40 @@ impl Classifier {
     fn forward_ops(&self, ops: &mut Vec<Op>, t: usize, b: usize, train: bool) -> Result<()> {
         let c = &self.cfg;
         let (e, h, d, l) = (c.embed, c.rnn.hidden, c.rnn.dirs(), c.rnn.layers);
-        // The embedding feeds only W_ih of layer 0, so x·W_ihᵀ + b_ih of every token id is a row of
-        // table = E·W_ihᵀ + b_ih (V, D·G·H): one small product, then a gather instead of a
-        // (T·B, D·G·H, E) projection.
         let dgh = d * c.rnn.cell.gates() * h;
-        let table = v(self.b.table, c.vocab * dgh);
-        let (w_ih, b_ih) = self.rnn.input_weights(self.opt.params)?;
         let emb = self.layout.view(self.opt.params, "embedding.weight")?;
-        ops.push(Op::Matmul {
-            c: table,
-            a: emb,
-            b: w_ih,
-            bias: b_ih,
-            dims: MatmulDims::nt(c.vocab, dgh, e),
-        });
-        let (xw0, _) = self.rnn.xw0(t, b);
-        ops.push(Op::EmbeddingFwd {
-            out: xw0,
-            ids: v(self.b.ids, t * b),
-            weight: table,
-            e: dgh,
-        });
-        self.rnn.forward_ops(ops, None, t, b, train)?;
+        let ids = v(self.b.ids, t * b);
+        match self.b.input {
+            Input::Table { table, .. } => {
+                let table = v(table, c.vocab * dgh);
+                let (w_ih, b_ih) = self.rnn.input_weights(self.opt.params)?;
+                ops.push(Op::Matmul {
+                    c: table,
+                    a: emb,
+                    b: w_ih,
+                    bias: b_ih,
+                    dims: MatmulDims::nt(c.vocab, dgh, e),
+                });
+                let (xw0, _) = self.rnn.xw0(t, b);
+                ops.push(Op::EmbeddingFwd {
+                    out: xw0,
+                    ids,
+                    weight: table,
+                    e: dgh,
+                });
+                self.rnn.forward_ops(ops, None, t, b, train)?;
+            }
+            Input::Rows { x, .. } => {
+                let x = v(x, t * b * e);
+                ops.push(Op::EmbeddingFwd {
+                    out: x,
+                    ids,
+                    weight: emb,
+                    e,
+                });
+                self.rnn.forward_ops(ops, Some(x), t, b, train)?;
+            }
+        }
         // cat(h_n[-1], h_n[-2]): the top layer's last direction first.
         let hn = self.rnn.state(self.rnn.hn, b);
         let bh = b * h;
@@ -369,12 +394,31 @@ impl Classifier {
             out: self.rnn.doutput(t, b),
             value: 0.0,
         });
+        let offsets = v(self.b.offsets, c.vocab + 1);
+        let rows = v(self.b.rows, t * b);
+        let demb = self.layout.view(self.opt.grads, "embedding.weight")?;
+        let dtable = match self.b.input {
+            Input::Table { dtable, .. } => dtable,
+            Input::Rows { x, dx } => {
+                let (x, dx) = (v(x, t * b * e), v(dx, t * b * e));
+                self.rnn.backward_ops(ops, Some(x), Some(dx), t, b, false)?;
+                ops.push(Op::EmbeddingBwd {
+                    dweight: demb,
+                    dout: dx,
+                    offsets,
+                    rows,
+                    e,
+                });
+                self.opt.step_ops(ops);
+                return Ok(());
+            }
+        };
         self.rnn.backward_ops(ops, None, None, t, b, false)?;
         // Back through the table: dtable sums layer 0's dxw rows per token id, then
         // dW_ih += dtableᵀ·E, db_ih += Σ dtable, dE += dtable·W_ih, each over V rows only.
         let dgh = d * c.rnn.cell.gates() * h;
         let (_, dxw0) = self.rnn.xw0(t, b);
-        let dtable = v(self.b.dtable, c.vocab * dgh);
+        let dtable = v(dtable, c.vocab * dgh);
         ops.push(Op::Fill {
             out: dtable,
             value: 0.0,
@@ -382,8 +426,8 @@ impl Classifier {
         ops.push(Op::EmbeddingBwd {
             dweight: dtable,
             dout: dxw0,
-            offsets: v(self.b.offsets, c.vocab + 1),
-            rows: v(self.b.rows, t * b),
+            offsets,
+            rows,
             e: dgh,
         });
         let (gw, gb) = self.rnn.input_weights(self.opt.grads)?;
@@ -405,7 +449,6 @@ impl Classifier {
                 ld: dgh,
             });
         }
-        let demb = self.layout.view(self.opt.grads, "embedding.weight")?;
         ops.push(Op::Matmul {
             c: demb,
             a: dtable,

@@ -28,7 +28,15 @@ fn classifier_train_steps_gpu_match_cpu() {
     let Some(ctx) = gpu("classifier_train_steps_gpu_match_cpu") else {
         return;
     };
-    for cell in [CellKind::Rnn, CellKind::Gru, CellKind::Lstm] {
+    // Vocabulary 30 takes the embedding-projection table, 200 the gathered embedding rows.
+    for (cell, vocab) in [
+        (CellKind::Rnn, 30),
+        (CellKind::Gru, 30),
+        (CellKind::Lstm, 30),
+        (CellKind::Rnn, 200),
+        (CellKind::Gru, 200),
+        (CellKind::Lstm, 200),
+    ] {
         let mut rnn = RnnConfig::new(cell, 9, [7, 37][rng.below(2)]);
         rnn.layers = 1 + rng.below(2);
         rnn.bidirectional = rng.coin();
@@ -38,14 +46,14 @@ fn classifier_train_steps_gpu_match_cpu() {
             0.0
         };
         let cfg = ClassifierConfig {
-            vocab: 30,
+            vocab,
             embed: 9,
             rnn,
             classes: 5,
         };
         let max_norm = if rng.coin() { 1.0 } else { 0.0 };
         let batches: Vec<Batch> = (0..3)
-            .map(|_| random_batch(&mut rng, 17, 8, 30, 5))
+            .map(|_| random_batch(&mut rng, 17, 8, vocab, 5))
             .collect();
         let mut runs = Vec::new();
         let mut init = None;
@@ -97,6 +105,51 @@ fn classifier_train_steps_gpu_match_cpu() {
             rng.seed,
         );
     }
+}
+
+// The two ways into layer 0 (a projected table of the vocabulary, or gathered embedding rows
+// projected per token, chosen by vocabulary size against T·B) are the same function: equal
+// losses, parameters and logits over three training steps from the same weights. f32 sums in
+// different orders: 1e-5.
+#[test]
+fn classifier_table_and_row_inputs_agree() {
+    let mut rng = TestRng::new("classifier_table_and_row_inputs_agree");
+    let mut rnn = RnnConfig::new(CellKind::Gru, 9, 12);
+    rnn.bidirectional = true;
+    let cfg = ClassifierConfig {
+        vocab: 40,
+        embed: 9,
+        rnn,
+        classes: 5,
+    };
+    let batches: Vec<Batch> = (0..3)
+        .map(|_| random_batch(&mut rng, 17, 8, 40, 5))
+        .collect();
+    let mut runs = Vec::new();
+    let mut init = None;
+    // 4·V = 160: above T·B = 8·17 (rows), within 8·20 (table).
+    for b_max in [17, 20] {
+        let mut m = Classifier::new(
+            cfg.clone(),
+            &Backend::Cpu,
+            8,
+            b_max,
+            AdamConfig::default(),
+            0.0,
+        )
+        .unwrap();
+        match &init {
+            None => init = Some(m.init_params(rng.seed).unwrap()),
+            Some(p) => m.set_params(p).unwrap(),
+        }
+        let losses: Vec<f32> = batches.iter().map(|b| m.train_step(b).unwrap()).collect();
+        let logits = m.logits(&batches[0]).unwrap();
+        runs.push((losses, m.params().unwrap(), logits, m.buffer_bytes()));
+    }
+    assert_ne!(runs[0].3, runs[1].3, "both runs took the same input path");
+    assert_close("losses", &runs[1].0, &runs[0].0, 1e-5, 1e-4, rng.seed);
+    assert_close("params", &runs[1].1, &runs[0].1, 1e-5, 1e-4, rng.seed);
+    assert_close("logits", &runs[1].2, &runs[0].2, 1e-5, 1e-4, rng.seed);
 }
 
 #[test]
