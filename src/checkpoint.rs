@@ -1,7 +1,8 @@
 //! Classifier checkpoints in safetensors (f32), with exactly the tensor names of the lecture
 //! model's PyTorch state_dict (`embedding.weight`, `gru.weight_ih_l0`, …, `fc.weight`,
 //! `fc.bias`; `rnn.` or `lstm.` for those cells). `__metadata__` holds `classes`, a JSON array
-//! of the class names in index order, and `nonlinearity` for `rnn.` models.
+//! of the class names in index order, `nonlinearity` for `rnn.` models, and for a word model
+//! (the sentiment task) `vocab`, a JSON array of its words in id order.
 //!
 //! The architecture is read from the names and shapes, so a file written by
 //! `safetensors.torch.save_file(model.state_dict(), path, metadata=…)` loads as it is, and a
@@ -11,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::atomic::write_atomic;
+use crate::data::sentiment::Vocab;
 use crate::model::classifier::ClassifierConfig;
 use crate::model::plan::CellKind;
 use crate::model::rnn::RnnConfig;
@@ -24,6 +26,8 @@ pub struct Checkpoint {
     pub classes: Vec<String>,
     pub params: Vec<f32>,
     pub metadata: BTreeMap<String, String>,
+    /// The words of a word-level model (`vocab` metadata), one per embedding row.
+    pub vocab: Option<Vocab>,
 }
 
 fn bad(path: &Path, message: impl Into<String>) -> Error {
@@ -233,10 +237,35 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
             ),
         ));
     }
+    let vocab = match metadata.get("vocab") {
+        None => None,
+        Some(json) => {
+            let words: Vec<String> = serde_json::from_str(json).map_err(|e| {
+                bad(
+                    path,
+                    format!("__metadata__ vocab is not a JSON array of strings: {e}"),
+                )
+            })?;
+            let vocab = Vocab::from_words(words)
+                .map_err(|e| bad(path, format!("__metadata__ vocab: {e}")))?;
+            if vocab.len() != cfg.vocab {
+                return Err(bad(
+                    path,
+                    format!(
+                        "__metadata__ vocab has {} words but embedding.weight has {} rows",
+                        vocab.len(),
+                        cfg.vocab
+                    ),
+                ));
+            }
+            Some(vocab)
+        }
+    };
     Ok(Checkpoint {
         cfg,
         classes,
         params,
         metadata,
+        vocab,
     })
 }

@@ -1,7 +1,9 @@
-//! Reading data sets: the lecture's names (CSV or the char-RNN tutorial's folder), with every
-//! problem reported as the file, the line and what was expected.
+//! Reading data sets: the lecture's names (CSV or the char-RNN tutorial's folder) and the
+//! Rotten Tomatoes phrases (TSV), with every problem reported as the file, the line and what
+//! was expected.
 
 pub mod names;
+pub mod sentiment;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
