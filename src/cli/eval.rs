@@ -1,5 +1,6 @@
-//! `gpu-rnn eval` (accuracy, per-class accuracy, confusion matrix, optional logits file) and
-//! `gpu-rnn predict` (top 3 classes of each name).
+//! `gpu-rnn eval` (accuracy, per-class accuracy, confusion matrix, optional logits file; for
+//! the unlabelled sentiment test file, a Kaggle submission) and `gpu-rnn predict` (top 3
+//! countries of each name, or all 5 sentiment probabilities of each phrase).
 
 use std::path::PathBuf;
 
@@ -10,7 +11,7 @@ use super::train::{argmax_rows, encode, predict_all};
 use crate::atomic::write_atomic;
 use crate::checkpoint;
 use crate::cpu::adam::AdamConfig;
-use crate::data::names;
+use crate::data::{names, sentiment};
 use crate::model::classifier::Classifier;
 use crate::{Error, Result};
 
@@ -19,9 +20,15 @@ pub struct EvalArgs {
     /// A checkpoint written by `gpu-rnn train` or by safetensors.torch.save_file.
     #[arg(long)]
     pub model: PathBuf,
-    /// Labelled data: a `name,label` CSV (gzip or plain) or a folder of `Label.txt` files.
-    #[arg(long, default_value = "data/names_test.csv.gz")]
-    pub data: PathBuf,
+    /// Names: a labelled `name,label` CSV (gzip or plain) or a folder of `Label.txt` files
+    /// [default: data/names_test.csv.gz]. Phrases (a word checkpoint): the Kaggle TSV, with or
+    /// without the Sentiment column [default: data/sentiment_test.tsv.gz].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Write the predictions as a Kaggle submission CSV, `PhraseId,Sentiment` (sentiment task;
+    /// the default for an unlabelled file is submission.csv).
+    #[arg(long)]
+    pub submission: Option<PathBuf>,
     /// Write the logits as one f32 tensor `logits` (N, C), rows in the data file's order.
     #[arg(long)]
     pub logits: Option<PathBuf>,
@@ -40,22 +47,22 @@ pub struct PredictArgs {
     /// A checkpoint written by `gpu-rnn train` or by safetensors.torch.save_file.
     #[arg(long)]
     pub model: PathBuf,
-    /// Names to classify.
-    #[arg(required = true)]
+    /// Names to classify, or phrases for a sentiment checkpoint.
+    #[arg(required = true, value_name = "TEXT")]
     pub names: Vec<String>,
     #[command(flatten)]
     pub device: BackendArgs,
 }
 
-/// Load a checkpoint into a classifier for inference of up to `b_max` names of `t_max` chars.
+/// Load a checkpoint into a classifier for inference of up to `b_max` sequences of `t_max`
+/// tokens.
 fn open(
-    model: &std::path::Path,
+    ck: &checkpoint::Checkpoint,
     device: &BackendArgs,
     t_max: usize,
     b_max: usize,
-) -> Result<(Classifier, Vec<String>)> {
+) -> Result<Classifier> {
     let backend = device.open()?;
-    let ck = checkpoint::load(model)?;
     let mut m = Classifier::new(
         ck.cfg.clone(),
         &backend,
@@ -65,7 +72,7 @@ fn open(
         0.0,
     )?;
     m.set_params(&ck.params)?;
-    Ok((m, ck.classes))
+    Ok(m)
 }
 
 fn softmax(row: &[f32]) -> Vec<f64> {
@@ -76,7 +83,21 @@ fn softmax(row: &[f32]) -> Vec<f64> {
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
-    let data = names::read(&a.data, a.strict)?;
+    let ck = checkpoint::load(&a.model)?;
+    if let Some(vocab) = &ck.vocab {
+        return eval_phrases(&a, &ck, vocab);
+    }
+    if a.submission.is_some() {
+        return Err(Error::InvalidArgument {
+            op: "eval",
+            message: "--submission is for a sentiment checkpoint; this one classifies names".into(),
+        });
+    }
+    let path = a
+        .data
+        .clone()
+        .unwrap_or_else(|| "data/names_test.csv.gz".into());
+    let data = names::read(&path, a.strict)?;
     if let Some(w) = data.warning() {
         println!("{w}");
     }
@@ -86,20 +107,77 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         .map(|e| e.name.len())
         .max()
         .unwrap_or(1);
-    let (mut m, classes) = open(&a.model, &a.device, t_max, a.batch_size)?;
-    let enc = encode(&data.examples, &classes)?;
+    let mut m = open(&ck, &a.device, t_max, a.batch_size)?;
+    let enc = encode(&data.examples, &ck.classes)?;
     let logits = predict_all(&mut m, &enc.tokens, a.batch_size)?;
+    report(&path, &ck.classes, &logits, &enc.targets)?;
+    if let Some(out) = &a.logits {
+        write_logits(out, &logits, ck.classes.len())?;
+    }
+    Ok(())
+}
+
+/// Sentiment: accuracy on a labelled TSV, and/or the Kaggle submission.
+fn eval_phrases(a: &EvalArgs, ck: &checkpoint::Checkpoint, vocab: &sentiment::Vocab) -> Result<()> {
+    let path = a
+        .data
+        .clone()
+        .unwrap_or_else(|| "data/sentiment_test.tsv.gz".into());
+    let rows = sentiment::read(&path)?;
+    let tokens: Vec<Vec<u32>> = rows.iter().map(|r| vocab.encode(&r.text)).collect();
+    let t_max = tokens.iter().map(Vec::len).max().unwrap_or(1);
+    let mut m = open(ck, &a.device, t_max, a.batch_size)?;
+    let logits = predict_all(&mut m, &tokens, a.batch_size)?;
+    let c = ck.classes.len();
+    let labelled = rows[0].label.is_some();
+    if labelled {
+        let targets: Vec<i32> = rows
+            .iter()
+            .map(|r| i32::from(r.label.expect("a labelled file")))
+            .collect();
+        report(&path, &ck.classes, &logits, &targets)?;
+    }
+    let submission = a
+        .submission
+        .clone()
+        .or_else(|| (!labelled).then(|| PathBuf::from("submission.csv")));
+    if let Some(out) = submission {
+        let mut csv = String::from("PhraseId,Sentiment\n");
+        for (r, p) in rows.iter().zip(argmax_rows(&logits, c)) {
+            csv.push_str(&format!("{},{p}\n", r.id));
+        }
+        write_atomic(&out, csv.as_bytes())?;
+        println!(
+            "{}: {} phrases classified; submission written to {}",
+            path.display(),
+            rows.len(),
+            out.display()
+        );
+    }
+    if let Some(out) = &a.logits {
+        write_logits(out, &logits, c)?;
+    }
+    Ok(())
+}
+
+/// Accuracy, per-class accuracy and the confusion matrix of `logits` against `targets`.
+fn report(
+    path: &std::path::Path,
+    classes: &[String],
+    logits: &[f32],
+    targets: &[i32],
+) -> Result<()> {
     let c = classes.len();
-    let pred = argmax_rows(&logits, c);
+    let pred = argmax_rows(logits, c);
     let mut confusion = vec![vec![0usize; c]; c];
-    for (&p, &t) in pred.iter().zip(&enc.targets) {
+    for (&p, &t) in pred.iter().zip(targets) {
         confusion[t as usize][p] += 1;
     }
     let correct: usize = (0..c).map(|i| confusion[i][i]).sum();
-    let n = enc.targets.len();
+    let n = targets.len();
     println!(
         "{}: accuracy {correct}/{n} ({:.2}%)",
-        a.data.display(),
+        path.display(),
         100.0 * correct as f64 / n as f64
     );
     let w = classes.iter().map(String::len).max().unwrap_or(5).max(5);
@@ -118,26 +196,48 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         let cells: Vec<String> = confusion[i].iter().map(|x| format!("{x:>5}")).collect();
         println!("  {name:<w$} {}", cells.join(""));
     }
-    if let Some(path) = &a.logits {
-        let bytes: &[u8] = bytemuck::cast_slice(&logits);
-        let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![n, c], bytes)
-            .map_err(|e| Error::InvalidArgument {
-                op: "eval --logits",
-                message: e.to_string(),
-            })?;
-        let out = safetensors::serialize([("logits", view)], None).map_err(|e| {
-            Error::InvalidArgument {
-                op: "eval --logits",
-                message: e.to_string(),
-            }
+    Ok(())
+}
+
+/// The logits as one f32 safetensors tensor `logits` (N, C).
+fn write_logits(path: &std::path::Path, logits: &[f32], c: usize) -> Result<()> {
+    let n = logits.len() / c;
+    let bytes: &[u8] = bytemuck::cast_slice(logits);
+    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![n, c], bytes)
+        .map_err(|e| Error::InvalidArgument {
+            op: "eval --logits",
+            message: e.to_string(),
         })?;
-        write_atomic(path, &out)?;
-        println!("\nlogits ({n}, {c}) written to {}", path.display());
-    }
+    let out =
+        safetensors::serialize([("logits", view)], None).map_err(|e| Error::InvalidArgument {
+            op: "eval --logits",
+            message: e.to_string(),
+        })?;
+    write_atomic(path, &out)?;
+    println!("\nlogits ({n}, {c}) written to {}", path.display());
     Ok(())
 }
 
 pub fn predict(a: PredictArgs) -> Result<()> {
+    let ck = checkpoint::load(&a.model)?;
+    if let Some(vocab) = &ck.vocab {
+        let tokens: Vec<Vec<u32>> = a.names.iter().map(|t| vocab.encode(t)).collect();
+        let t_max = tokens.iter().map(Vec::len).max().unwrap_or(1);
+        let mut m = open(&ck, &a.device, t_max, tokens.len())?;
+        let logits = predict_all(&mut m, &tokens, tokens.len())?;
+        for (text, row) in a.names.iter().zip(logits.chunks_exact(ck.classes.len())) {
+            let p = softmax(row);
+            let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+            let all: Vec<String> = ck
+                .classes
+                .iter()
+                .zip(&p)
+                .map(|(c, p)| format!("{c} {:.1}%", 100.0 * p))
+                .collect();
+            println!("{text:?}: {} -> {}", all.join(", "), ck.classes[best]);
+        }
+        return Ok(());
+    }
     let mut tokens = Vec::new();
     for raw in &a.names {
         let folded: String = {
@@ -159,7 +259,8 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         tokens.push(names::tokens(&folded));
     }
     let t_max = tokens.iter().map(Vec::len).max().unwrap_or(1);
-    let (mut m, classes) = open(&a.model, &a.device, t_max, tokens.len())?;
+    let mut m = open(&ck, &a.device, t_max, tokens.len())?;
+    let classes = &ck.classes;
     let logits = predict_all(&mut m, &tokens, tokens.len())?;
     for (raw, row) in a.names.iter().zip(logits.chunks_exact(classes.len())) {
         let p = softmax(row);

@@ -1,5 +1,7 @@
-//! `gpu-rnn train`: the lecture-13 name classifier (by default on the bundled data), with a
-//! metrics CSV, an accuracy plot and the best checkpoint in one run directory.
+//! `gpu-rnn train`: the lecture-13 name classifier (by default on the bundled data), or
+//! exercise 13-1's sentiment classifier of Rotten Tomatoes phrases (`--task sentiment`, or a
+//! `.tsv` data file), with a metrics CSV, an accuracy plot and the best checkpoint in one run
+//! directory.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use crate::atomic::write_atomic;
 use crate::checkpoint;
 use crate::cpu::adam::AdamConfig;
 use crate::data::names::{self, Example};
+use crate::data::sentiment::{self, Vocab};
 use crate::model::classifier::{Batch, Classifier, ClassifierConfig};
 use crate::model::plan::CellKind;
 use crate::model::rnn::RnnConfig;
@@ -34,14 +37,37 @@ pub enum Nonlinearity {
     Relu,
 }
 
+/// `--task`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TaskArg {
+    /// Lecture 13: names (as ASCII codes) to one of 18 countries.
+    Names,
+    /// Exercise 13-1: Rotten Tomatoes phrases (as words) to 5 sentiment classes, validated on
+    /// a held-out 20% of the sentences.
+    Sentiment,
+}
+
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Training data: a `name,label` CSV (gzip or plain) or a folder of `Label.txt` files.
-    #[arg(long, default_value = "data/names_train.csv.gz")]
-    pub data: PathBuf,
-    /// Test data, same formats.
-    #[arg(long, default_value = "data/names_test.csv.gz")]
-    pub test: PathBuf,
+    /// What to learn [default: sentiment for a .tsv data file or a word checkpoint, else
+    /// names].
+    #[arg(long, value_enum)]
+    pub task: Option<TaskArg>,
+    /// Training data: names as a `name,label` CSV (gzip or plain) or a folder of `Label.txt`
+    /// files; phrases as the Kaggle TSV (PhraseId, SentenceId, Phrase, Sentiment)
+    /// [default: data/names_train.csv.gz, or data/sentiment_train.tsv.gz].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Names task: test data, same formats [default: data/names_test.csv.gz].
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// Sentiment task: the share of SentenceIds held out for validation (all phrases of a
+    /// sentence stay on one side), drawn with --seed.
+    #[arg(long, default_value_t = 0.2)]
+    pub val_fraction: f64,
+    /// Sentiment task: words seen fewer times than this in the training split become <unk>.
+    #[arg(long, default_value_t = 2)]
+    pub min_count: usize,
     /// Recurrent cell [default: gru].
     #[arg(long, value_enum)]
     pub cell: Option<CellArg>,
@@ -218,6 +244,168 @@ pub struct Encoded {
     pub targets: Vec<i32>,
 }
 
+/// One task's data, ready to train on.
+struct Prepared {
+    task: TaskArg,
+    train: Encoded,
+    eval: Encoded,
+    classes: Vec<String>,
+    vocab: usize,
+    /// Checkpoint metadata of the task (the vocabulary of a word model).
+    metadata: Vec<(&'static str, String)>,
+    /// What the data line prints.
+    describe: String,
+    /// "names" or "phrases"; "test" or "validation".
+    unit: &'static str,
+    eval_name: &'static str,
+}
+
+fn prepare_names(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Result<Prepared> {
+    let data = a
+        .data
+        .clone()
+        .unwrap_or_else(|| "data/names_train.csv.gz".into());
+    let test_path = a
+        .test
+        .clone()
+        .unwrap_or_else(|| "data/names_test.csv.gz".into());
+    let train = load_data(&data, a.strict)?;
+    let test = load_data(&test_path, a.strict)?;
+    let classes = match init {
+        Some(ck) => ck.classes.clone(),
+        None => names::classes(&train.examples),
+    };
+    let train = encode(&train.examples, &classes)?;
+    let eval = encode(&test.examples, &classes)?;
+    Ok(Prepared {
+        task: TaskArg::Names,
+        describe: format!(
+            "{} training names from {}, {} test names from {}",
+            train.tokens.len(),
+            data.display(),
+            eval.tokens.len(),
+            test_path.display()
+        ),
+        train,
+        eval,
+        classes,
+        vocab: 128,
+        metadata: vec![("task", "names".into())],
+        unit: "names",
+        eval_name: "test",
+    })
+}
+
+fn prepare_sentiment(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Result<Prepared> {
+    if a.test.is_some() {
+        return Err(Error::InvalidArgument {
+            op: "train",
+            message: "the sentiment task validates on a held-out part of --data (--val-fraction); \
+                      score the unlabelled test file with `gpu-rnn eval`"
+                .into(),
+        });
+    }
+    if !(a.val_fraction > 0.0 && a.val_fraction < 1.0) {
+        return Err(Error::InvalidArgument {
+            op: "train",
+            message: format!("--val-fraction must be in (0, 1), got {}", a.val_fraction),
+        });
+    }
+    let data = a
+        .data
+        .clone()
+        .unwrap_or_else(|| "data/sentiment_train.tsv.gz".into());
+    let rows = sentiment::read(&data)?;
+    if rows[0].label.is_none() {
+        return Err(crate::data::data_error(
+            &data,
+            1,
+            "no Sentiment column: training needs the labelled file (the test file is for \
+             `gpu-rnn eval`)",
+        ));
+    }
+    let (tr, va) = sentiment::split_by_sentence(&rows, a.val_fraction, a.seed);
+    if tr.is_empty() || va.is_empty() {
+        return Err(crate::data::data_error(
+            &data,
+            0,
+            "too few sentences to hold out a validation part",
+        ));
+    }
+    let vocab = match init {
+        Some(ck) => ck.vocab.clone().ok_or_else(|| Error::InvalidArgument {
+            op: "train --init",
+            message: "the checkpoint has no vocabulary: it is a names model".into(),
+        })?,
+        None => Vocab::build(tr.iter().map(|&i| rows[i].text.as_str()), a.min_count),
+    };
+    let encode_rows = |idx: &[usize]| Encoded {
+        tokens: idx.iter().map(|&i| vocab.encode(&rows[i].text)).collect(),
+        targets: idx
+            .iter()
+            .map(|&i| i32::from(rows[i].label.expect("a labelled file")))
+            .collect(),
+    };
+    let (train, eval) = (encode_rows(&tr), encode_rows(&va));
+    let sentences = |idx: &[usize]| {
+        idx.iter()
+            .map(|&i| rows[i].sentence)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    Ok(Prepared {
+        task: TaskArg::Sentiment,
+        describe: format!(
+            "{} training phrases ({} sentences) and {} validation phrases ({} sentences, {:.0}% held out with seed {}) from {}; {} words seen at least {} times",
+            train.tokens.len(),
+            sentences(&tr),
+            eval.tokens.len(),
+            sentences(&va),
+            100.0 * a.val_fraction,
+            a.seed,
+            data.display(),
+            vocab.len() - 2,
+            a.min_count
+        ),
+        train,
+        eval,
+        classes: sentiment::CLASSES.iter().map(|c| c.to_string()).collect(),
+        vocab: vocab.len(),
+        metadata: vec![
+            ("task", "sentiment".into()),
+            (
+                "vocab",
+                serde_json::to_string(&vocab.words).expect("a list of strings is JSON"),
+            ),
+        ],
+        unit: "phrases",
+        eval_name: "validation",
+    })
+}
+
+/// One epoch's batches of indices into `lens`. Names: `order` cut in order. With `bucket`
+/// (phrases, 1 to 52 words): windows of 50 batches sorted by length, cut, then the batches
+/// shuffled, so that each batch holds sequences of similar length and pads little.
+fn epoch_batches(
+    order: &[usize],
+    lens: &[usize],
+    size: usize,
+    bucket: bool,
+    rng: &mut rand::rngs::StdRng,
+) -> Vec<Vec<usize>> {
+    if !bucket {
+        return order.chunks(size).map(<[usize]>::to_vec).collect();
+    }
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    for window in order.chunks(size * 50) {
+        let mut w = window.to_vec();
+        w.sort_by_key(|&i| lens[i]);
+        batches.extend(w.chunks(size).map(<[usize]>::to_vec));
+    }
+    batches.shuffle(rng);
+    batches
+}
+
 pub fn encode(examples: &[Example], classes: &[String]) -> Result<Encoded> {
     Ok(Encoded {
         tokens: examples.iter().map(|e| names::tokens(&e.name)).collect(),
@@ -225,14 +413,21 @@ pub fn encode(examples: &[Example], classes: &[String]) -> Result<Encoded> {
     })
 }
 
-/// Logits (N, C) of every example, in order, in batches of `b_max`.
+/// Logits (N, C) of every example, in order, in batches of `b_max` (of similar lengths: each
+/// row's logits do not depend on its batch).
 pub fn predict_all(model: &mut Classifier, tokens: &[Vec<u32>], b_max: usize) -> Result<Vec<f32>> {
-    let mut logits = Vec::with_capacity(tokens.len() * model.cfg.classes);
-    for chunk in tokens.chunks(b_max) {
-        logits.extend(model.logits(&Batch {
-            tokens: chunk.to_vec(),
+    let c = model.cfg.classes;
+    let mut by_len: Vec<usize> = (0..tokens.len()).collect();
+    by_len.sort_by_key(|&i| tokens[i].len());
+    let mut logits = vec![0f32; tokens.len() * c];
+    for chunk in by_len.chunks(b_max) {
+        let rows = model.logits(&Batch {
+            tokens: chunk.iter().map(|&i| tokens[i].clone()).collect(),
             targets: Vec::new(),
-        })?);
+        })?;
+        for (&i, row) in chunk.iter().zip(rows.chunks_exact(c)) {
+            logits[i * c..(i + 1) * c].copy_from_slice(row);
+        }
     }
     Ok(logits)
 }
@@ -267,16 +462,28 @@ pub fn run(a: TrainArgs) -> Result<()> {
             message: "--batch-size and --epochs must be at least 1".into(),
         });
     }
-    let train = load_data(&a.data, a.strict)?;
-    let test = load_data(&a.test, a.strict)?;
-    let classes = match &init {
-        Some(ck) => ck.classes.clone(),
-        None => names::classes(&train.examples),
+    let task = match (a.task, &init) {
+        (Some(t), _) => t,
+        (None, Some(ck)) if ck.vocab.is_some() => TaskArg::Sentiment,
+        (None, _) if a.data.as_deref().is_some_and(sentiment::is_tsv) => TaskArg::Sentiment,
+        _ => TaskArg::Names,
     };
+    let p = match task {
+        TaskArg::Names => {
+            if init.as_ref().is_some_and(|ck| ck.vocab.is_some()) {
+                return Err(Error::InvalidArgument {
+                    op: "train --init",
+                    message: "the checkpoint is a word model: use --task sentiment".into(),
+                });
+            }
+            prepare_names(&a, init.as_ref())?
+        }
+        TaskArg::Sentiment => prepare_sentiment(&a, init.as_ref())?,
+    };
+    let (tr, te, classes) = (&p.train, &p.eval, &p.classes);
     let mut cfg = cfg;
     cfg.classes = classes.len();
-    let tr = encode(&train.examples, &classes)?;
-    let te = encode(&test.examples, &classes)?;
+    cfg.vocab = p.vocab;
     let t_max = tr
         .tokens
         .iter()
@@ -335,11 +542,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
         model.layout.len
     );
     println!(
-        "data: {} training names from {}, {} test names from {}, {} classes; batch {}, Adam lr {}, {} epochs",
-        tr.tokens.len(),
-        a.data.display(),
-        te.tokens.len(),
-        a.test.display(),
+        "data: {}, {} classes; batch {}, Adam lr {}, {} epochs",
+        p.describe,
         classes.len(),
         a.batch_size,
         a.lr,
@@ -349,17 +553,26 @@ pub fn run(a: TrainArgs) -> Result<()> {
 
     let start = Instant::now();
     let mut order: Vec<usize> = (0..tr.tokens.len()).collect();
+    let lens: Vec<usize> = tr.tokens.iter().map(Vec::len).collect();
+    let bucket = p.task == TaskArg::Sentiment;
     let mut csv = String::from("epoch,loss,accuracy,seconds\n");
     let mut history = Vec::new();
     let mut best = -1.0;
     let tty = std::io::stdout().is_terminal();
     for epoch in 1..=a.epochs {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(
+            a.seed.wrapping_mul(0x9e37_79b9).wrapping_add(epoch as u64),
+        );
         if !a.no_shuffle {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(
-                a.seed.wrapping_mul(0x9e37_79b9).wrapping_add(epoch as u64),
-            );
             order.shuffle(&mut rng);
         }
+        let batches = epoch_batches(
+            &order,
+            &lens,
+            a.batch_size,
+            bucket && !a.no_shuffle,
+            &mut rng,
+        );
         let bar = tty.then(|| {
             let b = indicatif::ProgressBar::with_draw_target(
                 Some(order.len() as u64),
@@ -367,16 +580,17 @@ pub fn run(a: TrainArgs) -> Result<()> {
             );
             b.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{msg} [{bar:30}] {pos}/{len} names, {elapsed} elapsed, eta {eta}",
+                    "{msg} [{bar:30}] {pos}/{len} {prefix}, {elapsed} elapsed, eta {eta}",
                 )
                 .expect("valid template"),
             );
             b.set_message(format!("epoch {epoch}/{}", a.epochs));
+            b.set_prefix(p.unit);
             b
         });
         let t0 = Instant::now();
         let mut total = 0.0f64;
-        for chunk in order.chunks(a.batch_size) {
+        for chunk in &batches {
             let batch = Batch {
                 tokens: chunk.iter().map(|&i| tr.tokens[i].clone()).collect(),
                 targets: chunk.iter().map(|&i| tr.targets[i]).collect(),
@@ -401,6 +615,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         let train_secs = t0.elapsed().as_secs_f64();
         let loss = total / order.len() as f64;
         let logits = predict_all(&mut model, &te.tokens, a.batch_size)?;
+        let eval_name = p.eval_name;
         let correct = argmax_rows(&logits, cfg.classes)
             .iter()
             .zip(&te.targets)
@@ -408,11 +623,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
             .count();
         let acc = 100.0 * correct as f64 / te.targets.len() as f64;
         println!(
-            "{} Epoch {epoch}/{}: loss {loss:.4}, test accuracy {correct}/{} ({acc:.2}%), {:.0} names/s",
+            "{} Epoch {epoch}/{}: loss {loss:.4}, {eval_name} accuracy {correct}/{} ({acc:.2}%), {:.0} {}/s",
             elapsed(start),
             a.epochs,
             te.targets.len(),
-            order.len() as f64 / train_secs
+            order.len() as f64 / train_secs,
+            p.unit
         );
         csv.push_str(&format!(
             "{epoch},{loss:.6},{acc:.4},{:.3}\n",
@@ -432,17 +648,20 @@ pub fn run(a: TrainArgs) -> Result<()> {
         if acc > best {
             best = acc;
             let params = model.params()?;
-            checkpoint::save(
-                &save,
-                &cfg,
-                &classes,
-                &params,
-                &[
-                    ("epoch", epoch.to_string()),
-                    ("test_accuracy", format!("{acc:.4}")),
-                    ("seed", a.seed.to_string()),
-                ],
-            )?;
+            let mut meta = vec![
+                ("epoch", epoch.to_string()),
+                (
+                    if p.task == TaskArg::Names {
+                        "test_accuracy"
+                    } else {
+                        "validation_accuracy"
+                    },
+                    format!("{acc:.4}"),
+                ),
+                ("seed", a.seed.to_string()),
+            ];
+            meta.extend(p.metadata.iter().cloned());
+            checkpoint::save(&save, &cfg, classes, &params, &meta)?;
         }
     }
     let best_epoch = history
@@ -450,7 +669,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .max_by(|x, y| x.1.total_cmp(&y.1))
         .map_or(0, |b| b.0);
     println!(
-        "best test accuracy {best:.2}% at epoch {best_epoch}; checkpoint {}, metrics {}, plot {}",
+        "best {} accuracy {best:.2}% at epoch {best_epoch}; checkpoint {}, metrics {}, plot {}",
+        p.eval_name,
         save.display(),
         metrics.display(),
         plot.display()

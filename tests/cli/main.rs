@@ -6,4 +6,5 @@ mod common;
 mod checkpoint;
 mod commands;
 mod data;
+mod sentiment;
 mod torch_parity;
