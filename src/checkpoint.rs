@@ -171,6 +171,7 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         embed: emb[1],
         rnn,
         classes: fc[0],
+        embed_dropout: 0.0,
     };
     let classes: Vec<String> = match metadata.get("classes") {
         None => {

@@ -92,6 +92,9 @@ pub struct TrainArgs {
     /// Dropout between recurrent layers while training [default: 0].
     #[arg(long)]
     pub dropout: Option<f32>,
+    /// Dropout on the embedding's output while training (nn.Dropout after the Embedding).
+    #[arg(long, default_value_t = 0.0)]
+    pub embed_dropout: f32,
     #[arg(long, default_value_t = 256)]
     pub batch_size: usize,
     /// Epochs. The lecture runs 100, but its test accuracy peaks around epoch 20 and only
@@ -196,6 +199,7 @@ fn architecture(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Result<
         }
         let mut cfg = c.clone();
         cfg.rnn.dropout = a.dropout.unwrap_or(0.0);
+        cfg.embed_dropout = a.embed_dropout;
         return Ok(cfg);
     }
     let mut cfg = ClassifierConfig::lecture();
@@ -215,11 +219,16 @@ fn architecture(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Result<
             message: "--nonlinearity applies only to --cell rnn".into(),
         });
     }
-    if !(0.0..1.0).contains(&rnn.dropout) {
-        return Err(Error::InvalidArgument {
-            op: "train",
-            message: format!("--dropout must be in [0, 1), got {}", rnn.dropout),
-        });
+    for (flag, p) in [
+        ("--dropout", rnn.dropout),
+        ("--embed-dropout", a.embed_dropout),
+    ] {
+        if !(0.0..1.0).contains(&p) {
+            return Err(Error::InvalidArgument {
+                op: "train",
+                message: format!("{flag} must be in [0, 1), got {p}"),
+            });
+        }
     }
     if rnn.layers == 0 || rnn.hidden == 0 || embed == 0 {
         return Err(Error::InvalidArgument {
@@ -229,6 +238,7 @@ fn architecture(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Result<
     }
     cfg.embed = embed;
     cfg.rnn = rnn;
+    cfg.embed_dropout = a.embed_dropout;
     Ok(cfg)
 }
 
@@ -532,10 +542,21 @@ pub fn run(a: TrainArgs) -> Result<()> {
         } else {
             ""
         },
-        if cfg.rnn.dropout > 0.0 {
-            format!(", dropout {}", cfg.rnn.dropout)
-        } else {
-            String::new()
+        match (cfg.embed_dropout > 0.0, cfg.rnn.dropout > 0.0) {
+            (false, false) => String::new(),
+            (e, r) => format!(
+                "{}{}",
+                if e {
+                    format!(", embedding dropout {}", cfg.embed_dropout)
+                } else {
+                    String::new()
+                },
+                if r {
+                    format!(", dropout {}", cfg.rnn.dropout)
+                } else {
+                    String::new()
+                }
+            ),
         },
         cfg.fc_in(),
         cfg.classes,

@@ -30,6 +30,9 @@ pub struct ClassifierConfig {
     /// `input_size` must equal `embed`.
     pub rnn: RnnConfig,
     pub classes: usize,
+    /// Dropout on the embedding's output while training (`nn.Dropout` after the
+    /// `nn.Embedding`). Not saved in checkpoints, like `rnn.dropout`.
+    pub embed_dropout: f32,
 }
 
 impl ClassifierConfig {
@@ -44,6 +47,7 @@ impl ClassifierConfig {
             embed: 100,
             rnn,
             classes: 18,
+            embed_dropout: 0.0,
         }
     }
 
@@ -72,7 +76,8 @@ impl ClassifierConfig {
             && self.classes > 0
             && self.rnn.input_size == self.embed
             && self.rnn.layers > 0
-            && self.rnn.hidden > 0;
+            && self.rnn.hidden > 0
+            && (0.0..1.0).contains(&self.embed_dropout);
         if !ok {
             return Err(Error::InvalidArgument {
                 op: "classifier",
@@ -118,9 +123,21 @@ struct Bufs {
 /// instead of T·B (the lecture's 128 characters). A large vocabulary (words) gathers embedding
 /// rows (T·B, E) and projects them.
 enum Input {
-    Table { table: BufId, dtable: BufId },
-    Rows { x: BufId, dx: BufId },
+    Table {
+        table: BufId,
+        dtable: BufId,
+    },
+    /// `dropped`: the embedding rows after dropout and their gradient, when training with
+    /// `embed_dropout`.
+    Rows {
+        x: BufId,
+        dx: BufId,
+        dropped: Option<(BufId, BufId)>,
+    },
 }
+
+/// Dropout salt of the embedding's mask (the recurrent layers' masks use their layer index).
+const EMBED_SALT: u32 = 0x00e3_b0d0;
 
 /// A classifier with its optimizer state on a backend, for batches of up to `b_max`
 /// sequences of up to `t_max` tokens.
@@ -167,7 +184,8 @@ impl Classifier {
             targets: bufs.i32("targets", b_max),
             offsets: bufs.u32("token_rows.offsets", cfg.vocab + 1),
             rows: bufs.u32("token_rows.rows", tb),
-            input: if 4 * cfg.vocab <= tb {
+            // Dropout acts on embedding rows, not on their projections: rows then.
+            input: if 4 * cfg.vocab <= tb && cfg.embed_dropout == 0.0 {
                 let n = cfg.vocab * cfg.rnn.dirs() * cfg.rnn.cell.gates() * cfg.rnn.hidden;
                 Input::Table {
                     table: bufs.f32("embedding_projection", n),
@@ -177,6 +195,12 @@ impl Classifier {
                 Input::Rows {
                     x: bufs.f32("embedding.out", tb * cfg.embed),
                     dx: bufs.f32("embedding.dout", tb * cfg.embed),
+                    dropped: (cfg.embed_dropout > 0.0).then(|| {
+                        (
+                            bufs.f32("embedding.dropped", tb * cfg.embed),
+                            bufs.f32("embedding.ddropped", tb * cfg.embed),
+                        )
+                    }),
                 }
             },
             fc_in: bufs.f32("fc.in", b_max * cfg.fc_in()),
@@ -319,7 +343,7 @@ impl Classifier {
                 });
                 self.rnn.forward_ops(ops, None, t, b, train)?;
             }
-            Input::Rows { x, .. } => {
+            Input::Rows { x, dropped, .. } => {
                 let x = v(x, t * b * e);
                 ops.push(Op::EmbeddingFwd {
                     out: x,
@@ -327,7 +351,21 @@ impl Classifier {
                     weight: emb,
                     e,
                 });
-                self.rnn.forward_ops(ops, Some(x), t, b, train)?;
+                let input = match dropped {
+                    Some((xd, _)) if train => {
+                        let xd = v(xd, t * b * e);
+                        ops.push(Op::Dropout {
+                            out: xd,
+                            inp: x,
+                            rng: self.rnn.rng_view(),
+                            salt: EMBED_SALT,
+                            p: c.embed_dropout,
+                        });
+                        xd
+                    }
+                    _ => x,
+                };
+                self.rnn.forward_ops(ops, Some(input), t, b, train)?;
             }
         }
         // cat(h_n[-1], h_n[-2]): the top layer's last direction first.
@@ -399,9 +437,24 @@ impl Classifier {
         let demb = self.layout.view(self.opt.grads, "embedding.weight")?;
         let dtable = match self.b.input {
             Input::Table { dtable, .. } => dtable,
-            Input::Rows { x, dx } => {
+            Input::Rows { x, dx, dropped } => {
                 let (x, dx) = (v(x, t * b * e), v(dx, t * b * e));
-                self.rnn.backward_ops(ops, Some(x), Some(dx), t, b, false)?;
+                match dropped {
+                    Some((xd, dxd)) => {
+                        let (xd, dxd) = (v(xd, t * b * e), v(dxd, t * b * e));
+                        self.rnn
+                            .backward_ops(ops, Some(xd), Some(dxd), t, b, false)?;
+                        // The same mask (same seed, step and salt) on the gradient.
+                        ops.push(Op::Dropout {
+                            out: dx,
+                            inp: dxd,
+                            rng: self.rnn.rng_view(),
+                            salt: EMBED_SALT,
+                            p: c.embed_dropout,
+                        });
+                    }
+                    None => self.rnn.backward_ops(ops, Some(x), Some(dx), t, b, false)?,
+                }
                 ops.push(Op::EmbeddingBwd {
                     dweight: demb,
                     dout: dx,

@@ -166,6 +166,11 @@ impl RnnBuffers {
         )
     }
 
+    /// The dropout masks' `[seed, step]`, written before each training step.
+    pub fn rng_view(&self) -> View {
+        Self::v(self.rng, 2)
+    }
+
     /// A (L·D, B, H) state buffer's view for batch size `b`.
     pub fn state(&self, buf: BufId, b: usize) -> View {
         Self::v(buf, self.cfg.layers * self.cfg.dirs() * b * self.cfg.hidden)

@@ -23,6 +23,7 @@ fn configs() -> Vec<ClassifierConfig> {
             embed: 5,
             rnn,
             classes: 3,
+            embed_dropout: 0.0,
         });
     }
     out

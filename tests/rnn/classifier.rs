@@ -45,11 +45,18 @@ fn classifier_train_steps_gpu_match_cpu() {
         } else {
             0.0
         };
+        // The word path also drops embedding rows (the same mask on both backends).
+        let embed_dropout = if vocab == 200 && cell != CellKind::Rnn {
+            0.25
+        } else {
+            0.0
+        };
         let cfg = ClassifierConfig {
             vocab,
             embed: 9,
             rnn,
             classes: 5,
+            embed_dropout,
         };
         let max_norm = if rng.coin() { 1.0 } else { 0.0 };
         let batches: Vec<Batch> = (0..3)
@@ -121,6 +128,7 @@ fn classifier_table_and_row_inputs_agree() {
         embed: 9,
         rnn,
         classes: 5,
+        embed_dropout: 0.0,
     };
     let batches: Vec<Batch> = (0..3)
         .map(|_| random_batch(&mut rng, 17, 8, 40, 5))
@@ -147,6 +155,35 @@ fn classifier_table_and_row_inputs_agree() {
         runs.push((losses, m.params().unwrap(), logits, m.buffer_bytes()));
     }
     assert_ne!(runs[0].3, runs[1].3, "both runs took the same input path");
+    // Embedding dropout changes the training loss but not eval-mode logits of the same weights.
+    let mut cfg_d = cfg.clone();
+    cfg_d.embed_dropout = 0.5;
+    let mut m = Classifier::new(cfg_d, &Backend::Cpu, 8, 20, AdamConfig::default(), 0.0).unwrap();
+    m.set_params(init.as_ref().unwrap()).unwrap();
+    let before = m.logits(&batches[0]).unwrap();
+    let mut plain = Classifier::new(
+        cfg.clone(),
+        &Backend::Cpu,
+        8,
+        20,
+        AdamConfig::default(),
+        0.0,
+    )
+    .unwrap();
+    plain.set_params(init.as_ref().unwrap()).unwrap();
+    assert_close(
+        "eval logits",
+        &before,
+        &plain.logits(&batches[0]).unwrap(),
+        1e-6,
+        1e-6,
+        rng.seed,
+    );
+    let dropped_loss = m.train_step(&batches[0]).unwrap();
+    assert!(
+        (dropped_loss - runs[0].0[0]).abs() > 1e-4,
+        "embedding dropout 0.5 left the loss at {dropped_loss}"
+    );
     assert_close("losses", &runs[1].0, &runs[0].0, 1e-5, 1e-4, rng.seed);
     assert_close("params", &runs[1].1, &runs[0].1, 1e-5, 1e-4, rng.seed);
     assert_close("logits", &runs[1].2, &runs[0].2, 1e-5, 1e-4, rng.seed);
@@ -194,6 +231,7 @@ fn classifier_learns_a_token_rule() {
         embed: 8,
         rnn,
         classes: 4,
+        embed_dropout: 0.0,
     };
     let adam = AdamConfig {
         lr: 0.01,
