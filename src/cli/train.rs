@@ -89,12 +89,13 @@ pub struct TrainArgs {
     /// One direction only.
     #[arg(long)]
     pub no_bidirectional: bool,
-    /// Dropout between recurrent layers while training [default: 0].
+    /// Dropout between recurrent layers while training [default: 0; sentiment 0.5].
     #[arg(long)]
     pub dropout: Option<f32>,
-    /// Dropout on the embedding's output while training (nn.Dropout after the Embedding).
-    #[arg(long, default_value_t = 0.0)]
-    pub embed_dropout: f32,
+    /// Dropout on the embedding's output while training (nn.Dropout after the Embedding)
+    /// [default: 0; sentiment 0.5].
+    #[arg(long)]
+    pub embed_dropout: Option<f32>,
     #[arg(long, default_value_t = 256)]
     pub batch_size: usize,
     /// Epochs. The lecture runs 100, but its test accuracy peaks around epoch 20 and only
@@ -137,7 +138,26 @@ pub struct TrainArgs {
 
 /// The architecture from the flags (lecture defaults), or from `--init` with conflicts
 /// reported.
-fn architecture(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Result<ClassifierConfig> {
+fn architecture(
+    a: &TrainArgs,
+    init: Option<&checkpoint::Checkpoint>,
+    task: TaskArg,
+) -> Result<ClassifierConfig> {
+    // The phrases' sub-phrases are learnt by heart within three epochs without dropout.
+    let default_dropout = match task {
+        TaskArg::Names => 0.0,
+        TaskArg::Sentiment => 0.5,
+    };
+    let dropout = a.dropout.unwrap_or(default_dropout);
+    let embed_dropout = a.embed_dropout.unwrap_or(default_dropout);
+    for (flag, p) in [("--dropout", dropout), ("--embed-dropout", embed_dropout)] {
+        if !(0.0..1.0).contains(&p) {
+            return Err(Error::InvalidArgument {
+                op: "train",
+                message: format!("{flag} must be in [0, 1), got {p}"),
+            });
+        }
+    }
     let bidi = if a.no_bidirectional {
         Some(false)
     } else if a.bidirectional {
@@ -198,8 +218,8 @@ fn architecture(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Result<
             });
         }
         let mut cfg = c.clone();
-        cfg.rnn.dropout = a.dropout.unwrap_or(0.0);
-        cfg.embed_dropout = a.embed_dropout;
+        cfg.rnn.dropout = dropout;
+        cfg.embed_dropout = embed_dropout;
         return Ok(cfg);
     }
     let mut cfg = ClassifierConfig::lecture();
@@ -212,23 +232,12 @@ fn architecture(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Result<
     rnn.layers = a.layers.unwrap_or(cfg.rnn.layers);
     rnn.bidirectional = bidi.unwrap_or(true);
     rnn.relu = relu.unwrap_or(false);
-    rnn.dropout = a.dropout.unwrap_or(0.0);
+    rnn.dropout = dropout;
     if relu.is_some() && rnn.cell != CellKind::Rnn {
         return Err(Error::InvalidArgument {
             op: "train",
             message: "--nonlinearity applies only to --cell rnn".into(),
         });
-    }
-    for (flag, p) in [
-        ("--dropout", rnn.dropout),
-        ("--embed-dropout", a.embed_dropout),
-    ] {
-        if !(0.0..1.0).contains(&p) {
-            return Err(Error::InvalidArgument {
-                op: "train",
-                message: format!("{flag} must be in [0, 1), got {p}"),
-            });
-        }
     }
     if rnn.layers == 0 || rnn.hidden == 0 || embed == 0 {
         return Err(Error::InvalidArgument {
@@ -238,7 +247,7 @@ fn architecture(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Result<
     }
     cfg.embed = embed;
     cfg.rnn = rnn;
-    cfg.embed_dropout = a.embed_dropout;
+    cfg.embed_dropout = embed_dropout;
     Ok(cfg)
 }
 
@@ -465,7 +474,6 @@ fn load_data(path: &Path, strict: bool) -> Result<names::Folded> {
 pub fn run(a: TrainArgs) -> Result<()> {
     let backend = a.device.open()?;
     let init = a.init.as_deref().map(checkpoint::load).transpose()?;
-    let cfg = architecture(&a, init.as_ref())?;
     if a.batch_size == 0 || a.epochs == 0 {
         return Err(Error::InvalidArgument {
             op: "train",
@@ -491,7 +499,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         TaskArg::Sentiment => prepare_sentiment(&a, init.as_ref())?,
     };
     let (tr, te, classes) = (&p.train, &p.eval, &p.classes);
-    let mut cfg = cfg;
+    let mut cfg = architecture(&a, init.as_ref(), task)?;
     cfg.classes = classes.len();
     cfg.vocab = p.vocab;
     let t_max = tr
