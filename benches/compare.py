@@ -29,7 +29,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batches", type=int, default=8)
     a = p.parse_args()
-    ours = [os.path.join(ROOT, "target", "release", "gpu-rnn"), "bench", "--json", "--backend", a.backend, "--batches", str(a.batches)]
+    ours = [os.path.join(ROOT, "target", "release", "gpu-rnn"), "bench", "--json", "--no-kernels", "--backend", a.backend, "--batches", str(a.batches)]
     theirs = [sys.executable, os.path.join(ROOT, "benches", "torch_baseline.py"), "--json", "--threads", str(a.threads), "--batches", str(a.batches)]
     rows = []
     for r in range(a.rounds):
