@@ -70,6 +70,9 @@ fn main() {
             best = best.min(t0.elapsed().as_secs_f64());
         }
         let gflops = f64::from(invocations) * flops / best * 1e-9;
-        println!("  {entry:<9} {:8.2} ms  {gflops:6.1} GFLOP/s (best of 7)", best * 1e3);
+        println!(
+            "  {entry:<9} {:8.2} ms  {gflops:6.1} GFLOP/s (best of 7)",
+            best * 1e3
+        );
     }
 }

@@ -152,7 +152,7 @@ pub struct BenchArgs {
     /// Run the whole-step benchmark even with --kernel.
     #[arg(long)]
     pub step: bool,
-    /// Timed runs of each kernel (after a warm-up).
+    /// Timed runs of each kernel (after a warm-up), 1 to 2048.
     #[arg(long, default_value_t = 25)]
     pub runs: usize,
     /// Names per batch.
@@ -174,6 +174,13 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    // One query set holds the runs' timestamps: wgpu allows 4096 queries, two per run.
+    if !(1..=2048).contains(&args.runs) || args.batch_size == 0 || args.batches == 0 {
+        return Err(crate::Error::InvalidArgument {
+            op: "bench",
+            message: "--runs must be 1 to 2048, --batch-size and --batches at least 1".into(),
+        });
+    }
     let mut backends = Vec::new();
     let mut gpu = None;
     match args.backend {
@@ -228,6 +235,17 @@ fn kernel_table(
             "kernel", "size", "shape", "gpu ms", "gpu rate", "cpu twin"
         );
     }
+    // An adapter without timestamp queries gets no GPU column, not an error.
+    let gpu = gpu.filter(|b| match b {
+        Backend::Gpu(ctx) => {
+            let ok = ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY);
+            if !ok && !json {
+                println!("  (the adapter has no timestamp queries: CPU twins only)");
+            }
+            ok
+        }
+        Backend::Cpu => false,
+    });
     for case in cases {
         let g = gpu.map(|b| case.time(b, runs)).transpose()?;
         // The CPU twin is the same for every variant; fewer runs suffice for its wall time.

@@ -83,6 +83,12 @@ fn softmax(row: &[f32]) -> Vec<f64> {
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
+    if a.batch_size == 0 {
+        return Err(Error::InvalidArgument {
+            op: "eval",
+            message: "--batch-size must be at least 1".into(),
+        });
+    }
     let ck = checkpoint::load(&a.model)?;
     if let Some(vocab) = &ck.vocab {
         return eval_phrases(&a, &ck, vocab);
@@ -131,6 +137,16 @@ fn eval_phrases(a: &EvalArgs, ck: &checkpoint::Checkpoint, vocab: &sentiment::Vo
     let c = ck.classes.len();
     let labelled = rows[0].label.is_some();
     if labelled {
+        if let Some(r) = rows
+            .iter()
+            .find(|r| r.label.is_some_and(|l| usize::from(l) >= c))
+        {
+            return Err(crate::data::data_error(
+                &path,
+                r.line,
+                format!("label {:?} but the checkpoint has {c} classes", r.label),
+            ));
+        }
         let targets: Vec<i32> = rows
             .iter()
             .map(|r| i32::from(r.label.expect("a labelled file")))

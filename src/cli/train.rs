@@ -65,7 +65,7 @@ pub struct TrainArgs {
     /// sentence stay on one side), drawn with --seed.
     #[arg(long, default_value_t = 0.2)]
     pub val_fraction: f64,
-    /// Sentiment task: words seen fewer times than this in the training split become <unk>.
+    /// Sentiment task: words in fewer training sentences than this become <unk>.
     #[arg(long, default_value_t = 2)]
     pub min_count: usize,
     /// Recurrent cell [default: gru].
@@ -308,7 +308,8 @@ fn prepare_names(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Result
         train,
         eval,
         classes,
-        vocab: 128,
+        // ASCII codes; a checkpoint (made by PyTorch, say) may have a larger embedding.
+        vocab: init.map_or(128, |ck| ck.cfg.vocab),
         metadata: vec![("task", "names".into())],
         unit: "names",
         eval_name: "test",
@@ -356,7 +357,19 @@ fn prepare_sentiment(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Re
             op: "train --init",
             message: "the checkpoint has no vocabulary: it is a names model".into(),
         })?,
-        None => Vocab::build(tr.iter().map(|&i| rows[i].text.as_str()), a.min_count),
+        None => {
+            // Each sentence once (its longest phrase, the sentence itself): counted over every
+            // phrase, a word would also be counted in each sub-phrase that repeats it, and
+            // nearly every word would pass the minimum.
+            let mut longest: std::collections::BTreeMap<u32, &str> = Default::default();
+            for &i in &tr {
+                let e = longest.entry(rows[i].sentence).or_default();
+                if rows[i].text.len() > e.len() {
+                    *e = &rows[i].text;
+                }
+            }
+            Vocab::build(longest.into_values(), a.min_count)
+        }
     };
     let encode_rows = |idx: &[usize]| Encoded {
         tokens: idx.iter().map(|&i| vocab.encode(&rows[i].text)).collect(),
@@ -375,7 +388,7 @@ fn prepare_sentiment(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Re
     Ok(Prepared {
         task: TaskArg::Sentiment,
         describe: format!(
-            "{} training phrases ({} sentences) and {} validation phrases ({} sentences, {:.0}% held out with seed {}) from {}; {} words seen at least {} times",
+            "{} training phrases ({} sentences) and {} validation phrases ({} sentences, {:.0}% held out with seed {}) from {}; {} words in at least {} training sentences",
             train.tokens.len(),
             sentences(&tr),
             eval.tokens.len(),

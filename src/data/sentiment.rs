@@ -155,7 +155,9 @@ fn bracket(token: &str) -> &str {
 
 /// Lower-cased word tokens the way the data is tokenized: split on whitespace, punctuation at
 /// either end of a word split off, and contractions split (`doesn't` → `does n't`, `it's` →
-/// `it 's`). Already tokenized text comes back as its words, lower-cased.
+/// `it 's`). Already tokenized text comes back as its words, lower-cased, except that a
+/// trailing period is split off abbreviations too (`mr.` → `mr .`), in training and in
+/// prediction alike.
 pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for raw in text.split_whitespace() {
@@ -198,7 +200,8 @@ pub struct Vocab {
 
 impl Vocab {
     /// The words of `texts` seen at least `min_count` times, most frequent first (ties in
-    /// alphabetical order, so the ids depend only on the texts).
+    /// alphabetical order, so the ids depend only on the texts). `train` passes one text per
+    /// sentence.
     pub fn build<'a>(texts: impl IntoIterator<Item = &'a str>, min_count: usize) -> Self {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for text in texts {

@@ -270,8 +270,10 @@ pub enum Op {
     CellFwd(CellFwd),
     CellBwd(CellBwd),
     /// A `Matmul` or `BiasGrad` whose (T·B) rows (M, or K of a weight gradient) are a padded
-    /// batch: zero in the operand past the rows still running at each step. The GPU runs `op`
-    /// whole; the CPU skips the zero rows, with the same result.
+    /// batch. Past the rows still running at each step, the operand that spans them is zero
+    /// (gradients, a lower layer's output), or the result is never read (layer 0's projection
+    /// of a real input: the cells skip padded positions). The GPU runs `op` whole; the CPU
+    /// skips those rows, with the same result wherever it is read.
     Packed {
         op: Box<Op>,
         steps: Steps,

@@ -356,4 +356,8 @@ fn bench_times_filtered_kernels_and_the_step() {
         &gpu_rnn(&["bench", "--backend", "cpu", "--kernel", "nonesuch"], &[]),
         "no kernel matches",
     );
+    fails_with(
+        &gpu_rnn(&["bench", "--backend", "cpu", "--runs", "5000"], &[]),
+        "--runs must be 1 to 2048",
+    );
 }
