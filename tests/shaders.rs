@@ -83,6 +83,11 @@ fn uniform_structs_match_their_rust_mirrors() {
             size_of::<matmul::MatmulParams>(),
         ),
         (
+            shaders::MATMUL_TILED,
+            "MatmulParams",
+            size_of::<matmul::MatmulParams>(),
+        ),
+        (
             shaders::EMBEDDING_FWD,
             "EmbeddingParams",
             size_of::<embedding::EmbeddingParams>(),

@@ -64,6 +64,7 @@ impl GpuRuntime {
             Variant::Auto => (None, None),
             Variant::Scalar => (Some(MatmulKernel::Scalar), Some(CellKernel::Scalar)),
             Variant::Vec4 => (Some(MatmulKernel::Vec4), Some(CellKernel::Vec4)),
+            Variant::Tiled => (Some(MatmulKernel::Tiled), None),
         };
         match op {
             Op::Matmul {

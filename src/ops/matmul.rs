@@ -31,6 +31,8 @@ pub struct MatmulParams {
 const WG_X: u32 = 8;
 const WG_Y: u32 = 8;
 const TILE: usize = 4;
+/// matmul_tiled's block of C per workgroup (64×64).
+const SHARED_TILE: usize = 64;
 
 /// The kernels of the matmul family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +42,18 @@ pub enum MatmulKernel {
     /// matmul_vec4.wgsl: vec4 loads along each operand's contiguous dimension; needs that
     /// dimension, the row stride and the offset to be multiples of 4 (see [`vec4_eligible`]).
     Vec4,
+    /// matmul_tiled.wgsl: 64×64 blocks staged through workgroup memory, for discrete and
+    /// integrated GPUs; any shape. Barrier-bound on CPU adapters.
+    Tiled,
+}
+
+/// Whether `ctx`'s adapter is a real GPU, whose workgroup memory and barriers are cheap
+/// (discrete or integrated), rather than a CPU or virtual adapter such as lavapipe.
+pub fn prefers_shared_tiles(ctx: &GpuContext) -> bool {
+    matches!(
+        ctx.adapter.device_type,
+        wgpu::DeviceType::DiscreteGpu | wgpu::DeviceType::IntegratedGpu
+    )
 }
 
 /// Whether `matmul_vec4` can run this product: NT, NN and TN with 4-aligned contiguous
@@ -57,8 +71,10 @@ pub fn vec4_eligible(d: &MatmulDims, a_off: usize, b_off: usize) -> bool {
     }
 }
 
-/// `c = op(a)·op(b) (+ bias)`, or `c += …` with `dims.accumulate`, with the fastest kernel
-/// the operands allow. Each operand is a view starting at its first element; `bias` is (N).
+/// `c = op(a)·op(b) (+ bias)`, or `c += …` with `dims.accumulate`, with the kernel that suits
+/// the adapter: shared-memory tiles on a real GPU; on a CPU adapter the register-tiled vec4
+/// kernel where the operands allow it, else the scalar one. Each operand is a view starting at
+/// its first element; `bias` is (N).
 pub fn matmul(
     ctx: &GpuContext,
     c: Slice,
@@ -67,7 +83,9 @@ pub fn matmul(
     bias: Option<Slice>,
     dims: &MatmulDims,
 ) -> Result<Dispatch> {
-    let kernel = if vec4_eligible(dims, a.offset, b.offset) {
+    let kernel = if prefers_shared_tiles(ctx) {
+        MatmulKernel::Tiled
+    } else if vec4_eligible(dims, a.offset, b.offset) {
         MatmulKernel::Vec4
     } else {
         MatmulKernel::Scalar
@@ -141,23 +159,26 @@ pub fn matmul_with(
     let (shader, entry) = match kernel {
         MatmulKernel::Scalar => (shaders::MATMUL, "matmul"),
         MatmulKernel::Vec4 => (shaders::MATMUL_VEC4, "matmul_vec4"),
+        MatmulKernel::Tiled => (shaders::MATMUL_TILED, "matmul_tiled"),
     };
     let flag = |on: bool| if on { 1.0 } else { 0.0 };
-    let pipeline = ctx.pipeline(
-        shader,
-        entry,
-        &[
-            ("TRANS_A", flag(d.trans_a)),
-            ("TRANS_B", flag(d.trans_b)),
-            ("HAS_BIAS", flag(bias.is_some())),
-            ("ACCUMULATE", flag(d.accumulate)),
-            ("WG_X", WG_X as f64),
-            ("WG_Y", WG_Y as f64),
-        ],
-    )?;
+    let mut constants = vec![
+        ("TRANS_A", flag(d.trans_a)),
+        ("TRANS_B", flag(d.trans_b)),
+        ("HAS_BIAS", flag(bias.is_some())),
+        ("ACCUMULATE", flag(d.accumulate)),
+    ];
+    // C's elements per workgroup along (N, M).
+    let block = if kernel == MatmulKernel::Tiled {
+        (SHARED_TILE, SHARED_TILE)
+    } else {
+        constants.extend([("WG_X", WG_X as f64), ("WG_Y", WG_Y as f64)]);
+        (TILE * WG_X as usize, TILE * WG_Y as usize)
+    };
+    let pipeline = ctx.pipeline(shader, entry, &constants)?;
     let groups = [
-        to_u32(OP, "grid", d.n.div_ceil(TILE).div_ceil(WG_X as usize))?,
-        to_u32(OP, "grid", d.m.div_ceil(TILE).div_ceil(WG_Y as usize))?,
+        to_u32(OP, "grid", d.n.div_ceil(block.0))?,
+        to_u32(OP, "grid", d.m.div_ceil(block.1))?,
         to_u32(OP, "batch", d.batch.max(1))?,
     ];
     let max = ctx.limits.max_compute_workgroups_per_dimension;

@@ -66,6 +66,8 @@ pub enum Variant {
     Auto,
     Scalar,
     Vec4,
+    /// Workgroup-shared tiles (matmul only; cells run their default kernel).
+    Tiled,
 }
 
 /// Workgroups for `n` invocations in groups of `wg`, folded into y when x would pass the

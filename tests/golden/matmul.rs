@@ -423,6 +423,44 @@ fn matmul_vec4_nt_nn_tn_match_cpu() {
     );
 }
 
+// The shared-memory variant (the one real GPUs get): every transpose, strided views and
+// offsets, bias and accumulate, shapes that are not multiples of its 64×64 block or its
+// 16-wide K slice, and one of the lecture's shapes. Lavapipe runs it slowly (barriers), so the
+// shapes stay small.
+#[test]
+fn matmul_tiled_matches_cpu() {
+    let mut rng = TestRng::new("matmul_tiled_matches_cpu");
+    let Some(ctx) = gpu("matmul_tiled_matches_cpu") else {
+        return;
+    };
+    for (name, base) in [
+        (
+            "matmul_tiled_nt",
+            MatmulDims::nt as fn(usize, usize, usize) -> MatmulDims,
+        ),
+        ("matmul_tiled_nn", MatmulDims::nn),
+        ("matmul_tiled_tn", MatmulDims::tn),
+        ("matmul_tiled_tt", MatmulDims::tt),
+    ] {
+        for _ in 0..3 {
+            let bias = rng.coin();
+            let acc = rng.coin();
+            let (d, offs) = draw(&mut rng, base, true);
+            let d = if acc { d.accumulate() } else { d };
+            check(ctx, MatmulKernel::Tiled, name, &mut rng, d, offs, bias);
+        }
+    }
+    check(
+        ctx,
+        MatmulKernel::Tiled,
+        "matmul_tiled_nt",
+        &mut rng,
+        MatmulDims::nt(1000, 600, 100),
+        [0; 3],
+        true,
+    );
+}
+
 #[test]
 fn matmul_vec4_rejects_unaligned_operands() {
     let Some(ctx) = gpu("matmul_vec4_rejects_unaligned_operands") else {
@@ -452,7 +490,11 @@ fn matmul_batched_matches_cpu() {
     let Some(ctx) = gpu("matmul_batched_matches_cpu") else {
         return;
     };
-    for kernel in [MatmulKernel::Scalar, MatmulKernel::Vec4] {
+    for kernel in [
+        MatmulKernel::Scalar,
+        MatmulKernel::Vec4,
+        MatmulKernel::Tiled,
+    ] {
         for (name, base) in [
             (
                 "matmul_batched_nt",
