@@ -247,6 +247,36 @@ impl GpuContext {
         })
     }
 
+    /// The contents of a `MAP_READ` buffer whose copy has been submitted: waits, maps, casts
+    /// and unmaps. `what` names the data in errors.
+    pub(crate) fn read_mapped<T: bytemuck::Pod>(
+        &self,
+        staging: &wgpu::Buffer,
+        what: &str,
+    ) -> Result<Vec<T>> {
+        let err = |message: String| Error::Readback {
+            tensor: what.to_string(),
+            message,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        rx.recv()
+            .map_err(|e| err(e.to_string()))?
+            .map_err(|e| err(e.to_string()))?;
+        let out = {
+            let view = staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| err(e.to_string()))?;
+            bytemuck::cast_slice::<u8, T>(&view).to_vec()
+        };
+        staging.unmap();
+        Ok(out)
+    }
+
     /// Block until all submitted work is done.
     pub fn wait(&self) -> Result<()> {
         self.device

@@ -27,14 +27,10 @@ impl<'c> Recorder<'c> {
         }
     }
 
-    /// Record one dispatch of `pipeline` with `bind_group` over `groups` workgroups.
-    pub fn dispatch(
-        &mut self,
-        pipeline: &wgpu::ComputePipeline,
-        bind_group: &wgpu::BindGroup,
-        groups: [u32; 3],
-    ) {
-        let pass = self.pass.get_or_insert_with(|| {
+    /// The pass to encode one more dispatch into (counted).
+    pub(crate) fn next_pass(&mut self) -> &mut wgpu::ComputePass<'static> {
+        self.dispatches += 1;
+        self.pass.get_or_insert_with(|| {
             self.encoder
                 .as_mut()
                 .expect("recorder already finished")
@@ -43,11 +39,7 @@ impl<'c> Recorder<'c> {
                     timestamp_writes: None,
                 })
                 .forget_lifetime()
-        });
-        pass.set_pipeline(pipeline);
-        pass.set_bind_group(0, bind_group, &[]);
-        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
-        self.dispatches += 1;
+        })
     }
 
     /// Dispatches recorded so far.

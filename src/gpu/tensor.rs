@@ -195,26 +195,7 @@ impl GpuTensor {
             });
         encoder.copy_buffer_to_buffer(&self.buffer, offset as u64 * ELEM, &staging, 0, bytes);
         ctx.queue.submit([encoder.finish()]);
-        let err = |message: String| Error::Readback {
-            tensor: self.label.clone(),
-            message,
-        };
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        ctx.wait()?;
-        rx.recv()
-            .map_err(|e| err(e.to_string()))?
-            .map_err(|e| err(e.to_string()))?;
-        let view = staging
-            .slice(..)
-            .get_mapped_range()
-            .map_err(|e| err(e.to_string()))?;
-        let out = bytemuck::cast_slice::<u8, T>(&view).to_vec();
-        drop(view);
-        staging.unmap();
-        Ok(out)
+        ctx.read_mapped(&staging, &self.label)
     }
 
     fn check_elem<T>(&self) -> Result<()> {

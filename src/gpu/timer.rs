@@ -52,27 +52,7 @@ pub fn time_dispatch(ctx: &GpuContext, dispatch: &Dispatch, runs: usize) -> Resu
     encoder.resolve_query_set(&queries, 0..count, &resolve, 0);
     encoder.copy_buffer_to_buffer(&resolve, 0, &staging, 0, bytes);
     ctx.queue.submit([encoder.finish()]);
-
-    let err = |message: String| Error::Readback {
-        tensor: "timestamp queries".into(),
-        message,
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-        let _ = tx.send(r);
-    });
-    ctx.wait()?;
-    rx.recv()
-        .map_err(|e| err(e.to_string()))?
-        .map_err(|e| err(e.to_string()))?;
-    let ticks: Vec<u64> = {
-        let view = staging
-            .slice(..)
-            .get_mapped_range()
-            .map_err(|e| err(e.to_string()))?;
-        bytemuck::cast_slice::<u8, u64>(&view).to_vec()
-    };
-    staging.unmap();
+    let ticks: Vec<u64> = ctx.read_mapped(&staging, "timestamp queries")?;
     let ns_per_tick = f64::from(ctx.queue.get_timestamp_period());
     Ok(ticks
         .chunks_exact(2)

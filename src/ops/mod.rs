@@ -48,10 +48,10 @@ impl Dispatch {
     }
 
     pub fn record(&self, rec: &mut Recorder) {
-        rec.dispatch(&self.pipeline, &self.bind_group, self.groups);
+        self.encode(rec.next_pass());
     }
 
-    /// Encode into a pass the caller owns (the timer's timestamped passes).
+    /// Encode into a pass: the recorder's, or one of the timer's timestamped passes.
     pub(crate) fn encode(&self, pass: &mut wgpu::ComputePass) {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
