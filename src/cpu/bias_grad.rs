@@ -2,21 +2,11 @@
 
 /// `dbias (N) += Σ_i dy[i, ·]` for `dy (M, N)` with row stride `ld`.
 pub fn bias_grad(dbias: &mut [f32], dy: &[f32], m: usize, n: usize, ld: usize) {
-    assert!(dbias.len() >= n, "bias_grad: dbias must be (N)");
     assert!(
         m == 0 || dy.len() >= (m - 1) * ld + n,
         "bias_grad: dy too short for ({m}, {n})"
     );
-    // Row by row into f64 sums: contiguous reads, and the same sums as column by column.
-    let mut sum = vec![0f64; n];
-    for i in 0..m {
-        for (s, &x) in sum.iter_mut().zip(&dy[i * ld..i * ld + n]) {
-            *s += x as f64;
-        }
-    }
-    for (db, s) in dbias[..n].iter_mut().zip(sum) {
-        *db += s as f32;
-    }
+    bias_grad_padded(dbias, dy, n, ld, m, &[m]);
 }
 
 /// [`bias_grad`] over `rows.len()` blocks of `block` rows of which block i has `rows[i]` real
