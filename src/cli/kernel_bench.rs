@@ -97,10 +97,6 @@ impl KernelCase {
     }
 }
 
-fn all(bufs: &Buffers, id: BufId) -> View {
-    bufs.all(id)
-}
-
 fn variant_suffix(v: Variant) -> &'static str {
     match v {
         Variant::Vec4 => "_vec4",
@@ -129,9 +125,9 @@ fn matmul_case(size: &'static str, what: &str, dims: MatmulDims, variant: Varian
         flops: dims.flops(),
         bytes: 4.0 * (ea + eb + ec) as f64,
         op: Op::Matmul {
-            c: all(&bufs, c),
-            a: all(&bufs, a),
-            b: all(&bufs, b),
+            c: bufs.all(c),
+            a: bufs.all(a),
+            b: bufs.all(b),
             bias: None,
             dims,
         },
@@ -178,7 +174,6 @@ fn cell_case(
     let lstm = kind == CellKind::Lstm;
     let cs = lstm.then(|| bufs.f32("cs", state));
     let saved = (kind.saved() > 0).then(|| bufs.f32("gates", d * t * b * kind.saved() * h));
-    let v = |bufs: &Buffers, id: BufId| bufs.all(id);
     let op = if backward {
         let dout = bufs.f32("dout", t * b * d * h);
         let dhn = bufs.f32("dh_n", d * b * h);
@@ -190,18 +185,18 @@ fn cell_case(
         Op::CellBwd(CellBwd {
             kind,
             dims,
-            dout: v(&bufs, dout),
-            dhn: v(&bufs, dhn),
-            dcn: dcn.map(|x| v(&bufs, x)),
+            dout: bufs.all(dout),
+            dhn: bufs.all(dhn),
+            dcn: dcn.map(|x| bufs.all(x)),
             whh,
-            lens: v(&bufs, lens),
-            hs: v(&bufs, hs),
-            cs: cs.map(|x| v(&bufs, x)),
-            gates: saved.map(|x| v(&bufs, x)),
-            dxw: v(&bufs, dxw),
-            dhh: v(&bufs, dhh),
-            carry: v(&bufs, carry),
-            dc_carry: dc_carry.map(|x| v(&bufs, x)),
+            lens: bufs.all(lens),
+            hs: bufs.all(hs),
+            cs: cs.map(|x| bufs.all(x)),
+            gates: saved.map(|x| bufs.all(x)),
+            dxw: bufs.all(dxw),
+            dhh: bufs.all(dhh),
+            carry: bufs.all(carry),
+            dc_carry: dc_carry.map(|x| bufs.all(x)),
         })
     } else {
         let xw = bufs.f32("xw", t * b * d * g * h);
@@ -209,14 +204,14 @@ fn cell_case(
         Op::CellFwd(CellFwd {
             kind,
             dims,
-            xw: v(&bufs, xw),
+            xw: bufs.all(xw),
             whh,
             bhh: Some(bhh),
-            lens: v(&bufs, lens),
-            hs: v(&bufs, hs),
-            cs: cs.map(|x| v(&bufs, x)),
-            out: v(&bufs, out),
-            gates: saved.map(|x| v(&bufs, x)),
+            lens: bufs.all(lens),
+            hs: bufs.all(hs),
+            cs: cs.map(|x| bufs.all(x)),
+            out: bufs.all(out),
+            gates: saved.map(|x| bufs.all(x)),
         })
     };
     let dir = if backward { "bwd" } else { "fwd" };
@@ -254,10 +249,10 @@ fn embedding_case(size: &'static str, backward: bool, n: usize, v: usize, e: usi
         let rows = bufs.u32("rows", n);
         (
             Op::EmbeddingBwd {
-                dweight: all(&bufs, weight),
-                dout: all(&bufs, out),
-                offsets: all(&bufs, offsets),
-                rows: all(&bufs, rows),
+                dweight: bufs.all(weight),
+                dout: bufs.all(out),
+                offsets: bufs.all(offsets),
+                rows: bufs.all(rows),
                 e,
             },
             vec![(offsets, rows_of.offsets), (rows, rows_of.rows)],
@@ -266,9 +261,9 @@ fn embedding_case(size: &'static str, backward: bool, n: usize, v: usize, e: usi
         let idb = bufs.u32("ids", n);
         (
             Op::EmbeddingFwd {
-                out: all(&bufs, out),
-                ids: all(&bufs, idb),
-                weight: all(&bufs, weight),
+                out: bufs.all(out),
+                ids: bufs.all(idb),
+                weight: bufs.all(weight),
                 e,
             },
             vec![(idb, ids)],
@@ -307,10 +302,10 @@ fn cross_entropy_case(size: &'static str, b: usize, c: usize) -> KernelCase {
         flops: 0.0,
         bytes: 4.0 * (2 * b * c + b) as f64,
         op: Op::CrossEntropy {
-            dlogits: all(&bufs, dlogits),
-            loss: all(&bufs, loss),
-            logits: all(&bufs, logits),
-            targets: all(&bufs, targets),
+            dlogits: bufs.all(dlogits),
+            loss: bufs.all(loss),
+            logits: bufs.all(logits),
+            targets: bufs.all(targets),
             c,
             reduction: Reduction::Mean,
         },
@@ -335,12 +330,12 @@ fn adam_case(size: &'static str, p: usize) -> KernelCase {
         // Reads params, m, v and grads; writes params, m and v.
         bytes: 4.0 * (7 * p) as f64,
         op: Op::Adam {
-            params: all(&bufs, ids[0]),
-            m: all(&bufs, ids[1]),
-            v: all(&bufs, ids[2]),
-            grads: all(&bufs, ids[3]),
+            params: bufs.all(ids[0]),
+            m: bufs.all(ids[1]),
+            v: bufs.all(ids[2]),
+            grads: bufs.all(ids[3]),
             clip: None,
-            sched: all(&bufs, sched),
+            sched: bufs.all(sched),
             cfg: AdamConfig::default(),
         },
         bufs,

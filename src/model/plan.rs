@@ -182,16 +182,6 @@ pub struct Steps {
 }
 
 impl Steps {
-    /// Time-ordered blocks.
-    pub fn time(lens: View, t: usize, b: usize) -> Self {
-        Self {
-            lens,
-            t,
-            b,
-            reversed: [false; 2],
-        }
-    }
-
     /// The real rows of each block, per product `z` (at most 2).
     pub fn rows(&self, lens: &[u32]) -> Vec<Vec<usize>> {
         self.reversed

@@ -191,11 +191,14 @@ impl RnnBuffers {
 
     /// `op` over this (T, B) batch's rows, as [`Op::Packed`] (`reversed`: see [`Steps`]).
     fn packed(&self, op: Op, t: usize, b: usize, reversed: [bool; 2]) -> Op {
-        let mut steps = Steps::time(Self::v(self.lens, b), t, b);
-        steps.reversed = reversed;
         Op::Packed {
             op: Box::new(op),
-            steps,
+            steps: Steps {
+                lens: Self::v(self.lens, b),
+                t,
+                b,
+                reversed,
+            },
         }
     }
 
