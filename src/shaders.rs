@@ -39,6 +39,7 @@ shaders! {
     LSTM_CELL_BWD => "lstm_cell_bwd",
     LSTM_CELL_FWD => "lstm_cell_fwd",
     MATMUL => "matmul",
+    MATMUL_SUBGROUP => "matmul_subgroup",
     MATMUL_TILED => "matmul_tiled",
     MATMUL_VEC4 => "matmul_vec4",
     RNN_CELL_BWD => "rnn_cell_bwd",

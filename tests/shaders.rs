@@ -88,6 +88,11 @@ fn uniform_structs_match_their_rust_mirrors() {
             size_of::<matmul::MatmulParams>(),
         ),
         (
+            shaders::MATMUL_SUBGROUP,
+            "MatmulParams",
+            size_of::<matmul::MatmulParams>(),
+        ),
+        (
             shaders::EMBEDDING_FWD,
             "EmbeddingParams",
             size_of::<embedding::EmbeddingParams>(),

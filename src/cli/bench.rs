@@ -13,6 +13,8 @@ use crate::cli::kernel_bench::{KernelCase, kernel_cases, select};
 use crate::cli::{BackendChoice, open_backend};
 use crate::cpu::adam::AdamConfig;
 use crate::model::classifier::{Batch, Classifier, ClassifierConfig};
+use crate::ops::Variant;
+use crate::ops::matmul::subgroups_fit;
 
 /// Timing of one backend: names processed and the seconds they took.
 #[derive(Clone, Debug)]
@@ -247,7 +249,15 @@ fn kernel_table(
         Backend::Cpu => false,
     });
     for case in cases {
-        let g = gpu.map(|b| case.time(b, runs)).transpose()?;
+        // The subgroup variant only where the device has subgroups it can use.
+        let runs_here = |b: &&Backend| match b {
+            Backend::Gpu(ctx) => case.variant != Variant::Subgroup || subgroups_fit(ctx),
+            Backend::Cpu => true,
+        };
+        let g = gpu
+            .filter(runs_here)
+            .map(|b| case.time(b, runs))
+            .transpose()?;
         // The CPU twin is the same for every variant; fewer runs suffice for its wall time.
         let c = case.time(&Backend::Cpu, runs.min(7))?;
         let (cpu_rate, unit) = case.rate(c.median);

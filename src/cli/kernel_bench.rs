@@ -101,6 +101,7 @@ fn variant_suffix(v: Variant) -> &'static str {
     match v {
         Variant::Vec4 => "_vec4",
         Variant::Tiled => "_tiled",
+        Variant::Subgroup => "_subgroup",
         _ => "",
     }
 }
@@ -354,7 +355,7 @@ pub fn kernel_cases() -> Vec<KernelCase> {
         embedding_case("large", false, 65536, 20000, 256),
         embedding_case("large", true, 65536, 20000, 256),
     ];
-    for variant in [Variant::Scalar, Variant::Vec4] {
+    for variant in [Variant::Scalar, Variant::Vec4, Variant::Subgroup] {
         let shapes = [
             (
                 "lecture",

@@ -18,6 +18,9 @@ pub struct AdapterSummary {
     pub backend: wgpu::Backend,
     pub device_type: wgpu::DeviceType,
     pub driver: String,
+    /// The range of subgroup sizes (invocations) the adapter may use; `(0, 0)` without
+    /// subgroup support.
+    pub subgroup_sizes: (u32, u32),
 }
 
 impl AdapterSummary {
@@ -29,6 +32,7 @@ impl AdapterSummary {
             driver: format!("{} {}", info.driver, info.driver_info)
                 .trim()
                 .to_string(),
+            subgroup_sizes: (info.subgroup_min_size, info.subgroup_max_size),
         }
     }
 }
@@ -129,7 +133,8 @@ impl GpuContext {
         let summary = AdapterSummary::new(&adapter.get_info());
         // The adapter's own limits (storage buffer sizes etc.), not wgpu's small defaults.
         let limits = adapter.limits();
-        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let features =
+            adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("gpu-rnn"),
             required_features: features,

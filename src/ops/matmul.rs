@@ -45,6 +45,21 @@ pub enum MatmulKernel {
     /// matmul_tiled.wgsl: 64×64 blocks staged through workgroup memory, for discrete and
     /// integrated GPUs; any shape. Barrier-bound on CPU adapters.
     Tiled,
+    /// matmul_subgroup.wgsl: A shared through subgroup shuffles, on adapters whose subgroups
+    /// hold 8 to 64 invocations ([`subgroups_fit`]); the operands of `Vec4`.
+    Subgroup,
+}
+
+/// Rows of C per octet of lanes in matmul_subgroup.wgsl (its `ROWS`), and its block of C per
+/// workgroup: 32 columns by 8 octets of rows.
+const SUBGROUP_ROWS: usize = 8;
+const SUBGROUP_BLOCK: (usize, usize) = (32, 8 * SUBGROUP_ROWS);
+
+/// Whether `ctx`'s device runs matmul_subgroup.wgsl: subgroup operations enabled, and
+/// subgroups of 8 to 64 invocations, so that its 64-invocation workgroups hold whole octets.
+pub fn subgroups_fit(ctx: &GpuContext) -> bool {
+    let (min, max) = ctx.adapter.subgroup_sizes;
+    ctx.features.contains(wgpu::Features::SUBGROUP) && min >= 8 && max <= 64
 }
 
 /// Whether `ctx`'s adapter is a real GPU, whose workgroup memory and barriers are cheap
@@ -72,8 +87,9 @@ pub fn vec4_eligible(d: &MatmulDims, a_off: usize, b_off: usize) -> bool {
 }
 
 /// `c = op(a)·op(b) (+ bias)`, or `c += …` with `dims.accumulate`, with the kernel that suits
-/// the adapter: shared-memory tiles on a real GPU; on a CPU adapter the register-tiled vec4
-/// kernel where the operands allow it, else the scalar one. Each operand is a view starting at
+/// the adapter: shared-memory tiles on a real GPU; on a CPU adapter, where the operands allow
+/// it, the subgroup kernel (or the register-tiled vec4 one without subgroups), else the scalar
+/// one. Each operand is a view starting at
 /// its first element; `bias` is (N).
 pub fn matmul(
     ctx: &GpuContext,
@@ -83,9 +99,12 @@ pub fn matmul(
     bias: Option<Slice>,
     dims: &MatmulDims,
 ) -> Result<Dispatch> {
+    let aligned = vec4_eligible(dims, a.offset, b.offset);
     let kernel = if prefers_shared_tiles(ctx) {
         MatmulKernel::Tiled
-    } else if vec4_eligible(dims, a.offset, b.offset) {
+    } else if aligned && subgroups_fit(ctx) {
+        MatmulKernel::Subgroup
+    } else if aligned {
         MatmulKernel::Vec4
     } else {
         MatmulKernel::Scalar
@@ -147,12 +166,22 @@ pub fn matmul_with(
         bias_bs: to_u32(OP, "batch stride", d.batch_bias)?,
         _pad: [0; 2],
     };
-    if kernel == MatmulKernel::Vec4 && !vec4_eligible(d, a.offset, b.offset) {
+    let aligned = matches!(kernel, MatmulKernel::Vec4 | MatmulKernel::Subgroup);
+    if aligned && !vec4_eligible(d, a.offset, b.offset) {
         return Err(Error::InvalidArgument {
             op: OP,
             message: format!(
-                "matmul_vec4 needs 4-aligned operands: {d:?}, offsets {} and {}",
+                "{kernel:?} needs 4-aligned operands: {d:?}, offsets {} and {}",
                 a.offset, b.offset
+            ),
+        });
+    }
+    if kernel == MatmulKernel::Subgroup && !subgroups_fit(ctx) {
+        return Err(Error::InvalidArgument {
+            op: OP,
+            message: format!(
+                "matmul_subgroup needs subgroups of 8 to 64 invocations; {} has {:?}",
+                ctx.adapter.name, ctx.adapter.subgroup_sizes
             ),
         });
     }
@@ -160,6 +189,7 @@ pub fn matmul_with(
         MatmulKernel::Scalar => (shaders::MATMUL, "matmul"),
         MatmulKernel::Vec4 => (shaders::MATMUL_VEC4, "matmul_vec4"),
         MatmulKernel::Tiled => (shaders::MATMUL_TILED, "matmul_tiled"),
+        MatmulKernel::Subgroup => (shaders::MATMUL_SUBGROUP, "matmul_subgroup"),
     };
     let flag = |on: bool| if on { 1.0 } else { 0.0 };
     let mut constants = vec![
@@ -169,11 +199,13 @@ pub fn matmul_with(
         ("ACCUMULATE", flag(d.accumulate)),
     ];
     // C's elements per workgroup along (N, M).
-    let block = if kernel == MatmulKernel::Tiled {
-        (SHARED_TILE, SHARED_TILE)
-    } else {
-        constants.extend([("WG_X", WG_X as f64), ("WG_Y", WG_Y as f64)]);
-        (TILE * WG_X as usize, TILE * WG_Y as usize)
+    let block = match kernel {
+        MatmulKernel::Tiled => (SHARED_TILE, SHARED_TILE),
+        MatmulKernel::Subgroup => SUBGROUP_BLOCK,
+        MatmulKernel::Scalar | MatmulKernel::Vec4 => {
+            constants.extend([("WG_X", WG_X as f64), ("WG_Y", WG_Y as f64)]);
+            (TILE * WG_X as usize, TILE * WG_Y as usize)
+        }
     };
     let pipeline = ctx.pipeline(shader, entry, &constants)?;
     let groups = [

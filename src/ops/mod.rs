@@ -68,6 +68,8 @@ pub enum Variant {
     Vec4,
     /// Workgroup-shared tiles (matmul only; cells run their default kernel).
     Tiled,
+    /// Operands shared through subgroup shuffles (matmul only).
+    Subgroup,
 }
 
 /// Workgroups for `n` invocations in groups of `wg`, folded into y when x would pass the

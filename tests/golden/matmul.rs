@@ -382,45 +382,73 @@ fn draw_aligned(
 
 #[test]
 fn matmul_vec4_nt_nn_tn_match_cpu() {
-    let mut rng = TestRng::new("matmul_vec4_nt_nn_tn_match_cpu");
     let Some(ctx) = gpu("matmul_vec4_nt_nn_tn_match_cpu") else {
         return;
     };
-    for (name, base) in [
+    aligned_kernel_matches_cpu(ctx, MatmulKernel::Vec4, "matmul_vec4");
+}
+
+// The subgroup variant: lavapipe has subgroups of 8, so CI runs it. A device without them
+// must refuse it with a clear error.
+#[test]
+fn matmul_subgroup_nt_nn_tn_match_cpu() {
+    let Some(ctx) = gpu("matmul_subgroup_nt_nn_tn_match_cpu") else {
+        return;
+    };
+    if !gpu_rnn::ops::matmul::subgroups_fit(ctx) {
+        let t = upload(ctx, "t", &[1f32; 64]);
+        let u = upload(ctx, "u", &[1f32; 64]);
+        let dims = MatmulDims::nt(4, 4, 4);
+        let err = matmul_with(
+            ctx,
+            MatmulKernel::Subgroup,
+            u.all(),
+            t.all(),
+            t.all(),
+            None,
+            &dims,
+        )
+        .err()
+        .expect("no subgroups");
+        assert!(err.to_string().contains("subgroups"), "{err}");
+        assert!(
+            !ctx.adapter.name.contains("llvmpipe"),
+            "lavapipe offers subgroups of 8, yet the device has {:?}",
+            ctx.adapter.subgroup_sizes
+        );
+        return;
+    }
+    aligned_kernel_matches_cpu(ctx, MatmulKernel::Subgroup, "matmul_subgroup");
+}
+
+/// Random aligned NT, NN and TN products with views, bias and accumulate, then the lecture
+/// model's shapes, through `kernel`.
+fn aligned_kernel_matches_cpu(ctx: &GpuContext, kernel: MatmulKernel, prefix: &str) {
+    let mut rng = TestRng::new(&format!("{prefix}_nt_nn_tn_match_cpu"));
+    for (layout, base) in [
         (
-            "matmul_vec4_nt",
+            "nt",
             MatmulDims::nt as fn(usize, usize, usize) -> MatmulDims,
         ),
-        ("matmul_vec4_nn", MatmulDims::nn),
-        ("matmul_vec4_tn", MatmulDims::tn),
+        ("nn", MatmulDims::nn),
+        ("tn", MatmulDims::tn),
     ] {
+        let name = format!("{prefix}_{layout}");
         for _ in 0..4 {
             let bias = rng.coin();
             let acc = rng.coin();
             let (d, offs) = draw_aligned(&mut rng, base);
             let d = if acc { d.accumulate() } else { d };
-            check(ctx, MatmulKernel::Vec4, name, &mut rng, d, offs, bias);
+            check(ctx, kernel, &name, &mut rng, d, offs, bias);
         }
     }
     // The lecture model's shapes.
-    check(
-        ctx,
-        MatmulKernel::Vec4,
-        "matmul_vec4_nt",
-        &mut rng,
-        MatmulDims::nt(4864, 600, 100),
-        [0; 3],
-        true,
-    );
-    check(
-        ctx,
-        MatmulKernel::Vec4,
-        "matmul_vec4_tn",
-        &mut rng,
-        MatmulDims::tn(600, 200, 4864).accumulate(),
-        [0; 3],
-        false,
-    );
+    let nt = format!("{prefix}_nt");
+    let tn = format!("{prefix}_tn");
+    let dims = MatmulDims::nt(4864, 600, 100);
+    check(ctx, kernel, &nt, &mut rng, dims, [0; 3], true);
+    let dims = MatmulDims::tn(600, 200, 4864).accumulate();
+    check(ctx, kernel, &tn, &mut rng, dims, [0; 3], false);
 }
 
 // The shared-memory variant (the one real GPUs get): every transpose, strided views and
@@ -483,18 +511,23 @@ fn matmul_vec4_rejects_unaligned_operands() {
 }
 
 /// A batch of products per dispatch (gid.z), as the recurrent layers use for both directions:
-/// both kernels, operands a random gap apart.
+/// every kernel the device runs, operands a random gap apart.
 #[test]
 fn matmul_batched_matches_cpu() {
     let mut rng = TestRng::new("matmul_batched_matches_cpu");
     let Some(ctx) = gpu("matmul_batched_matches_cpu") else {
         return;
     };
-    for kernel in [
+    let mut kernels = vec![
         MatmulKernel::Scalar,
         MatmulKernel::Vec4,
         MatmulKernel::Tiled,
-    ] {
+    ];
+    if gpu_rnn::ops::matmul::subgroups_fit(ctx) {
+        kernels.push(MatmulKernel::Subgroup);
+    }
+    for kernel in kernels {
+        let aligned = matches!(kernel, MatmulKernel::Vec4 | MatmulKernel::Subgroup);
         for (name, base) in [
             (
                 "matmul_batched_nt",
@@ -503,14 +536,14 @@ fn matmul_batched_matches_cpu() {
             ("matmul_batched_nn", MatmulDims::nn),
             ("matmul_batched_tn", MatmulDims::tn),
         ] {
-            let (d, offs) = if kernel == MatmulKernel::Vec4 {
+            let (d, offs) = if aligned {
                 draw_aligned(&mut rng, base)
             } else {
                 draw(&mut rng, base, true)
             };
             let (ea, eb, ec) = d.extents();
             let gap = |rng: &mut TestRng| {
-                if kernel == MatmulKernel::Vec4 {
+                if aligned {
                     4 * rng.below(3)
                 } else {
                     rng.below(5)

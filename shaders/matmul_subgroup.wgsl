@@ -1,0 +1,183 @@
+// matmul_subgroup: C = op(A) · op(B) (+ bias[n]) (C += … with ACCUMULATE), sharing A through
+// subgroup shuffles instead of loading it in every invocation. Same contract, operand
+// alignment and MatmulParams as matmul_vec4.wgsl (NT, NN and TN; B's contiguous dimension,
+// row stride and offset multiples of 4); the host (ops::matmul) picks it on adapters with
+// subgroups of 8 to 64 invocations.
+//
+// Eight consecutive lanes of a subgroup (an "octet") own a ROWS × 32 block of C: lane l holds
+// columns 4l..4l+3 of all ROWS rows, as ROWS vec4 accumulators. For each slice of 8 k:
+//   - lane l loads A[r, k0 + l] for the ROWS rows: each A element is loaded once per octet;
+//   - lane l loads its own B[k0..k0+8, 4l..4l+4] (8 vec4);
+//   - for each k, every lane takes A[r, k] from lane k − k0 with subgroupShuffle.
+// So a lane does 32·ROWS FMAs per 8 vec4 loads of B and ROWS scalar loads of A. Where loads
+// are the bottleneck (lavapipe turns every storage-buffer load into a per-lane loop, see
+// benches/adapter_peak.rs), this is 2.5× fewer loads per FMA than matmul_vec4's 4×4 blocks.
+//
+// Every lane of an octet runs the whole k loop, also when its columns or rows lie outside C,
+// because the others read its A values; such lanes clamp their loads and skip their stores.
+// The octet is found from subgroup_id and subgroup_invocation_id, never from the local index,
+// because Vulkan does not fix how invocations map to subgroups. Workgroup: 64 invocations
+// (8 octets stacked along M); grid (ceil(N/32), ceil(M/(8·ROWS)), batch).
+// CPU twin: src/cpu/matmul.rs (cpu::matmul::matmul).
+
+struct MatmulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    lda: u32,
+    ldb: u32,
+    ldc: u32,
+    a_off: u32,
+    b_off: u32,
+    c_off: u32,
+    bias_off: u32,
+    a_bs: u32,     // batch strides: product z reads A at a_off + z·a_bs, …
+    b_bs: u32,
+    c_bs: u32,
+    bias_bs: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override HAS_BIAS: bool = false;
+override ACCUMULATE: bool = false;
+
+// Rows of C per octet (written out in rank1 and the loads of A).
+const ROWS: u32 = 8u;
+
+@group(0) @binding(0) var<uniform> p: MatmulParams;
+@group(0) @binding(1) var<storage, read> a: array<f32>;            // (M, K) or (K, M)
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;      // (K, N) or (N, K)
+@group(0) @binding(3) var<storage, read> bias: array<f32>;         // (N); unused without HAS_BIAS
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;      // (M, N)
+
+// A[row, k] (row clamped into A; the caller zeroes k past K).
+fn load_a(a_off: u32, row: u32, k: u32) -> f32 {
+    let r = min(row, p.m - 1u);
+    if TRANS_A {
+        return a[a_off + k * p.lda + r];
+    }
+    return a[a_off + r * p.lda + k];
+}
+
+// NN: B[k, col..col + 4], zero past K.
+fn b_col(b_off: u32, k: u32, col: u32) -> vec4<f32> {
+    let v = b[(b_off + min(k, p.k - 1u) * p.ldb + col) / 4u];
+    return select(vec4<f32>(0.0), v, k < p.k);
+}
+
+// NT: row n of the stored (N, K) B at k0..k0 + 8, as two vec4, zero past K (K is a multiple
+// of 4); n is clamped into B.
+fn b_row(b_off: u32, n: u32, k0: u32) -> array<vec4<f32>, 2> {
+    let base = b_off + min(n, p.n - 1u) * p.ldb;
+    let lo = b[(base + k0) / 4u];
+    let hi = b[(base + min(k0 + 4u, p.k - 4u)) / 4u];
+    return array<vec4<f32>, 2>(lo, select(vec4<f32>(0.0), hi, k0 + 4u < p.k));
+}
+
+// acc[r] += A[r, k] · B[k, cols] for the 8 rows: a0 holds A[0..4, k], a1 A[4..8, k].
+fn rank1(acc: ptr<function, array<vec4<f32>, 8>>, a0: vec4<f32>, a1: vec4<f32>, bk: vec4<f32>) {
+    (*acc)[0] = fma(vec4<f32>(a0.x), bk, (*acc)[0]);
+    (*acc)[1] = fma(vec4<f32>(a0.y), bk, (*acc)[1]);
+    (*acc)[2] = fma(vec4<f32>(a0.z), bk, (*acc)[2]);
+    (*acc)[3] = fma(vec4<f32>(a0.w), bk, (*acc)[3]);
+    (*acc)[4] = fma(vec4<f32>(a1.x), bk, (*acc)[4]);
+    (*acc)[5] = fma(vec4<f32>(a1.y), bk, (*acc)[5]);
+    (*acc)[6] = fma(vec4<f32>(a1.z), bk, (*acc)[6]);
+    (*acc)[7] = fma(vec4<f32>(a1.w), bk, (*acc)[7]);
+}
+
+// C[row, col..col + 4] = v (+ bias) (+= with ACCUMULATE), for the columns inside C.
+fn store_row(bias_off: u32, c_off: u32, row: u32, col: u32, v: vec4<f32>) {
+    if row >= p.m {
+        return;
+    }
+    for (var q = 0u; q < 4u; q++) {
+        let cq = col + q;
+        if cq >= p.n {
+            break;
+        }
+        var x = v[q];
+        if HAS_BIAS {
+            x += bias[bias_off + cq];
+        }
+        let idx = c_off + row * p.ldc + cq;
+        if ACCUMULATE {
+            x += c[idx];
+        }
+        c[idx] = x;
+    }
+}
+
+@compute @workgroup_size(64)
+fn matmul_subgroup(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(subgroup_id) sg: u32,
+    @builtin(subgroup_size) sg_size: u32,
+    @builtin(subgroup_invocation_id) sid: u32,
+) {
+    let a_off = p.a_off + wg.z * p.a_bs;
+    let b_off = p.b_off + wg.z * p.b_bs;
+    let c_off = p.c_off + wg.z * p.c_bs;
+    let bias_off = p.bias_off + wg.z * p.bias_bs;
+    let lane = sid & 7u;
+    let first = sid - lane;                           // lane 0 of this octet in the subgroup
+    let octet = (sg * sg_size + sid) / 8u;           // 0..8 within the workgroup
+    let row0 = (wg.y * 8u + octet) * ROWS;
+    let col0 = wg.x * 32u + 4u * lane;
+    // Clamped so that lanes outside C still load real elements; their results are dropped.
+    // (NN has N a multiple of 4, so the clamp only moves lanes that lie wholly outside C.)
+    let col = min(col0, p.n - 4u);
+
+    var acc: array<vec4<f32>, 8>;
+    for (var k0 = 0u; k0 < p.k; k0 += 8u) {
+        // This lane's k for A, and the A elements it shares: rows 0-3 and 4-7.
+        let kl = min(k0 + lane, p.k - 1u);
+        let k_in = k0 + lane < p.k;
+        let a0 = vec4<f32>(load_a(a_off, row0, kl), load_a(a_off, row0 + 1u, kl), load_a(a_off, row0 + 2u, kl), load_a(a_off, row0 + 3u, kl));
+        let a1 = vec4<f32>(load_a(a_off, row0 + 4u, kl), load_a(a_off, row0 + 5u, kl), load_a(a_off, row0 + 6u, kl), load_a(a_off, row0 + 7u, kl));
+        let av0 = select(vec4<f32>(0.0), a0, k_in);
+        let av1 = select(vec4<f32>(0.0), a1, k_in);
+        // This lane's B[k0 + j, col..col + 4] for j < 8 (zero past K), then one rank-1
+        // update per k. Written out: lavapipe keeps indexed private arrays in memory.
+        if TRANS_B {
+            // B is (N, K): four rows of B, two vec4 runs along k each, transposed here.
+            let q0 = b_row(b_off, col0, k0);
+            let q1 = b_row(b_off, col0 + 1u, k0);
+            let q2 = b_row(b_off, col0 + 2u, k0);
+            let q3 = b_row(b_off, col0 + 3u, k0);
+            rank1(&acc, subgroupShuffle(av0, first), subgroupShuffle(av1, first), vec4<f32>(q0[0].x, q1[0].x, q2[0].x, q3[0].x));
+            rank1(&acc, subgroupShuffle(av0, first + 1u), subgroupShuffle(av1, first + 1u), vec4<f32>(q0[0].y, q1[0].y, q2[0].y, q3[0].y));
+            rank1(&acc, subgroupShuffle(av0, first + 2u), subgroupShuffle(av1, first + 2u), vec4<f32>(q0[0].z, q1[0].z, q2[0].z, q3[0].z));
+            rank1(&acc, subgroupShuffle(av0, first + 3u), subgroupShuffle(av1, first + 3u), vec4<f32>(q0[0].w, q1[0].w, q2[0].w, q3[0].w));
+            rank1(&acc, subgroupShuffle(av0, first + 4u), subgroupShuffle(av1, first + 4u), vec4<f32>(q0[1].x, q1[1].x, q2[1].x, q3[1].x));
+            rank1(&acc, subgroupShuffle(av0, first + 5u), subgroupShuffle(av1, first + 5u), vec4<f32>(q0[1].y, q1[1].y, q2[1].y, q3[1].y));
+            rank1(&acc, subgroupShuffle(av0, first + 6u), subgroupShuffle(av1, first + 6u), vec4<f32>(q0[1].z, q1[1].z, q2[1].z, q3[1].z));
+            rank1(&acc, subgroupShuffle(av0, first + 7u), subgroupShuffle(av1, first + 7u), vec4<f32>(q0[1].w, q1[1].w, q2[1].w, q3[1].w));
+        } else {
+            rank1(&acc, subgroupShuffle(av0, first), subgroupShuffle(av1, first), b_col(b_off, k0, col));
+            rank1(&acc, subgroupShuffle(av0, first + 1u), subgroupShuffle(av1, first + 1u), b_col(b_off, k0 + 1u, col));
+            rank1(&acc, subgroupShuffle(av0, first + 2u), subgroupShuffle(av1, first + 2u), b_col(b_off, k0 + 2u, col));
+            rank1(&acc, subgroupShuffle(av0, first + 3u), subgroupShuffle(av1, first + 3u), b_col(b_off, k0 + 3u, col));
+            rank1(&acc, subgroupShuffle(av0, first + 4u), subgroupShuffle(av1, first + 4u), b_col(b_off, k0 + 4u, col));
+            rank1(&acc, subgroupShuffle(av0, first + 5u), subgroupShuffle(av1, first + 5u), b_col(b_off, k0 + 5u, col));
+            rank1(&acc, subgroupShuffle(av0, first + 6u), subgroupShuffle(av1, first + 6u), b_col(b_off, k0 + 6u, col));
+            rank1(&acc, subgroupShuffle(av0, first + 7u), subgroupShuffle(av1, first + 7u), b_col(b_off, k0 + 7u, col));
+        }
+    }
+
+    if col0 >= p.n {
+        return;
+    }
+    // Constant indices only: a dynamically indexed acc would live in memory on lavapipe.
+    store_row(bias_off, c_off, row0, col0, acc[0]);
+    store_row(bias_off, c_off, row0 + 1u, col0, acc[1]);
+    store_row(bias_off, c_off, row0 + 2u, col0, acc[2]);
+    store_row(bias_off, c_off, row0 + 3u, col0, acc[3]);
+    store_row(bias_off, c_off, row0 + 4u, col0, acc[4]);
+    store_row(bias_off, c_off, row0 + 5u, col0, acc[5]);
+    store_row(bias_off, c_off, row0 + 6u, col0, acc[6]);
+    store_row(bias_off, c_off, row0 + 7u, col0, acc[7]);
+}
