@@ -52,18 +52,29 @@ fn gru_cell_bwd_vec4(
     let d = gid.z;
     let t = select(p.s, p.t - 1u - p.s, d == 1u);
 
-    var dh: array<vec4<f32>, 4>;
+    // Named values, no indexed arrays: lavapipe keeps a dynamically indexed private array in
+    // memory.
+    var dh0: vec4<f32>;
+    var dh1: vec4<f32>;
+    var dh2: vec4<f32>;
+    var dh3: vec4<f32>;
     if p.first != 0u {
-        for (var i = 0u; i < 4u; i++) {
-            dh[i] = dhn[p.dhn_off / 4u + (d * p.b + min(b0 + i, p.b - 1u)) * hq + jq];
-        }
+        let base = p.dhn_off / 4u + d * p.b * hq + jq;
+        dh0 = dhn[base + min(b0, p.b - 1u) * hq];
+        dh1 = dhn[base + min(b0 + 1u, p.b - 1u) * hq];
+        dh2 = dhn[base + min(b0 + 2u, p.b - 1u) * hq];
+        dh3 = dhn[base + min(b0 + 3u, p.b - 1u) * hq];
     } else {
-        var row: array<u32, 4>;   // vec4 index of each row of dhh[d, s+1]
-        for (var i = 0u; i < 4u; i++) {
-            let b = min(b0 + i, p.b - 1u);
-            row[i] = ((d * p.t + p.s + 1u) * p.b + b) * 3u * hq;
-            dh[i] = carry[(d * p.b + b) * hq + jq];
-        }
+        let base = d * p.b * hq + jq;
+        dh0 = carry[base + min(b0, p.b - 1u) * hq];
+        dh1 = carry[base + min(b0 + 1u, p.b - 1u) * hq];
+        dh2 = carry[base + min(b0 + 2u, p.b - 1u) * hq];
+        dh3 = carry[base + min(b0 + 3u, p.b - 1u) * hq];
+        // vec4 index of each row of dhh[d, s+1]
+        let row0 = dhh_row(d, b0, hq);
+        let row1 = dhh_row(d, b0 + 1u, hq);
+        let row2 = dhh_row(d, b0 + 2u, hq);
+        let row3 = dhh_row(d, b0 + 3u, hq);
         // dhh[d, s+1] is zero in rows not running at step s + 1: skip a tile of only those.
         let t1 = select(p.s + 1u, p.t - 2u - p.s, d == 1u);
         var running = false;
@@ -77,47 +88,62 @@ fn gru_cell_bwd_vec4(
             let w1 = w[wcol + (4u * kq + 1u) * hq];
             let w2 = w[wcol + (4u * kq + 2u) * hq];
             let w3 = w[wcol + (4u * kq + 3u) * hq];
-            for (var i = 0u; i < 4u; i++) {
-                let q = dhh[row[i] + kq];
-                dh[i] += q.x * w0 + q.y * w1 + q.z * w2 + q.w * w3;
-            }
+            let q0 = dhh[row0 + kq];
+            let q1 = dhh[row1 + kq];
+            let q2 = dhh[row2 + kq];
+            let q3 = dhh[row3 + kq];
+            dh0 += q0.x * w0 + q0.y * w1 + q0.z * w2 + q0.w * w3;
+            dh1 += q1.x * w0 + q1.y * w1 + q1.z * w2 + q1.w * w3;
+            dh2 += q2.x * w0 + q2.y * w1 + q2.z * w2 + q2.w * w3;
+            dh3 += q3.x * w0 + q3.y * w1 + q3.z * w2 + q3.w * w3;
         }
     }
+    finish_row(d, t, b0, jq, dh0);
+    finish_row(d, t, b0 + 1u, jq, dh1);
+    finish_row(d, t, b0 + 2u, jq, dh2);
+    finish_row(d, t, b0 + 3u, jq, dh3);
+}
 
-    for (var i = 0u; i < 4u; i++) {
-        let b = b0 + i;
-        if b >= p.b {
-            break;
-        }
-        let c = (d * p.b + b) * hq + jq;
-        let x = ((t * p.b + b) * p.d + d) * 3u * hq + jq;
-        let y = ((d * p.t + p.s) * p.b + b) * 3u * hq + jq;
-        if t >= lens[b] {
-            carry[c] = dh[i];
-            dxw[x] = vec4<f32>(0.0);
-            dxw[x + hq] = vec4<f32>(0.0);
-            dxw[x + 2u * hq] = vec4<f32>(0.0);
-            dhh[y] = vec4<f32>(0.0);
-            dhh[y + hq] = vec4<f32>(0.0);
-            dhh[y + 2u * hq] = vec4<f32>(0.0);
-            continue;
-        }
-        let g = ((d * p.t + p.s) * p.b + b) * 4u * hq + jq;
-        let r = gates[g];
-        let z = gates[g + hq];
-        let n = gates[g + 2u * hq];
-        let hn = gates[g + 3u * hq];
-        let h_prev = hs[((d * (p.t + 1u) + p.s) * p.b + b) * hq + jq];
-        let dhv = dh[i] + dout[((t * p.b + b) * p.d + d) * hq + jq];
-        let dn = dhv * (1.0 - z) * (1.0 - n * n);
-        let dz = dhv * (h_prev - n) * z * (1.0 - z);
-        let dr = dn * hn * r * (1.0 - r);
-        dxw[x] = dr;
-        dxw[x + hq] = dz;
-        dxw[x + 2u * hq] = dn;
-        dhh[y] = dr;
-        dhh[y + hq] = dz;
-        dhh[y + 2u * hq] = dn * r;
-        carry[c] = dhv * z;
+// vec4 index of row b of dhh[d, s+1] (b clamped into the batch).
+fn dhh_row(d: u32, b: u32, hq: u32) -> u32 {
+    return ((d * p.t + p.s + 1u) * p.b + min(b, p.b - 1u)) * 3u * hq;
+}
+
+// Row b's gate gradients for this unit quad from dh, the gradient reaching h at this step
+// from later steps (or dh_n). Rows past the batch store nothing; ended rows pass dh on.
+fn finish_row(d: u32, t: u32, b: u32, jq: u32, dh: vec4<f32>) {
+    if b >= p.b {
+        return;
     }
+    let hq = p.h / 4u;
+    let c = (d * p.b + b) * hq + jq;
+    let x = ((t * p.b + b) * p.d + d) * 3u * hq + jq;
+    let y = ((d * p.t + p.s) * p.b + b) * 3u * hq + jq;
+    if t >= lens[b] {
+        carry[c] = dh;
+        dxw[x] = vec4<f32>(0.0);
+        dxw[x + hq] = vec4<f32>(0.0);
+        dxw[x + 2u * hq] = vec4<f32>(0.0);
+        dhh[y] = vec4<f32>(0.0);
+        dhh[y + hq] = vec4<f32>(0.0);
+        dhh[y + 2u * hq] = vec4<f32>(0.0);
+        return;
+    }
+    let g = ((d * p.t + p.s) * p.b + b) * 4u * hq + jq;
+    let r = gates[g];
+    let z = gates[g + hq];
+    let n = gates[g + 2u * hq];
+    let hn = gates[g + 3u * hq];
+    let h_prev = hs[((d * (p.t + 1u) + p.s) * p.b + b) * hq + jq];
+    let dhv = dh + dout[((t * p.b + b) * p.d + d) * hq + jq];
+    let dn = dhv * (1.0 - z) * (1.0 - n * n);
+    let dz = dhv * (h_prev - n) * z * (1.0 - z);
+    let dr = dn * hn * r * (1.0 - r);
+    dxw[x] = dr;
+    dxw[x + hq] = dz;
+    dxw[x + 2u * hq] = dn;
+    dhh[y] = dr;
+    dhh[y + hq] = dz;
+    dhh[y + 2u * hq] = dn * r;
+    carry[c] = dhv * z;
 }
