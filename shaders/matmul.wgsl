@@ -71,6 +71,29 @@ fn load_b(kk: u32, col: u32) -> f32 {
     return b[b_off + kk * p.ldb + col];
 }
 
+// C[row, col0..col0 + 4] = v (+ bias) (+= with ACCUMULATE), for the parts inside C. Called
+// with named values: lavapipe keeps a dynamically indexed private array in memory.
+fn store_row(row: u32, col0: u32, v: vec4<f32>) {
+    if row >= p.m {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        let col = col0 + j;
+        if col >= p.n {
+            break;
+        }
+        var x = v[j];
+        if HAS_BIAS {
+            x += bias[bias_off + col];
+        }
+        let idx = c_off + row * p.ldc + col;
+        if ACCUMULATE {
+            x += c[idx];
+        }
+        c[idx] = x;
+    }
+}
+
 @compute @workgroup_size(WG_X, WG_Y)
 fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
     a_off = p.a_off + gid.z * p.a_bs;
@@ -86,35 +109,20 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
     let r = min(vec4<u32>(row0, row0 + 1u, row0 + 2u, row0 + 3u), vec4<u32>(p.m - 1u));
     let cl = min(vec4<u32>(col0, col0 + 1u, col0 + 2u, col0 + 3u), vec4<u32>(p.n - 1u));
 
-    var acc: array<vec4<f32>, 4>;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var kk = 0u; kk < p.k; kk++) {
         let av = vec4<f32>(load_a(r.x, kk), load_a(r.y, kk), load_a(r.z, kk), load_a(r.w, kk));
         let bv = vec4<f32>(load_b(kk, cl.x), load_b(kk, cl.y), load_b(kk, cl.z), load_b(kk, cl.w));
-        acc[0] += av.x * bv;
-        acc[1] += av.y * bv;
-        acc[2] += av.z * bv;
-        acc[3] += av.w * bv;
+        acc0 += av.x * bv;
+        acc1 += av.y * bv;
+        acc2 += av.z * bv;
+        acc3 += av.w * bv;
     }
-
-    for (var i = 0u; i < 4u; i++) {
-        let row = row0 + i;
-        if row >= p.m {
-            break;
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + j;
-            if col >= p.n {
-                break;
-            }
-            var v = acc[i][j];
-            if HAS_BIAS {
-                v += bias[bias_off + col];
-            }
-            let idx = c_off + row * p.ldc + col;
-            if ACCUMULATE {
-                v += c[idx];
-            }
-            c[idx] = v;
-        }
-    }
+    store_row(row0, col0, acc0);
+    store_row(row0 + 1u, col0, acc1);
+    store_row(row0 + 2u, col0, acc2);
+    store_row(row0 + 3u, col0, acc3);
 }

@@ -51,6 +51,39 @@ var<private> b_off: u32;
 var<private> c_off: u32;
 var<private> bias_off: u32;
 
+// C[row, col0..col0 + 4] = v (+ bias) (+= with ACCUMULATE), for the parts inside C. Called
+// with named values: lavapipe keeps a dynamically indexed private array in memory.
+fn store_row(row: u32, col0: u32, v: vec4<f32>) {
+    if row >= p.m {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        let col = col0 + j;
+        if col >= p.n {
+            break;
+        }
+        var x = v[j];
+        if HAS_BIAS {
+            x += bias[bias_off + col];
+        }
+        let idx = c_off + row * p.ldc + col;
+        if ACCUMULATE {
+            x += c[idx];
+        }
+        c[idx] = x;
+    }
+}
+
+// (a·b0, a·b1, a·b2, a·b3): NT, one vec4 of k for four columns.
+fn dots(a: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
+}
+
+// Σ_q a[q]·b_q: NN, one vec4 of k for a row's four columns (b_q = B[k + q, cols]).
+fn combine(a: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) -> vec4<f32> {
+    return a.x * b0 + a.y * b1 + a.z * b2 + a.w * b3;
+}
+
 @compute @workgroup_size(WG_X, WG_Y)
 fn matmul_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
     a_off = p.a_off + gid.z * p.a_bs;
@@ -64,7 +97,10 @@ fn matmul_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let r = min(vec4<u32>(row0, row0 + 1u, row0 + 2u, row0 + 3u), vec4<u32>(p.m - 1u));
     let cl = min(vec4<u32>(col0, col0 + 1u, col0 + 2u, col0 + 3u), vec4<u32>(p.n - 1u));
-    var acc: array<vec4<f32>, 4>;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
 
     if !TRANS_A && TRANS_B {
         // NT: C[i, j] = Σ_k A[i, k] B[j, k]; rows of both are vec4 runs along k.
@@ -75,10 +111,10 @@ fn matmul_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
             let b1 = b[br.y + kk];
             let b2 = b[br.z + kk];
             let b3 = b[br.w + kk];
-            for (var i = 0u; i < 4u; i++) {
-                let ai = a[ar[i] + kk];
-                acc[i] += vec4<f32>(dot(ai, b0), dot(ai, b1), dot(ai, b2), dot(ai, b3));
-            }
+            acc0 += dots(a[ar.x + kk], b0, b1, b2, b3);
+            acc1 += dots(a[ar.y + kk], b0, b1, b2, b3);
+            acc2 += dots(a[ar.z + kk], b0, b1, b2, b3);
+            acc3 += dots(a[ar.w + kk], b0, b1, b2, b3);
         }
     } else if !TRANS_A && !TRANS_B {
         // NN: C[i, :] += A[i, k] B[k, :]; A rows along k, B rows along n (col0 is 4-aligned).
@@ -90,15 +126,18 @@ fn matmul_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
             let b1 = b[kb + s];
             let b2 = b[kb + 2u * s];
             let b3 = b[kb + 3u * s];
-            for (var i = 0u; i < 4u; i++) {
-                let ai = a[ar[i] + kk];
-                acc[i] += ai.x * b0 + ai.y * b1 + ai.z * b2 + ai.w * b3;
-            }
+            acc0 += combine(a[ar.x + kk], b0, b1, b2, b3);
+            acc1 += combine(a[ar.y + kk], b0, b1, b2, b3);
+            acc2 += combine(a[ar.z + kk], b0, b1, b2, b3);
+            acc3 += combine(a[ar.w + kk], b0, b1, b2, b3);
         }
     } else {
         // TN: C[i, j] = Σ_k A[k, i] B[k, j]; A rows along m, B rows along n (both 4-aligned).
         // Four k per iteration into two accumulator sets, for independent work per lane.
-        var acc2: array<vec4<f32>, 4>;
+        var bcc0 = vec4<f32>(0.0);
+        var bcc1 = vec4<f32>(0.0);
+        var bcc2 = vec4<f32>(0.0);
+        var bcc3 = vec4<f32>(0.0);
         let sa = p.lda / 4u;
         let sb = p.ldb / 4u;
         var ai = (a_off + row0) / 4u;
@@ -113,49 +152,33 @@ fn matmul_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
             let b1 = b[bi + sb];
             let b2 = b[bi + 2u * sb];
             let b3 = b[bi + 3u * sb];
-            acc[0] += a0.x * b0 + a1.x * b1;
-            acc[1] += a0.y * b0 + a1.y * b1;
-            acc[2] += a0.z * b0 + a1.z * b1;
-            acc[3] += a0.w * b0 + a1.w * b1;
-            acc2[0] += a2.x * b2 + a3.x * b3;
-            acc2[1] += a2.y * b2 + a3.y * b3;
-            acc2[2] += a2.z * b2 + a3.z * b3;
-            acc2[3] += a2.w * b2 + a3.w * b3;
+            acc0 += a0.x * b0 + a1.x * b1;
+            acc1 += a0.y * b0 + a1.y * b1;
+            acc2 += a0.z * b0 + a1.z * b1;
+            acc3 += a0.w * b0 + a1.w * b1;
+            bcc0 += a2.x * b2 + a3.x * b3;
+            bcc1 += a2.y * b2 + a3.y * b3;
+            bcc2 += a2.z * b2 + a3.z * b3;
+            bcc3 += a2.w * b2 + a3.w * b3;
             ai += 4u * sa;
             bi += 4u * sb;
         }
         for (var k = 4u * k4; k < p.k; k++) {
             let av = a[(a_off + k * p.lda + row0) / 4u];
             let bv = b[(b_off + k * p.ldb + col0) / 4u];
-            acc[0] += av.x * bv;
-            acc[1] += av.y * bv;
-            acc[2] += av.z * bv;
-            acc[3] += av.w * bv;
+            acc0 += av.x * bv;
+            acc1 += av.y * bv;
+            acc2 += av.z * bv;
+            acc3 += av.w * bv;
         }
-        for (var i = 0u; i < 4u; i++) {
-            acc[i] += acc2[i];
-        }
+        acc0 += bcc0;
+        acc1 += bcc1;
+        acc2 += bcc2;
+        acc3 += bcc3;
     }
 
-    for (var i = 0u; i < 4u; i++) {
-        let row = row0 + i;
-        if row >= p.m {
-            break;
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + j;
-            if col >= p.n {
-                break;
-            }
-            var v = acc[i][j];
-            if HAS_BIAS {
-                v += bias[bias_off + col];
-            }
-            let idx = c_off + row * p.ldc + col;
-            if ACCUMULATE {
-                v += c[idx];
-            }
-            c[idx] = v;
-        }
-    }
+    store_row(row0, col0, acc0);
+    store_row(row0 + 1u, col0, acc1);
+    store_row(row0 + 2u, col0, acc2);
+    store_row(row0 + 3u, col0, acc3);
 }
