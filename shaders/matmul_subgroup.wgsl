@@ -11,7 +11,8 @@
 //   - for each k, every lane takes A[r, k] from lane k − k0 with subgroupShuffle.
 // So a lane does 32·ROWS FMAs per 8 vec4 loads of B and ROWS scalar loads of A. Where loads
 // are the bottleneck (lavapipe turns every storage-buffer load into a per-lane loop, see
-// benches/adapter_peak.rs), this is 2.5× fewer loads per FMA than matmul_vec4's 4×4 blocks.
+// benches/adapter_peak.rs), that is 48 loaded floats per 512 FMAs, against 32 per 64 in
+// matmul_vec4's 4×4 blocks.
 //
 // Every lane of an octet runs the whole k loop, also when its columns or rows lie outside C,
 // because the others read its A values; such lanes clamp their loads and skip their stores.
@@ -45,7 +46,7 @@ override HAS_BIAS: bool = false;
 override ACCUMULATE: bool = false;
 
 // Rows of C per octet (written out in rank1 and the loads of A).
-const ROWS: u32 = 8u;
+const ROWS: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;            // (M, K) or (K, M)
@@ -77,8 +78,16 @@ fn b_row(b_off: u32, n: u32, k0: u32) -> array<vec4<f32>, 2> {
     return array<vec4<f32>, 2>(lo, select(vec4<f32>(0.0), hi, k0 + 4u < p.k));
 }
 
-// acc[r] += A[r, k] · B[k, cols] for the 8 rows: a0 holds A[0..4, k], a1 A[4..8, k].
-fn rank1(acc: ptr<function, array<vec4<f32>, 8>>, a0: vec4<f32>, a1: vec4<f32>, bk: vec4<f32>) {
+// acc[r] += A[r, k] · B[k, cols] for the 16 rows: a0 holds A[0..4, k], a1 A[4..8, k], ….
+fn rank1(acc: ptr<function, array<vec4<f32>, 16>>, a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>, bk: vec4<f32>) {
+    (*acc)[8] = fma(vec4<f32>(a2.x), bk, (*acc)[8]);
+    (*acc)[9] = fma(vec4<f32>(a2.y), bk, (*acc)[9]);
+    (*acc)[10] = fma(vec4<f32>(a2.z), bk, (*acc)[10]);
+    (*acc)[11] = fma(vec4<f32>(a2.w), bk, (*acc)[11]);
+    (*acc)[12] = fma(vec4<f32>(a3.x), bk, (*acc)[12]);
+    (*acc)[13] = fma(vec4<f32>(a3.y), bk, (*acc)[13]);
+    (*acc)[14] = fma(vec4<f32>(a3.z), bk, (*acc)[14]);
+    (*acc)[15] = fma(vec4<f32>(a3.w), bk, (*acc)[15]);
     (*acc)[0] = fma(vec4<f32>(a0.x), bk, (*acc)[0]);
     (*acc)[1] = fma(vec4<f32>(a0.y), bk, (*acc)[1]);
     (*acc)[2] = fma(vec4<f32>(a0.z), bk, (*acc)[2]);
@@ -131,15 +140,19 @@ fn matmul_subgroup(
     // (NN has N a multiple of 4, so the clamp only moves lanes that lie wholly outside C.)
     let col = min(col0, p.n - 4u);
 
-    var acc: array<vec4<f32>, 8>;
+    var acc: array<vec4<f32>, 16>;
     for (var k0 = 0u; k0 < p.k; k0 += 8u) {
-        // This lane's k for A, and the A elements it shares: rows 0-3 and 4-7.
+        // This lane's k for A, and the A elements it shares, by four rows.
         let kl = min(k0 + lane, p.k - 1u);
         let k_in = k0 + lane < p.k;
         let a0 = vec4<f32>(load_a(a_off, row0, kl), load_a(a_off, row0 + 1u, kl), load_a(a_off, row0 + 2u, kl), load_a(a_off, row0 + 3u, kl));
         let a1 = vec4<f32>(load_a(a_off, row0 + 4u, kl), load_a(a_off, row0 + 5u, kl), load_a(a_off, row0 + 6u, kl), load_a(a_off, row0 + 7u, kl));
+        let a2 = vec4<f32>(load_a(a_off, row0 + 8u, kl), load_a(a_off, row0 + 9u, kl), load_a(a_off, row0 + 10u, kl), load_a(a_off, row0 + 11u, kl));
+        let a3 = vec4<f32>(load_a(a_off, row0 + 12u, kl), load_a(a_off, row0 + 13u, kl), load_a(a_off, row0 + 14u, kl), load_a(a_off, row0 + 15u, kl));
         let av0 = select(vec4<f32>(0.0), a0, k_in);
         let av1 = select(vec4<f32>(0.0), a1, k_in);
+        let av2 = select(vec4<f32>(0.0), a2, k_in);
+        let av3 = select(vec4<f32>(0.0), a3, k_in);
         // This lane's B[k0 + j, col..col + 4] for j < 8 (zero past K), then one rank-1
         // update per k. Written out: lavapipe keeps indexed private arrays in memory.
         if TRANS_B {
@@ -148,23 +161,23 @@ fn matmul_subgroup(
             let q1 = b_row(b_off, col0 + 1u, k0);
             let q2 = b_row(b_off, col0 + 2u, k0);
             let q3 = b_row(b_off, col0 + 3u, k0);
-            rank1(&acc, subgroupShuffle(av0, first), subgroupShuffle(av1, first), vec4<f32>(q0[0].x, q1[0].x, q2[0].x, q3[0].x));
-            rank1(&acc, subgroupShuffle(av0, first + 1u), subgroupShuffle(av1, first + 1u), vec4<f32>(q0[0].y, q1[0].y, q2[0].y, q3[0].y));
-            rank1(&acc, subgroupShuffle(av0, first + 2u), subgroupShuffle(av1, first + 2u), vec4<f32>(q0[0].z, q1[0].z, q2[0].z, q3[0].z));
-            rank1(&acc, subgroupShuffle(av0, first + 3u), subgroupShuffle(av1, first + 3u), vec4<f32>(q0[0].w, q1[0].w, q2[0].w, q3[0].w));
-            rank1(&acc, subgroupShuffle(av0, first + 4u), subgroupShuffle(av1, first + 4u), vec4<f32>(q0[1].x, q1[1].x, q2[1].x, q3[1].x));
-            rank1(&acc, subgroupShuffle(av0, first + 5u), subgroupShuffle(av1, first + 5u), vec4<f32>(q0[1].y, q1[1].y, q2[1].y, q3[1].y));
-            rank1(&acc, subgroupShuffle(av0, first + 6u), subgroupShuffle(av1, first + 6u), vec4<f32>(q0[1].z, q1[1].z, q2[1].z, q3[1].z));
-            rank1(&acc, subgroupShuffle(av0, first + 7u), subgroupShuffle(av1, first + 7u), vec4<f32>(q0[1].w, q1[1].w, q2[1].w, q3[1].w));
+            rank1(&acc, subgroupShuffle(av0, first), subgroupShuffle(av1, first), subgroupShuffle(av2, first), subgroupShuffle(av3, first), vec4<f32>(q0[0].x, q1[0].x, q2[0].x, q3[0].x));
+            rank1(&acc, subgroupShuffle(av0, first + 1u), subgroupShuffle(av1, first + 1u), subgroupShuffle(av2, first + 1u), subgroupShuffle(av3, first + 1u), vec4<f32>(q0[0].y, q1[0].y, q2[0].y, q3[0].y));
+            rank1(&acc, subgroupShuffle(av0, first + 2u), subgroupShuffle(av1, first + 2u), subgroupShuffle(av2, first + 2u), subgroupShuffle(av3, first + 2u), vec4<f32>(q0[0].z, q1[0].z, q2[0].z, q3[0].z));
+            rank1(&acc, subgroupShuffle(av0, first + 3u), subgroupShuffle(av1, first + 3u), subgroupShuffle(av2, first + 3u), subgroupShuffle(av3, first + 3u), vec4<f32>(q0[0].w, q1[0].w, q2[0].w, q3[0].w));
+            rank1(&acc, subgroupShuffle(av0, first + 4u), subgroupShuffle(av1, first + 4u), subgroupShuffle(av2, first + 4u), subgroupShuffle(av3, first + 4u), vec4<f32>(q0[1].x, q1[1].x, q2[1].x, q3[1].x));
+            rank1(&acc, subgroupShuffle(av0, first + 5u), subgroupShuffle(av1, first + 5u), subgroupShuffle(av2, first + 5u), subgroupShuffle(av3, first + 5u), vec4<f32>(q0[1].y, q1[1].y, q2[1].y, q3[1].y));
+            rank1(&acc, subgroupShuffle(av0, first + 6u), subgroupShuffle(av1, first + 6u), subgroupShuffle(av2, first + 6u), subgroupShuffle(av3, first + 6u), vec4<f32>(q0[1].z, q1[1].z, q2[1].z, q3[1].z));
+            rank1(&acc, subgroupShuffle(av0, first + 7u), subgroupShuffle(av1, first + 7u), subgroupShuffle(av2, first + 7u), subgroupShuffle(av3, first + 7u), vec4<f32>(q0[1].w, q1[1].w, q2[1].w, q3[1].w));
         } else {
-            rank1(&acc, subgroupShuffle(av0, first), subgroupShuffle(av1, first), b_col(b_off, k0, col));
-            rank1(&acc, subgroupShuffle(av0, first + 1u), subgroupShuffle(av1, first + 1u), b_col(b_off, k0 + 1u, col));
-            rank1(&acc, subgroupShuffle(av0, first + 2u), subgroupShuffle(av1, first + 2u), b_col(b_off, k0 + 2u, col));
-            rank1(&acc, subgroupShuffle(av0, first + 3u), subgroupShuffle(av1, first + 3u), b_col(b_off, k0 + 3u, col));
-            rank1(&acc, subgroupShuffle(av0, first + 4u), subgroupShuffle(av1, first + 4u), b_col(b_off, k0 + 4u, col));
-            rank1(&acc, subgroupShuffle(av0, first + 5u), subgroupShuffle(av1, first + 5u), b_col(b_off, k0 + 5u, col));
-            rank1(&acc, subgroupShuffle(av0, first + 6u), subgroupShuffle(av1, first + 6u), b_col(b_off, k0 + 6u, col));
-            rank1(&acc, subgroupShuffle(av0, first + 7u), subgroupShuffle(av1, first + 7u), b_col(b_off, k0 + 7u, col));
+            rank1(&acc, subgroupShuffle(av0, first), subgroupShuffle(av1, first), subgroupShuffle(av2, first), subgroupShuffle(av3, first), b_col(b_off, k0, col));
+            rank1(&acc, subgroupShuffle(av0, first + 1u), subgroupShuffle(av1, first + 1u), subgroupShuffle(av2, first + 1u), subgroupShuffle(av3, first + 1u), b_col(b_off, k0 + 1u, col));
+            rank1(&acc, subgroupShuffle(av0, first + 2u), subgroupShuffle(av1, first + 2u), subgroupShuffle(av2, first + 2u), subgroupShuffle(av3, first + 2u), b_col(b_off, k0 + 2u, col));
+            rank1(&acc, subgroupShuffle(av0, first + 3u), subgroupShuffle(av1, first + 3u), subgroupShuffle(av2, first + 3u), subgroupShuffle(av3, first + 3u), b_col(b_off, k0 + 3u, col));
+            rank1(&acc, subgroupShuffle(av0, first + 4u), subgroupShuffle(av1, first + 4u), subgroupShuffle(av2, first + 4u), subgroupShuffle(av3, first + 4u), b_col(b_off, k0 + 4u, col));
+            rank1(&acc, subgroupShuffle(av0, first + 5u), subgroupShuffle(av1, first + 5u), subgroupShuffle(av2, first + 5u), subgroupShuffle(av3, first + 5u), b_col(b_off, k0 + 5u, col));
+            rank1(&acc, subgroupShuffle(av0, first + 6u), subgroupShuffle(av1, first + 6u), subgroupShuffle(av2, first + 6u), subgroupShuffle(av3, first + 6u), b_col(b_off, k0 + 6u, col));
+            rank1(&acc, subgroupShuffle(av0, first + 7u), subgroupShuffle(av1, first + 7u), subgroupShuffle(av2, first + 7u), subgroupShuffle(av3, first + 7u), b_col(b_off, k0 + 7u, col));
         }
     }
 
@@ -180,4 +193,12 @@ fn matmul_subgroup(
     store_row(bias_off, c_off, row0 + 5u, col0, acc[5]);
     store_row(bias_off, c_off, row0 + 6u, col0, acc[6]);
     store_row(bias_off, c_off, row0 + 7u, col0, acc[7]);
+    store_row(bias_off, c_off, row0 + 8u, col0, acc[8]);
+    store_row(bias_off, c_off, row0 + 9u, col0, acc[9]);
+    store_row(bias_off, c_off, row0 + 10u, col0, acc[10]);
+    store_row(bias_off, c_off, row0 + 11u, col0, acc[11]);
+    store_row(bias_off, c_off, row0 + 12u, col0, acc[12]);
+    store_row(bias_off, c_off, row0 + 13u, col0, acc[13]);
+    store_row(bias_off, c_off, row0 + 14u, col0, acc[14]);
+    store_row(bias_off, c_off, row0 + 15u, col0, acc[15]);
 }
