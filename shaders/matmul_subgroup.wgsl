@@ -11,8 +11,9 @@
 //   - for each k, every lane takes A[r, k] from lane k − k0 with subgroupShuffle.
 // So a lane does 32·ROWS FMAs per 8 vec4 loads of B and ROWS scalar loads of A. Where loads
 // are the bottleneck (lavapipe turns every storage-buffer load into a per-lane loop, see
-// benches/adapter_peak.rs), that is 48 loaded floats per 512 FMAs, against 32 per 64 in
-// matmul_vec4's 4×4 blocks.
+// benches/adapter_peak.rs), that is 64 loaded floats per 1024 FMAs, against 32 per 64 in
+// matmul_vec4's 4×4 blocks. 32 rows measured best there: 16 rows ran 1.4× slower, 64 rows
+// (256 accumulators) 1.25× slower.
 //
 // Every lane of an octet runs the whole k loop, also when its columns or rows lie outside C,
 // because the others read its A values; such lanes clamp their loads and skip their stores.
@@ -46,7 +47,7 @@ override HAS_BIAS: bool = false;
 override ACCUMULATE: bool = false;
 
 // Rows of C per octet (written out in rank1 and the loads of A).
-const ROWS: u32 = 16u;
+const ROWS: u32 = 32u;
 
 @group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;            // (M, K) or (K, M)
@@ -61,6 +62,12 @@ fn load_a(a_off: u32, row: u32, k: u32) -> f32 {
         return a[a_off + k * p.lda + r];
     }
     return a[a_off + r * p.lda + k];
+}
+
+// A[row..row + 4, k], zero unless k_in.
+fn load_a4(a_off: u32, row: u32, k: u32, k_in: bool) -> vec4<f32> {
+    let v = vec4<f32>(load_a(a_off, row, k), load_a(a_off, row + 1u, k), load_a(a_off, row + 2u, k), load_a(a_off, row + 3u, k));
+    return select(vec4<f32>(0.0), v, k_in);
 }
 
 // NN: B[k, col..col + 4], zero past K.
@@ -78,24 +85,50 @@ fn b_row(b_off: u32, n: u32, k0: u32) -> array<vec4<f32>, 2> {
     return array<vec4<f32>, 2>(lo, select(vec4<f32>(0.0), hi, k0 + 4u < p.k));
 }
 
-// acc[r] += A[r, k] · B[k, cols] for the 16 rows: a0 holds A[0..4, k], a1 A[4..8, k], ….
-fn rank1(acc: ptr<function, array<vec4<f32>, 16>>, a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>, bk: vec4<f32>) {
-    (*acc)[8] = fma(vec4<f32>(a2.x), bk, (*acc)[8]);
-    (*acc)[9] = fma(vec4<f32>(a2.y), bk, (*acc)[9]);
-    (*acc)[10] = fma(vec4<f32>(a2.z), bk, (*acc)[10]);
-    (*acc)[11] = fma(vec4<f32>(a2.w), bk, (*acc)[11]);
-    (*acc)[12] = fma(vec4<f32>(a3.x), bk, (*acc)[12]);
-    (*acc)[13] = fma(vec4<f32>(a3.y), bk, (*acc)[13]);
-    (*acc)[14] = fma(vec4<f32>(a3.z), bk, (*acc)[14]);
-    (*acc)[15] = fma(vec4<f32>(a3.w), bk, (*acc)[15]);
-    (*acc)[0] = fma(vec4<f32>(a0.x), bk, (*acc)[0]);
-    (*acc)[1] = fma(vec4<f32>(a0.y), bk, (*acc)[1]);
-    (*acc)[2] = fma(vec4<f32>(a0.z), bk, (*acc)[2]);
-    (*acc)[3] = fma(vec4<f32>(a0.w), bk, (*acc)[3]);
-    (*acc)[4] = fma(vec4<f32>(a1.x), bk, (*acc)[4]);
-    (*acc)[5] = fma(vec4<f32>(a1.y), bk, (*acc)[5]);
-    (*acc)[6] = fma(vec4<f32>(a1.z), bk, (*acc)[6]);
-    (*acc)[7] = fma(vec4<f32>(a1.w), bk, (*acc)[7]);
+// acc[r] += A[r, k] · bk for the 32 rows, where lane `src` of the octet holds A[0..32, k] as
+// eight quads aq[q] = A[4q..4q + 4, k]. Every index is a constant: lavapipe keeps a
+// dynamically indexed private array in memory.
+fn rank1(acc: ptr<function, array<vec4<f32>, 32>>, aq: ptr<function, array<vec4<f32>, 8>>, src: u32, bk: vec4<f32>) {
+    let s0 = subgroupShuffle((*aq)[0], src);
+    let s1 = subgroupShuffle((*aq)[1], src);
+    let s2 = subgroupShuffle((*aq)[2], src);
+    let s3 = subgroupShuffle((*aq)[3], src);
+    let s4 = subgroupShuffle((*aq)[4], src);
+    let s5 = subgroupShuffle((*aq)[5], src);
+    let s6 = subgroupShuffle((*aq)[6], src);
+    let s7 = subgroupShuffle((*aq)[7], src);
+    (*acc)[0] = fma(vec4<f32>(s0.x), bk, (*acc)[0]);
+    (*acc)[1] = fma(vec4<f32>(s0.y), bk, (*acc)[1]);
+    (*acc)[2] = fma(vec4<f32>(s0.z), bk, (*acc)[2]);
+    (*acc)[3] = fma(vec4<f32>(s0.w), bk, (*acc)[3]);
+    (*acc)[4] = fma(vec4<f32>(s1.x), bk, (*acc)[4]);
+    (*acc)[5] = fma(vec4<f32>(s1.y), bk, (*acc)[5]);
+    (*acc)[6] = fma(vec4<f32>(s1.z), bk, (*acc)[6]);
+    (*acc)[7] = fma(vec4<f32>(s1.w), bk, (*acc)[7]);
+    (*acc)[8] = fma(vec4<f32>(s2.x), bk, (*acc)[8]);
+    (*acc)[9] = fma(vec4<f32>(s2.y), bk, (*acc)[9]);
+    (*acc)[10] = fma(vec4<f32>(s2.z), bk, (*acc)[10]);
+    (*acc)[11] = fma(vec4<f32>(s2.w), bk, (*acc)[11]);
+    (*acc)[12] = fma(vec4<f32>(s3.x), bk, (*acc)[12]);
+    (*acc)[13] = fma(vec4<f32>(s3.y), bk, (*acc)[13]);
+    (*acc)[14] = fma(vec4<f32>(s3.z), bk, (*acc)[14]);
+    (*acc)[15] = fma(vec4<f32>(s3.w), bk, (*acc)[15]);
+    (*acc)[16] = fma(vec4<f32>(s4.x), bk, (*acc)[16]);
+    (*acc)[17] = fma(vec4<f32>(s4.y), bk, (*acc)[17]);
+    (*acc)[18] = fma(vec4<f32>(s4.z), bk, (*acc)[18]);
+    (*acc)[19] = fma(vec4<f32>(s4.w), bk, (*acc)[19]);
+    (*acc)[20] = fma(vec4<f32>(s5.x), bk, (*acc)[20]);
+    (*acc)[21] = fma(vec4<f32>(s5.y), bk, (*acc)[21]);
+    (*acc)[22] = fma(vec4<f32>(s5.z), bk, (*acc)[22]);
+    (*acc)[23] = fma(vec4<f32>(s5.w), bk, (*acc)[23]);
+    (*acc)[24] = fma(vec4<f32>(s6.x), bk, (*acc)[24]);
+    (*acc)[25] = fma(vec4<f32>(s6.y), bk, (*acc)[25]);
+    (*acc)[26] = fma(vec4<f32>(s6.z), bk, (*acc)[26]);
+    (*acc)[27] = fma(vec4<f32>(s6.w), bk, (*acc)[27]);
+    (*acc)[28] = fma(vec4<f32>(s7.x), bk, (*acc)[28]);
+    (*acc)[29] = fma(vec4<f32>(s7.y), bk, (*acc)[29]);
+    (*acc)[30] = fma(vec4<f32>(s7.z), bk, (*acc)[30]);
+    (*acc)[31] = fma(vec4<f32>(s7.w), bk, (*acc)[31]);
 }
 
 // C[row, col..col + 4] = v (+ bias) (+= with ACCUMULATE), for the columns inside C.
@@ -140,19 +173,20 @@ fn matmul_subgroup(
     // (NN has N a multiple of 4, so the clamp only moves lanes that lie wholly outside C.)
     let col = min(col0, p.n - 4u);
 
-    var acc: array<vec4<f32>, 16>;
+    var acc: array<vec4<f32>, 32>;
     for (var k0 = 0u; k0 < p.k; k0 += 8u) {
-        // This lane's k for A, and the A elements it shares, by four rows.
+        // This lane's k, and the A elements it shares: A[row0..row0 + 32, k] (zero past K).
         let kl = min(k0 + lane, p.k - 1u);
         let k_in = k0 + lane < p.k;
-        let a0 = vec4<f32>(load_a(a_off, row0, kl), load_a(a_off, row0 + 1u, kl), load_a(a_off, row0 + 2u, kl), load_a(a_off, row0 + 3u, kl));
-        let a1 = vec4<f32>(load_a(a_off, row0 + 4u, kl), load_a(a_off, row0 + 5u, kl), load_a(a_off, row0 + 6u, kl), load_a(a_off, row0 + 7u, kl));
-        let a2 = vec4<f32>(load_a(a_off, row0 + 8u, kl), load_a(a_off, row0 + 9u, kl), load_a(a_off, row0 + 10u, kl), load_a(a_off, row0 + 11u, kl));
-        let a3 = vec4<f32>(load_a(a_off, row0 + 12u, kl), load_a(a_off, row0 + 13u, kl), load_a(a_off, row0 + 14u, kl), load_a(a_off, row0 + 15u, kl));
-        let av0 = select(vec4<f32>(0.0), a0, k_in);
-        let av1 = select(vec4<f32>(0.0), a1, k_in);
-        let av2 = select(vec4<f32>(0.0), a2, k_in);
-        let av3 = select(vec4<f32>(0.0), a3, k_in);
+        var aq: array<vec4<f32>, 8>;
+        aq[0] = load_a4(a_off, row0 + 0u, kl, k_in);
+        aq[1] = load_a4(a_off, row0 + 4u, kl, k_in);
+        aq[2] = load_a4(a_off, row0 + 8u, kl, k_in);
+        aq[3] = load_a4(a_off, row0 + 12u, kl, k_in);
+        aq[4] = load_a4(a_off, row0 + 16u, kl, k_in);
+        aq[5] = load_a4(a_off, row0 + 20u, kl, k_in);
+        aq[6] = load_a4(a_off, row0 + 24u, kl, k_in);
+        aq[7] = load_a4(a_off, row0 + 28u, kl, k_in);
         // This lane's B[k0 + j, col..col + 4] for j < 8 (zero past K), then one rank-1
         // update per k. Written out: lavapipe keeps indexed private arrays in memory.
         if TRANS_B {
@@ -161,23 +195,23 @@ fn matmul_subgroup(
             let q1 = b_row(b_off, col0 + 1u, k0);
             let q2 = b_row(b_off, col0 + 2u, k0);
             let q3 = b_row(b_off, col0 + 3u, k0);
-            rank1(&acc, subgroupShuffle(av0, first), subgroupShuffle(av1, first), subgroupShuffle(av2, first), subgroupShuffle(av3, first), vec4<f32>(q0[0].x, q1[0].x, q2[0].x, q3[0].x));
-            rank1(&acc, subgroupShuffle(av0, first + 1u), subgroupShuffle(av1, first + 1u), subgroupShuffle(av2, first + 1u), subgroupShuffle(av3, first + 1u), vec4<f32>(q0[0].y, q1[0].y, q2[0].y, q3[0].y));
-            rank1(&acc, subgroupShuffle(av0, first + 2u), subgroupShuffle(av1, first + 2u), subgroupShuffle(av2, first + 2u), subgroupShuffle(av3, first + 2u), vec4<f32>(q0[0].z, q1[0].z, q2[0].z, q3[0].z));
-            rank1(&acc, subgroupShuffle(av0, first + 3u), subgroupShuffle(av1, first + 3u), subgroupShuffle(av2, first + 3u), subgroupShuffle(av3, first + 3u), vec4<f32>(q0[0].w, q1[0].w, q2[0].w, q3[0].w));
-            rank1(&acc, subgroupShuffle(av0, first + 4u), subgroupShuffle(av1, first + 4u), subgroupShuffle(av2, first + 4u), subgroupShuffle(av3, first + 4u), vec4<f32>(q0[1].x, q1[1].x, q2[1].x, q3[1].x));
-            rank1(&acc, subgroupShuffle(av0, first + 5u), subgroupShuffle(av1, first + 5u), subgroupShuffle(av2, first + 5u), subgroupShuffle(av3, first + 5u), vec4<f32>(q0[1].y, q1[1].y, q2[1].y, q3[1].y));
-            rank1(&acc, subgroupShuffle(av0, first + 6u), subgroupShuffle(av1, first + 6u), subgroupShuffle(av2, first + 6u), subgroupShuffle(av3, first + 6u), vec4<f32>(q0[1].z, q1[1].z, q2[1].z, q3[1].z));
-            rank1(&acc, subgroupShuffle(av0, first + 7u), subgroupShuffle(av1, first + 7u), subgroupShuffle(av2, first + 7u), subgroupShuffle(av3, first + 7u), vec4<f32>(q0[1].w, q1[1].w, q2[1].w, q3[1].w));
+            rank1(&acc, &aq, first, vec4<f32>(q0[0].x, q1[0].x, q2[0].x, q3[0].x));
+            rank1(&acc, &aq, first + 1u, vec4<f32>(q0[0].y, q1[0].y, q2[0].y, q3[0].y));
+            rank1(&acc, &aq, first + 2u, vec4<f32>(q0[0].z, q1[0].z, q2[0].z, q3[0].z));
+            rank1(&acc, &aq, first + 3u, vec4<f32>(q0[0].w, q1[0].w, q2[0].w, q3[0].w));
+            rank1(&acc, &aq, first + 4u, vec4<f32>(q0[1].x, q1[1].x, q2[1].x, q3[1].x));
+            rank1(&acc, &aq, first + 5u, vec4<f32>(q0[1].y, q1[1].y, q2[1].y, q3[1].y));
+            rank1(&acc, &aq, first + 6u, vec4<f32>(q0[1].z, q1[1].z, q2[1].z, q3[1].z));
+            rank1(&acc, &aq, first + 7u, vec4<f32>(q0[1].w, q1[1].w, q2[1].w, q3[1].w));
         } else {
-            rank1(&acc, subgroupShuffle(av0, first), subgroupShuffle(av1, first), subgroupShuffle(av2, first), subgroupShuffle(av3, first), b_col(b_off, k0, col));
-            rank1(&acc, subgroupShuffle(av0, first + 1u), subgroupShuffle(av1, first + 1u), subgroupShuffle(av2, first + 1u), subgroupShuffle(av3, first + 1u), b_col(b_off, k0 + 1u, col));
-            rank1(&acc, subgroupShuffle(av0, first + 2u), subgroupShuffle(av1, first + 2u), subgroupShuffle(av2, first + 2u), subgroupShuffle(av3, first + 2u), b_col(b_off, k0 + 2u, col));
-            rank1(&acc, subgroupShuffle(av0, first + 3u), subgroupShuffle(av1, first + 3u), subgroupShuffle(av2, first + 3u), subgroupShuffle(av3, first + 3u), b_col(b_off, k0 + 3u, col));
-            rank1(&acc, subgroupShuffle(av0, first + 4u), subgroupShuffle(av1, first + 4u), subgroupShuffle(av2, first + 4u), subgroupShuffle(av3, first + 4u), b_col(b_off, k0 + 4u, col));
-            rank1(&acc, subgroupShuffle(av0, first + 5u), subgroupShuffle(av1, first + 5u), subgroupShuffle(av2, first + 5u), subgroupShuffle(av3, first + 5u), b_col(b_off, k0 + 5u, col));
-            rank1(&acc, subgroupShuffle(av0, first + 6u), subgroupShuffle(av1, first + 6u), subgroupShuffle(av2, first + 6u), subgroupShuffle(av3, first + 6u), b_col(b_off, k0 + 6u, col));
-            rank1(&acc, subgroupShuffle(av0, first + 7u), subgroupShuffle(av1, first + 7u), subgroupShuffle(av2, first + 7u), subgroupShuffle(av3, first + 7u), b_col(b_off, k0 + 7u, col));
+            rank1(&acc, &aq, first, b_col(b_off, k0, col));
+            rank1(&acc, &aq, first + 1u, b_col(b_off, k0 + 1u, col));
+            rank1(&acc, &aq, first + 2u, b_col(b_off, k0 + 2u, col));
+            rank1(&acc, &aq, first + 3u, b_col(b_off, k0 + 3u, col));
+            rank1(&acc, &aq, first + 4u, b_col(b_off, k0 + 4u, col));
+            rank1(&acc, &aq, first + 5u, b_col(b_off, k0 + 5u, col));
+            rank1(&acc, &aq, first + 6u, b_col(b_off, k0 + 6u, col));
+            rank1(&acc, &aq, first + 7u, b_col(b_off, k0 + 7u, col));
         }
     }
 
@@ -185,7 +219,7 @@ fn matmul_subgroup(
         return;
     }
     // Constant indices only: a dynamically indexed acc would live in memory on lavapipe.
-    store_row(bias_off, c_off, row0, col0, acc[0]);
+    store_row(bias_off, c_off, row0 + 0u, col0, acc[0]);
     store_row(bias_off, c_off, row0 + 1u, col0, acc[1]);
     store_row(bias_off, c_off, row0 + 2u, col0, acc[2]);
     store_row(bias_off, c_off, row0 + 3u, col0, acc[3]);
@@ -201,4 +235,20 @@ fn matmul_subgroup(
     store_row(bias_off, c_off, row0 + 13u, col0, acc[13]);
     store_row(bias_off, c_off, row0 + 14u, col0, acc[14]);
     store_row(bias_off, c_off, row0 + 15u, col0, acc[15]);
+    store_row(bias_off, c_off, row0 + 16u, col0, acc[16]);
+    store_row(bias_off, c_off, row0 + 17u, col0, acc[17]);
+    store_row(bias_off, c_off, row0 + 18u, col0, acc[18]);
+    store_row(bias_off, c_off, row0 + 19u, col0, acc[19]);
+    store_row(bias_off, c_off, row0 + 20u, col0, acc[20]);
+    store_row(bias_off, c_off, row0 + 21u, col0, acc[21]);
+    store_row(bias_off, c_off, row0 + 22u, col0, acc[22]);
+    store_row(bias_off, c_off, row0 + 23u, col0, acc[23]);
+    store_row(bias_off, c_off, row0 + 24u, col0, acc[24]);
+    store_row(bias_off, c_off, row0 + 25u, col0, acc[25]);
+    store_row(bias_off, c_off, row0 + 26u, col0, acc[26]);
+    store_row(bias_off, c_off, row0 + 27u, col0, acc[27]);
+    store_row(bias_off, c_off, row0 + 28u, col0, acc[28]);
+    store_row(bias_off, c_off, row0 + 29u, col0, acc[29]);
+    store_row(bias_off, c_off, row0 + 30u, col0, acc[30]);
+    store_row(bias_off, c_off, row0 + 31u, col0, acc[31]);
 }

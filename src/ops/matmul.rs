@@ -52,7 +52,7 @@ pub enum MatmulKernel {
 
 /// Rows of C per octet of lanes in matmul_subgroup.wgsl (its `ROWS`), and its block of C per
 /// workgroup: 32 columns by 8 octets of rows.
-const SUBGROUP_ROWS: usize = 16;
+const SUBGROUP_ROWS: usize = 32;
 const SUBGROUP_BLOCK: (usize, usize) = (32, 8 * SUBGROUP_ROWS);
 
 /// Whether `ctx`'s device runs matmul_subgroup.wgsl: subgroup operations enabled, and
