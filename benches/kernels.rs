@@ -29,6 +29,7 @@ fn main() {
         data,
         batches: 8,
         synthetic: None,
+        profile: false,
         json,
     };
     if let Err(e) = run(args) {

@@ -170,6 +170,10 @@ pub struct BenchArgs {
     /// --batches times (the worst case of the lecture's data is 19).
     #[arg(long)]
     pub synthetic: Option<usize>,
+    /// After the whole step, time each op of one lecture training step by itself (median of
+    /// --runs) and print where the step's time goes, by kernel and shape.
+    #[arg(long)]
+    pub profile: bool,
     /// Print one JSON object per kernel and per backend instead of text.
     #[arg(long)]
     pub json: bool,
@@ -356,6 +360,66 @@ fn step_table(args: &BenchArgs, backends: &[Backend]) -> Result<()> {
             r.infer_per_s(),
             r.buffer_bytes as f64 / (1024.0 * 1024.0),
         );
+    }
+    if args.profile {
+        for b in backends {
+            profile_table(b, &set[0], args.runs, args.json)?;
+        }
+    }
+    Ok(())
+}
+
+/// Each op of one training step on `batch`, timed alone, summed by label, largest first.
+fn profile_table(backend: &Backend, batch: &Batch, runs: usize, json: bool) -> Result<()> {
+    let mut m = Classifier::new(
+        ClassifierConfig::lecture(),
+        backend,
+        batch.steps(),
+        batch.tokens.len(),
+        AdamConfig::default(),
+        0.0,
+    )?;
+    m.init_params(1)?;
+    let ops = m.profile_step(batch, runs)?;
+    let total: f64 = ops.iter().map(|o| o.1).sum();
+    let mut by_label: Vec<(String, usize, f64)> = Vec::new();
+    for (label, secs) in ops {
+        match by_label.iter_mut().find(|e| e.0 == label) {
+            Some(e) => {
+                e.1 += 1;
+                e.2 += secs;
+            }
+            None => by_label.push((label, 1, secs)),
+        }
+    }
+    by_label.sort_by(|x, y| y.2.total_cmp(&x.2));
+    if !json {
+        println!(
+            "profile of one training step (T = {}, B = {}) on {}: each op alone, median of {runs} runs; sum {:.1} ms",
+            batch.steps(),
+            batch.tokens.len(),
+            m.describe(),
+            ms(total)
+        );
+    }
+    for (label, count, secs) in by_label {
+        if json {
+            let obj = serde_json::json!({
+                "kind": "profile",
+                "backend": m.describe(),
+                "op": label,
+                "count": count,
+                "ms": ms(secs),
+                "share": secs / total,
+            });
+            println!("{obj}");
+        } else {
+            println!(
+                "  {label:<36} x{count:<4} {:>9.3} ms  {:>5.1}%",
+                ms(secs),
+                100.0 * secs / total
+            );
+        }
     }
     Ok(())
 }

@@ -605,6 +605,24 @@ impl Classifier {
         Ok(self.rt.read_f32(v(self.b.loss, 1))?[0])
     }
 
+    /// Time each op of the training step on `batch` by itself, `runs` times after a warm-up
+    /// (`Runtime::time_op`): the op's label and its median seconds, in program order. The
+    /// ops run on the step's own buffers, so the parameters change: profile a model whose
+    /// weights no longer matter.
+    pub fn profile_step(&mut self, batch: &Batch, runs: usize) -> Result<Vec<(String, f64)>> {
+        let (t, b) = self.load(batch, true)?;
+        self.program(t, b, true)?;
+        self.opt.begin_step(self.rt.as_mut())?;
+        let ops = self.programs[&(t, b, true)].ops.clone();
+        ops.iter()
+            .map(|op| {
+                let mut secs = self.rt.time_op(op, crate::ops::Variant::Auto, runs)?;
+                secs.sort_by(f64::total_cmp);
+                Ok((op.label(), secs[secs.len() / 2]))
+            })
+            .collect()
+    }
+
     /// Logits (B, C) of `batch` in eval mode (targets are not needed).
     pub fn logits(&mut self, batch: &Batch) -> Result<Vec<f32>> {
         let (t, b) = self.load(batch, false)?;

@@ -290,6 +290,44 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// The kernel's name, with a matmul's layout and shape (M×N×K), e.g. for a profile.
+    pub fn label(&self) -> String {
+        let name = match self {
+            Op::Fill { .. } => "fill",
+            Op::Copy { .. } => "copy",
+            Op::Matmul { dims, .. } => {
+                let t = |x: bool| if x { 'T' } else { 'N' };
+                return format!(
+                    "matmul {}{} {}x{}x{}{}",
+                    t(dims.trans_a),
+                    t(dims.trans_b),
+                    dims.m,
+                    dims.n,
+                    dims.k,
+                    if dims.batch > 1 {
+                        format!(" (x{})", dims.batch)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Op::BiasGrad { .. } => "bias_grad",
+            Op::EmbeddingFwd { .. } => "embedding_fwd",
+            Op::EmbeddingBwd { .. } => "embedding_bwd",
+            Op::CrossEntropy { .. } => "cross_entropy",
+            Op::Dropout { .. } => "dropout",
+            Op::CellFwd(c) => return format!("{}_cell_fwd", c.kind.torch_name()),
+            Op::CellBwd(c) => return format!("{}_cell_bwd", c.kind.torch_name()),
+            Op::Packed { op, .. } => return op.label(),
+            Op::GradNormPartial { .. } => "grad_norm_partial",
+            Op::GradNormFinal { .. } => "grad_norm_final",
+            Op::Adam { .. } => "adam",
+        };
+        name.to_string()
+    }
+}
+
 /// A list of ops with an identity, so a GPU runtime can build its dispatches once and reuse
 /// them every time the program runs.
 #[derive(Debug)]

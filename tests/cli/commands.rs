@@ -314,6 +314,7 @@ fn bench_times_filtered_kernels_and_the_step() {
             "4",
             "--batches",
             "1",
+            "--profile",
             "--json",
         ],
         &[],
@@ -351,6 +352,29 @@ fn bench_times_filtered_kernels_and_the_step() {
     assert!(s["dispatches"].as_u64().unwrap() > 0, "{s}");
     // Parameters, gradients and two Adam moments alone are 4 × 318,818 floats.
     assert!(s["buffer_bytes"].as_u64().unwrap() > 4 * 4 * 318_818, "{s}");
+    // --profile: every op of the step timed alone, by label; two layers' cells per step.
+    let profile: Vec<_> = lines.iter().filter(|v| v["kind"] == "profile").collect();
+    let t = s["mean_t"].as_f64().unwrap() as u64;
+    let count = |op: &str| -> u64 {
+        let line = profile.iter().find(|v| v["op"] == op);
+        line.unwrap_or_else(|| panic!("no {op} in {out}"))["count"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(count("gru_cell_fwd"), 2 * t, "{out}");
+    assert_eq!(count("gru_cell_bwd"), 2 * t, "{out}");
+    assert_eq!(count("adam"), 1, "{out}");
+    assert!(
+        profile
+            .iter()
+            .any(|v| v["op"].as_str().unwrap().starts_with("matmul NT"))
+    );
+    let share: f64 = profile.iter().map(|v| v["share"].as_f64().unwrap()).sum();
+    assert!((share - 1.0).abs() < 1e-9, "{share}");
+    assert!(
+        profile.iter().all(|v| v["ms"].as_f64().unwrap() > 0.0),
+        "{out}"
+    );
 
     fails_with(
         &gpu_rnn(&["bench", "--backend", "cpu", "--kernel", "nonesuch"], &[]),
