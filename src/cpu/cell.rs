@@ -12,7 +12,7 @@
 //!
 //! Direction 0's step s is time s; direction 1's step s is time T − 1 − s.
 
-use crate::cpu::matmul::{MatmulDims, matmul};
+use crate::cpu::step_gemm::{PackedW, gemm};
 
 /// Dimensions of one step of a recurrent layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,12 +54,12 @@ impl CellDims {
 }
 
 /// `hh (B, G·H) = h_prev (B, H) · W_hh[d]ᵀ (+ b_hh[d])`: the recurrent product of one step for
-/// direction d. `whh` is (D, G·H, H), `bhh` is (D, G·H). Rows past [`active_rows`] are left
-/// unwritten.
+/// direction d; `h_prev` is the state before the step (slot s of direction d in `hs`). `whh`
+/// is (D, G·H, H), `bhh` is (D, G·H). Rows past [`active_rows`] are left unwritten.
 #[allow(clippy::too_many_arguments)] // the buffers of the kernel's bindings
 pub(crate) fn recurrent_product(
     hh: &mut [f32],
-    hs: &[f32],
+    h_prev: &[f32],
     whh: &[f32],
     bhh: Option<&[f32]>,
     lens: &[u32],
@@ -74,15 +74,50 @@ pub(crate) fn recurrent_product(
     if rows == 0 {
         return;
     }
-    let prev = dims.state(d, dims.s, 0);
     let bias = bhh.map(|bb| &bb[d * gh..(d + 1) * gh]);
-    matmul(
-        hh,
-        &hs[prev..prev + rows * h],
-        &whh[d * gh * h..(d + 1) * gh * h],
-        bias,
-        &MatmulDims::nt(rows, gh, h),
-    );
+    let w = PackedW::transposed(&whh[d * gh * h..(d + 1) * gh * h], gh, h);
+    gemm(hh, gh, &h_prev[..rows * h], h, rows, &w, bias, false);
+}
+
+/// Direction d's part of each row (b = 0..B) of the step's time in a time-ordered (T, B,
+/// D·width) buffer, such as `out` or `dxw`: the two directions write disjoint parts, so each
+/// can have its own.
+pub(crate) fn direction_rows<'a>(
+    buf: &'a mut [f32],
+    dims: &CellDims,
+    width: usize,
+) -> Vec<Vec<&'a mut [f32]>> {
+    let step = dims.b * dims.d * width;
+    let mut dirs: Vec<Vec<&mut [f32]>> = (0..dims.d).map(|_| Vec::with_capacity(dims.b)).collect();
+    for (time, block) in buf.chunks_mut(step).enumerate() {
+        let mine: Vec<usize> = (0..dims.d).filter(|&d| dims.time(d) == time).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        for row in block.chunks_mut(dims.d * width) {
+            for (d, part) in row.chunks_mut(width).enumerate() {
+                if mine.contains(&d) {
+                    dirs[d].push(part);
+                }
+            }
+        }
+    }
+    dirs
+}
+
+/// Runs `f` on each direction's share of a step: a bidirectional layer's two directions on two
+/// threads, since each step's work is too small to split further.
+pub(crate) fn for_each_direction<T: Send>(mut work: Vec<T>, f: impl Fn(T) + Sync) {
+    if work.len() == 2 {
+        let second = work.pop().expect("two directions");
+        let first = work.pop().expect("two directions");
+        std::thread::scope(|scope| {
+            scope.spawn(|| f(second));
+            f(first);
+        });
+    } else {
+        work.into_iter().for_each(f);
+    }
 }
 
 /// Rows `0..n` hold every row still running at time `t` (`lens[b] > t`): one past the last
@@ -108,13 +143,45 @@ pub(crate) fn state_grad(
     dims: &CellDims,
     d: usize,
 ) {
-    let (b, h) = (dims.b, dims.h);
-    let gh = g * h;
-    let own = d * b * h..(d + 1) * b * h;
-    if dims.s + 1 == dims.t {
-        dh.copy_from_slice(&dhn[own]);
+    let own = d * dims.b * dims.h..(d + 1) * dims.b * dims.h;
+    let next = if dims.s + 1 == dims.t {
+        &[][..]
     } else {
-        dh.copy_from_slice(&carry[own]);
+        &dhh[dims.step_row(d, dims.s + 1, 0, g * dims.h)..]
+    };
+    state_grad_dir(
+        dh,
+        &carry[own.clone()],
+        &dhn[own],
+        next,
+        whh,
+        lens,
+        g,
+        dims,
+        d,
+    );
+}
+
+/// [`state_grad`] on direction d's own parts: `carry` and `dhn` (B, H), and `dhh_next`, the
+/// rows of dhh[d, s+1] (unused at the last step).
+#[allow(clippy::too_many_arguments)] // the buffers of the kernel's bindings
+pub(crate) fn state_grad_dir(
+    dh: &mut [f32],
+    carry: &[f32],
+    dhn: &[f32],
+    dhh_next: &[f32],
+    whh: &[f32],
+    lens: &[u32],
+    g: usize,
+    dims: &CellDims,
+    d: usize,
+) {
+    let h = dims.h;
+    let gh = g * h;
+    if dims.s + 1 == dims.t {
+        dh.copy_from_slice(dhn);
+    } else {
+        dh.copy_from_slice(carry);
         // dhh[d, s+1] is zero past the rows running at step s + 1.
         let next = CellDims {
             s: dims.s + 1,
@@ -124,15 +191,8 @@ pub(crate) fn state_grad(
         if rows == 0 {
             return;
         }
-        let row = dims.step_row(d, dims.s + 1, 0, gh);
-        let dims_mm = MatmulDims::nn(rows, h, gh).accumulate();
-        matmul(
-            &mut dh[..rows * h],
-            &dhh[row..row + rows * gh],
-            &whh[d * gh * h..(d + 1) * gh * h],
-            None,
-            &dims_mm,
-        );
+        let w = PackedW::new(&whh[d * gh * h..(d + 1) * gh * h], gh, h);
+        gemm(dh, h, &dhh_next[..rows * gh], gh, rows, &w, None, true);
     }
 }
 

@@ -1,7 +1,9 @@
 //! One GRU step, forward and backward (torch.nn.GRU: gates r, z, n).
 //! GPU: shaders/gru_cell_fwd.wgsl, shaders/gru_cell_bwd.wgsl. Layouts: cpu::cell.
 
-use crate::cpu::cell::{CellDims, recurrent_product, sigmoid, state_grad, tanh};
+use crate::cpu::cell::{
+    CellDims, direction_rows, for_each_direction, recurrent_product, sigmoid, state_grad_dir, tanh,
+};
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, writes `hs[d, s+1]`, `out` at the
 /// step's time and `gates (D, T, B, 4H)` = r, z, n, hn.
@@ -17,38 +19,47 @@ pub fn gru_cell_fwd(
     dims: &CellDims,
 ) {
     let (bn, h) = (dims.b, dims.h);
-    let mut hh = vec![0f32; bn * 3 * h];
-    for d in 0..dims.d {
+    let work: Vec<_> = hs
+        .chunks_mut((dims.t + 1) * bn * h)
+        .zip(gates.chunks_mut(dims.t * bn * 4 * h))
+        .zip(direction_rows(out, dims, h))
+        .take(dims.d)
+        .enumerate()
+        .collect();
+    for_each_direction(work, |(d, ((hs_d, gates_d), out_d))| {
         let t = dims.time(d);
-        recurrent_product(&mut hh, hs, whh, bhh, lens, 3, dims, d);
-        for b in 0..bn {
-            let prev = dims.state(d, dims.s, b);
-            let next = dims.state(d, dims.s + 1, b);
-            let g = dims.step_row(d, dims.s, b, 4 * h);
-            let o = dims.time_row(d, t, b, h);
+        let mut hh = vec![0f32; bn * 3 * h];
+        // This direction's states before and after the step.
+        let (before, after) = hs_d.split_at_mut((dims.s + 1) * bn * h);
+        let prev = &before[dims.s * bn * h..];
+        recurrent_product(&mut hh, prev, whh, bhh, lens, 3, dims, d);
+        let saved = gates_d[dims.s * bn * 4 * h..].chunks_exact_mut(4 * h);
+        let rows = after.chunks_exact_mut(h).zip(saved).zip(out_d);
+        for (b, ((next, g), o)) in rows.enumerate() {
+            let prev = &prev[b * h..(b + 1) * h];
             if t >= lens[b] as usize {
-                hs.copy_within(prev..prev + h, next);
-                out[o..o + h].fill(0.0);
-                gates[g..g + 4 * h].fill(0.0);
+                next.copy_from_slice(prev);
+                o.fill(0.0);
+                g.fill(0.0);
                 continue;
             }
             let x = dims.time_row(d, t, b, 3 * h);
-            let (before, after) = hs.split_at_mut(next);
             gru_row(
-                &mut after[..h],
-                &mut out[o..o + h],
-                &mut gates[g..g + 4 * h],
+                next,
+                o,
+                g,
                 &xw[x..x + 3 * h],
                 &hh[b * 3 * h..(b + 1) * 3 * h],
-                &before[prev..prev + h],
+                prev,
             );
         }
-    }
+    });
 }
 
 /// The gates of one row: h_next, out (H) and saved (4H) from xw and hh (3H) and h_prev (H).
-/// Its own function so the slices are known not to overlap and the loop runs as SIMD.
-#[inline(never)]
+/// Its own function so the slices are known not to overlap and the loop runs as SIMD, compiled
+/// for each SIMD width and picked by the CPU's features.
+#[multiversion::multiversion(targets = "simd")]
 fn gru_row(
     hnext: &mut [f32],
     out: &mut [f32],
@@ -94,43 +105,86 @@ pub fn gru_cell_bwd(
     dims: &CellDims,
 ) {
     let (bn, h) = (dims.b, dims.h);
-    let mut dh = vec![0f32; bn * h];
-    for d in 0..dims.d {
+    let work: Vec<_> = dhh
+        .chunks_mut(dims.t * bn * 3 * h)
+        .zip(carry.chunks_mut(bn * h))
+        .zip(direction_rows(dxw, dims, 3 * h))
+        .take(dims.d)
+        .enumerate()
+        .collect();
+    for_each_direction(work, |(d, ((dhh_d, carry_d), dxw_d))| {
         let t = dims.time(d);
-        state_grad(&mut dh, carry, dhn, dhh, whh, lens, 3, dims, d);
-        for b in 0..bn {
-            let c = (d * bn + b) * h;
-            let x = dims.time_row(d, t, b, 3 * h);
-            let y = dims.step_row(d, dims.s, b, 3 * h);
+        // This direction's dhh at step s (written) and s + 1 (read).
+        let (this, next) = dhh_d.split_at_mut((dims.s + 1) * bn * 3 * h);
+        let this = &mut this[dims.s * bn * 3 * h..];
+        let mut dh = vec![0f32; bn * h];
+        let dhn_d = &dhn[d * bn * h..(d + 1) * bn * h];
+        state_grad_dir(&mut dh, carry_d, dhn_d, next, whh, lens, 3, dims, d);
+        let outs = dxw_d
+            .into_iter()
+            .zip(this.chunks_exact_mut(3 * h))
+            .zip(carry_d.chunks_exact_mut(h));
+        for (b, ((dx, dy), c)) in outs.enumerate() {
             let dhb = &dh[b * h..(b + 1) * h];
             if t >= lens[b] as usize {
-                carry[c..c + h].copy_from_slice(dhb);
-                dxw[x..x + 3 * h].fill(0.0);
-                dhh[y..y + 3 * h].fill(0.0);
+                c.copy_from_slice(dhb);
+                dx.fill(0.0);
+                dy.fill(0.0);
                 continue;
             }
             let o = dims.time_row(d, t, b, h);
             let g = dims.step_row(d, dims.s, b, 4 * h);
             let prev = dims.state(d, dims.s, b);
-            for j in 0..h {
-                let dh = dhb[j] + dout[o + j];
-                let (r, z, n, hn) = (
-                    gates[g + j],
-                    gates[g + h + j],
-                    gates[g + 2 * h + j],
-                    gates[g + 3 * h + j],
-                );
-                let dn = dh * (1.0 - z) * (1.0 - n * n);
-                let dz = dh * (hs[prev + j] - n) * z * (1.0 - z);
-                let dr = dn * hn * r * (1.0 - r);
-                dxw[x + j] = dr;
-                dxw[x + h + j] = dz;
-                dxw[x + 2 * h + j] = dn;
-                dhh[y + j] = dr;
-                dhh[y + h + j] = dz;
-                dhh[y + 2 * h + j] = dn * r;
-                carry[c + j] = dh * z;
-            }
+            gru_bwd_row(
+                dx,
+                dy,
+                c,
+                dhb,
+                &dout[o..o + h],
+                &gates[g..g + 4 * h],
+                &hs[prev..prev + h],
+            );
         }
+    });
+}
+
+/// The gate gradients of one row: dxw and dhh (3H) and the new carry (H), from dh (the
+/// gradient from later steps), dout, the saved gates (4H) and h_prev. As `gru_row`: its own
+/// function, compiled for each SIMD width.
+#[multiversion::multiversion(targets = "simd")]
+fn gru_bwd_row(
+    dxw: &mut [f32],
+    dhh: &mut [f32],
+    carry: &mut [f32],
+    dh: &[f32],
+    dout: &[f32],
+    saved: &[f32],
+    hprev: &[f32],
+) {
+    let h = carry.len();
+    let (dxr, rest) = dxw[..3 * h].split_at_mut(h);
+    let (dxz, dxn) = rest.split_at_mut(h);
+    let (dyr, rest) = dhh[..3 * h].split_at_mut(h);
+    let (dyz, dyn_) = rest.split_at_mut(h);
+    let (gr, gz, gn, ghn) = (
+        &saved[..h],
+        &saved[h..2 * h],
+        &saved[2 * h..3 * h],
+        &saved[3 * h..4 * h],
+    );
+    let (dh, dout, hprev) = (&dh[..h], &dout[..h], &hprev[..h]);
+    for j in 0..h {
+        let dhj = dh[j] + dout[j];
+        let (r, z, n, hn) = (gr[j], gz[j], gn[j], ghn[j]);
+        let dn = dhj * (1.0 - z) * (1.0 - n * n);
+        let dz = dhj * (hprev[j] - n) * z * (1.0 - z);
+        let dr = dn * hn * r * (1.0 - r);
+        dxr[j] = dr;
+        dxz[j] = dz;
+        dxn[j] = dn;
+        dyr[j] = dr;
+        dyz[j] = dz;
+        dyn_[j] = dn * r;
+        carry[j] = dhj * z;
     }
 }

@@ -21,7 +21,17 @@ pub fn lstm_cell_fwd(
     let mut hh = vec![0f32; bn * 4 * h];
     for d in 0..dims.d {
         let t = dims.time(d);
-        recurrent_product(&mut hh, hs, whh, bhh, lens, 4, dims, d);
+        let prev = dims.state(d, dims.s, 0);
+        recurrent_product(
+            &mut hh,
+            &hs[prev..prev + bn * h],
+            whh,
+            bhh,
+            lens,
+            4,
+            dims,
+            d,
+        );
         for b in 0..bn {
             let prev = dims.state(d, dims.s, b);
             let next = dims.state(d, dims.s + 1, b);

@@ -22,3 +22,4 @@ pub mod gru_cell;
 pub mod lstm_cell;
 pub mod matmul;
 pub mod rnn_cell;
+pub mod step_gemm;

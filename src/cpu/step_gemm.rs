@@ -1,0 +1,185 @@
+//! The per-step products of the recurrent cells on the CPU: `C (M, N) (+)= A (M, K) · W (K, N)
+//! (+ bias)` for a few hundred rows, with W copied into rows padded to the kernel's width.
+//!
+//! Not a kernel of its own (the GPU cells do these products inside their kernels): a helper of
+//! `cpu::cell`. matrixmultiply is the right tool for the large products, but for these it
+//! packs W again on every call and hands each call to its threads; profiled on the lecture
+//! model's inference, that overhead (packing, thread wake-ups and yields) was larger than the
+//! arithmetic. Here one thread runs the product, and the cells run their two directions on two
+//! threads instead.
+
+use multiversion::multiversion;
+
+/// Columns per register block: two 8-wide (or one 16-wide) vectors.
+const NR: usize = 16;
+/// Rows per register block.
+const MR: usize = 4;
+
+/// W (K, N) with each row padded with zeros to `np` (a multiple of [`NR`]) columns.
+pub struct PackedW {
+    data: Vec<f32>,
+    k: usize,
+    n: usize,
+    np: usize,
+}
+
+impl PackedW {
+    fn zeroed(k: usize, n: usize) -> Self {
+        let np = n.div_ceil(NR) * NR;
+        Self {
+            data: vec![0.0; k * np],
+            k,
+            n,
+            np,
+        }
+    }
+
+    /// From `w` (N, K) row-major: packs Wᵀ, for `A · wᵀ` (the forward product h · W_hhᵀ).
+    pub fn transposed(w: &[f32], n: usize, k: usize) -> Self {
+        let mut p = Self::zeroed(k, n);
+        for (j, row) in w[..n * k].chunks_exact(k).enumerate() {
+            for (kk, &x) in row.iter().enumerate() {
+                p.data[kk * p.np + j] = x;
+            }
+        }
+        p
+    }
+
+    /// From `w` (K, N) row-major, for `A · w` (the backward product dhh · W_hh).
+    pub fn new(w: &[f32], k: usize, n: usize) -> Self {
+        let mut p = Self::zeroed(k, n);
+        for (kk, row) in w[..k * n].chunks_exact(n).enumerate() {
+            p.data[kk * p.np..kk * p.np + n].copy_from_slice(row);
+        }
+        p
+    }
+}
+
+/// `c (M, N) = a (M, K) · w (+ bias)`, or `c += …` with `accumulate`. Rows of `a` are `lda`
+/// apart and rows of `c` are `ldc` apart.
+#[allow(clippy::too_many_arguments)] // a GEMM's operands, strides and options
+pub fn gemm(
+    c: &mut [f32],
+    ldc: usize,
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    w: &PackedW,
+    bias: Option<&[f32]>,
+    accumulate: bool,
+) {
+    assert!(m == 0 || (a.len() >= (m - 1) * lda + w.k && c.len() >= (m - 1) * ldc + w.n));
+    assert!(bias.is_none_or(|b| b.len() >= w.n));
+    gemm_blocks(c, ldc, a, lda, m, w, bias, accumulate);
+}
+
+// Compiled for each listed target and picked at run time by the CPU's features; the loops
+// over fixed-size blocks become vector FMAs with the accumulators in registers.
+#[multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma", "aarch64+neon"))]
+#[allow(clippy::too_many_arguments)] // as gemm
+fn gemm_blocks(
+    c: &mut [f32],
+    ldc: usize,
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    w: &PackedW,
+    bias: Option<&[f32]>,
+    accumulate: bool,
+) {
+    let (k, n, np) = (w.k, w.n, w.np);
+    for r0 in (0..m).step_by(MR) {
+        let mr = MR.min(m - r0);
+        // Rows past m repeat row r0 + mr - 1 and are not stored.
+        let row = |r: usize| {
+            let start = (r0 + r.min(mr - 1)) * lda;
+            &a[start..start + k]
+        };
+        let (a0, a1, a2, a3) = (row(0), row(1), row(2), row(3));
+        for j0 in (0..np).step_by(NR) {
+            let (mut c0, mut c1, mut c2, mut c3) = ([0f32; NR], [0f32; NR], [0f32; NR], [0f32; NR]);
+            let xs = a0.iter().zip(a1).zip(a2.iter().zip(a3));
+            for (wrow, ((&x0, &x1), (&x2, &x3))) in w.data.chunks_exact(np).zip(xs) {
+                let wk: &[f32; NR] = wrow[j0..j0 + NR].try_into().unwrap();
+                fma_row(&mut c0, x0, wk);
+                fma_row(&mut c1, x1, wk);
+                fma_row(&mut c2, x2, wk);
+                fma_row(&mut c3, x3, wk);
+            }
+            let cols = NR.min(n - j0);
+            let add: [f32; NR] = match bias {
+                Some(b) => std::array::from_fn(|j| if j < cols { b[j0 + j] } else { 0.0 }),
+                None => [0.0; NR],
+            };
+            for (r, acc_r) in [c0, c1, c2, c3].iter().enumerate().take(mr) {
+                let out = &mut c[(r0 + r) * ldc + j0..][..cols];
+                for ((o, &v), &b) in out.iter_mut().zip(acc_r).zip(&add) {
+                    *o = if accumulate { *o + (v + b) } else { v + b };
+                }
+            }
+        }
+    }
+}
+
+/// `acc += x · w`, element-wise: one or two vector FMAs once inlined into a target's copy.
+#[inline(always)]
+fn fma_row(acc: &mut [f32; NR], x: f32, w: &[f32; NR]) {
+    for (s, &wv) in acc.iter_mut().zip(w) {
+        *s = x.mul_add(wv, *s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut c = vec![0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                for kk in 0..k {
+                    c[i * n + j] += f64::from(a[i * k + kk]) * f64::from(w[kk * n + j]);
+                }
+            }
+        }
+        c
+    }
+
+    // Shapes around the block sizes, both packings, bias and accumulate.
+    #[test]
+    fn gemm_matches_a_naive_product() {
+        let mut seed = 0x9e37_79b9u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
+        };
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 5, 17),
+            (4, 16, 16),
+            (7, 100, 300),
+            (9, 33, 100),
+        ] {
+            let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
+            let w: Vec<f32> = (0..k * n).map(|_| next()).collect();
+            let wt: Vec<f32> = (0..n * k).map(|i| w[(i % k) * n + i / k]).collect();
+            let bias: Vec<f32> = (0..n).map(|_| next()).collect();
+            let want = naive(&a, &w, m, k, n);
+            for packed in [PackedW::new(&w, k, n), PackedW::transposed(&wt, n, k)] {
+                let mut c = vec![0.5f32; m * n];
+                gemm(&mut c, n, &a, k, m, &packed, Some(&bias), true);
+                for (i, (&got, &want)) in c.iter().zip(&want).enumerate() {
+                    let want = want + f64::from(bias[i % n]) + 0.5;
+                    assert!((f64::from(got) - want).abs() < 1e-4, "{m}x{k}x{n} [{i}]");
+                }
+                let mut c = vec![9.0f32; m * n];
+                gemm(&mut c, n, &a, k, m, &packed, None, false);
+                for (i, (&got, &want)) in c.iter().zip(&want).enumerate() {
+                    assert!((f64::from(got) - want).abs() < 1e-4, "{m}x{k}x{n} [{i}]");
+                }
+            }
+        }
+    }
+}
