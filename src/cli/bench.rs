@@ -114,16 +114,19 @@ pub fn lecture_step(backend: &Backend, batches: &[Batch]) -> Result<StepBench> {
         m.train_step(batch)?;
         m.logits(batch)?;
     }
+    // All training steps, then all inference passes, as benches/torch_baseline.py times them.
     let (mut train_s, mut infer_s, mut dispatches, mut names) = (0.0, 0.0, 0, 0);
     for batch in batches {
         let t0 = Instant::now();
         m.train_step(batch)?;
         train_s += t0.elapsed().as_secs_f64();
         dispatches = dispatches.max(m.last_dispatches());
+        names += batch.tokens.len();
+    }
+    for batch in batches {
         let t0 = Instant::now();
         m.logits(batch)?;
         infer_s += t0.elapsed().as_secs_f64();
-        names += batch.tokens.len();
     }
     Ok(StepBench {
         backend: m.describe(),
@@ -363,14 +366,23 @@ fn step_table(args: &BenchArgs, backends: &[Backend]) -> Result<()> {
     }
     if args.profile {
         for b in backends {
-            profile_table(b, &set[0], args.runs, args.json)?;
+            for train in [true, false] {
+                profile_table(b, &set[0], args.runs, train, args.json)?;
+            }
         }
     }
     Ok(())
 }
 
-/// Each op of one training step on `batch`, timed alone, summed by label, largest first.
-fn profile_table(backend: &Backend, batch: &Batch, runs: usize, json: bool) -> Result<()> {
+/// Each op of one training step (or of inference) on `batch`, timed alone, summed by label,
+/// largest first.
+fn profile_table(
+    backend: &Backend,
+    batch: &Batch,
+    runs: usize,
+    train: bool,
+    json: bool,
+) -> Result<()> {
     let mut m = Classifier::new(
         ClassifierConfig::lecture(),
         backend,
@@ -380,7 +392,8 @@ fn profile_table(backend: &Backend, batch: &Batch, runs: usize, json: bool) -> R
         0.0,
     )?;
     m.init_params(1)?;
-    let ops = m.profile_step(batch, runs)?;
+    let ops = m.profile_step(batch, runs, train)?;
+    let what = if train { "training step" } else { "inference" };
     let total: f64 = ops.iter().map(|o| o.1).sum();
     let mut by_label: Vec<(String, usize, f64)> = Vec::new();
     for (label, secs) in ops {
@@ -395,7 +408,7 @@ fn profile_table(backend: &Backend, batch: &Batch, runs: usize, json: bool) -> R
     by_label.sort_by(|x, y| y.2.total_cmp(&x.2));
     if !json {
         println!(
-            "profile of one training step (T = {}, B = {}) on {}: each op alone, median of {runs} runs; sum {:.1} ms",
+            "profile of one {what} (T = {}, B = {}) on {}: each op alone, median of {runs} runs; sum {:.1} ms",
             batch.steps(),
             batch.tokens.len(),
             m.describe(),
@@ -406,6 +419,7 @@ fn profile_table(backend: &Backend, batch: &Batch, runs: usize, json: bool) -> R
         if json {
             let obj = serde_json::json!({
                 "kind": "profile",
+                "phase": if train { "train" } else { "inference" },
                 "backend": m.describe(),
                 "op": label,
                 "count": count,

@@ -2,6 +2,8 @@
 //! GPU: shaders/matmul.wgsl. Products by `matrixmultiply::sgemm`, which takes strides, so the
 //! transposes cost nothing.
 
+use crate::cpu::step_gemm::{PackedW, gemm};
+
 /// Shape and layout of one product, shared by the CPU twin and the GPU op.
 ///
 /// op(A) is (M, K): A stored (M, K) with row stride `lda`, or with `trans_a` A stored (K, M).
@@ -132,6 +134,50 @@ impl MatmulDims {
     }
 }
 
+/// Products of at least this many FLOPs run in bands of C's rows on all cores (rayon's pool,
+/// which the recurrent cells' directions share); smaller ones on the calling thread.
+/// matrixmultiply's own thread pool is not used: its threads spin and yield between calls,
+/// and beside a second pool that cost more than the work.
+const SPLIT_FLOPS: f64 = 2e6;
+
+/// Threads for a product of `flops`.
+fn threads_for(flops: f64) -> usize {
+    if flops < SPLIT_FLOPS {
+        return 1;
+    }
+    rayon::current_num_threads()
+}
+
+/// Runs `f(c_band, first_row, rows)` on bands of C's `m` rows (`ldc` apart), each a multiple
+/// of `align` rows but the last, one band per thread of rayon's pool.
+fn by_row_bands(
+    c: &mut [f32],
+    ldc: usize,
+    m: usize,
+    align: usize,
+    threads: usize,
+    f: impl Fn(&mut [f32], usize, usize) + Sync,
+) {
+    let units = m.div_ceil(align);
+    let parts = threads.min(units).max(1);
+    if parts == 1 {
+        return f(c, 0, m);
+    }
+    let band = units.div_ceil(parts) * align;
+    rayon::scope(|scope| {
+        let f = &f;
+        let mut rest = c;
+        let mut r0 = 0;
+        while r0 + band < m {
+            let (mine, tail) = rest.split_at_mut(band * ldc);
+            scope.spawn(move |_| f(mine, r0, band));
+            rest = tail;
+            r0 += band;
+        }
+        f(rest, r0, m - r0);
+    });
+}
+
 /// `c = op(a)·op(b) (+ bias[n])`, or `c += …` with `dims.accumulate`. Slices start at the
 /// operands' first element; `bias` is (N).
 pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], bias: Option<&[f32]>, dims: &MatmulDims) {
@@ -140,16 +186,28 @@ pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], bias: Option<&[f32]>, dims: &
         a.len() >= ea && b.len() >= eb && c.len() >= ec,
         "matmul: operands too short for {dims:?}"
     );
+    let one = MatmulDims { batch: 1, ..*dims };
+    let threads = threads_for(one.flops());
     for z in 0..dims.batch {
         let bias = bias.map(|v| &v[z * dims.batch_bias..]);
-        matmul_one(
+        let (a, b) = (&a[z * dims.batch_a..], &b[z * dims.batch_b..]);
+        by_row_bands(
             &mut c[z * dims.batch_c..],
-            &a[z * dims.batch_a..],
-            &b[z * dims.batch_b..],
-            bias,
-            dims,
+            dims.ldc,
+            dims.m,
+            1,
+            threads,
+            |c, r0, rows| {
+                let band = MatmulDims { m: rows, ..one };
+                matmul_one(c, &a[a_row(dims, r0)..], b, bias, &band);
+            },
         );
     }
+}
+
+/// Where row r of op(A) starts in A.
+fn a_row(dims: &MatmulDims, r: usize) -> usize {
+    if dims.trans_a { r } else { r * dims.lda }
 }
 
 /// [`matmul`] over a padded dimension of `rows[z].len()` blocks of `block` rows each: M, or K
@@ -175,62 +233,79 @@ pub fn matmul_padded(
         let (a, b) = (&a[z * dims.batch_a..], &b[z * dims.batch_b..]);
         let c = &mut c[z * dims.batch_c..];
         let bias = bias.map(|v| &v[z * dims.batch_bias..z * dims.batch_bias + dims.n]);
+        let real: usize = rows[z].iter().sum();
+        let flops = one.flops() * real as f64 / (rows[z].len() * block).max(1) as f64;
+        let threads = threads_for(flops);
         if dims.trans_a {
             assert_eq!(
                 dims.k,
                 rows[z].len() * block,
                 "matmul_padded: K is not the blocks"
             );
-            // Sum the real rows of each block into C, then the bias once.
-            if !dims.accumulate {
-                for r in 0..dims.m {
-                    c[r * dims.ldc..r * dims.ldc + dims.n].fill(0.0);
-                }
-            }
-            for (i, &n) in rows[z].iter().enumerate().filter(|(_, n)| **n > 0) {
-                let k0 = i * block;
-                let b_at = if dims.trans_b { k0 } else { k0 * dims.ldb };
-                let part = MatmulDims {
-                    k: n,
-                    accumulate: true,
-                    ..one
-                };
-                matmul(c, &a[k0 * dims.lda..], &b[b_at..], None, &part);
-            }
-            if let Some(bias) = bias {
-                for r in 0..dims.m {
-                    for (x, v) in c[r * dims.ldc..r * dims.ldc + dims.n].iter_mut().zip(bias) {
-                        *x += v;
+            // Each band of C's rows sums the real rows of each block, then adds the bias once.
+            by_row_bands(c, dims.ldc, dims.m, 1, threads, |c, r0, m| {
+                let band = MatmulDims { m, ..one };
+                if !dims.accumulate {
+                    for r in 0..m {
+                        c[r * dims.ldc..r * dims.ldc + dims.n].fill(0.0);
                     }
                 }
-            }
+                for (i, &n) in rows[z].iter().enumerate().filter(|(_, n)| **n > 0) {
+                    let k0 = i * block;
+                    let b_at = if dims.trans_b { k0 } else { k0 * dims.ldb };
+                    let part = MatmulDims {
+                        k: n,
+                        accumulate: true,
+                        ..band
+                    };
+                    matmul_one(c, &a[k0 * dims.lda + r0..], &b[b_at..], None, &part);
+                }
+                if let Some(bias) = bias {
+                    for r in 0..m {
+                        let row = &mut c[r * dims.ldc..r * dims.ldc + dims.n];
+                        row.iter_mut().zip(bias).for_each(|(x, v)| *x += v);
+                    }
+                }
+            });
         } else {
             assert_eq!(
                 dims.m,
                 rows[z].len() * block,
                 "matmul_padded: M is not the blocks"
             );
-            for (i, &n) in rows[z].iter().enumerate() {
-                let m0 = i * block;
-                if n > 0 {
-                    let part = MatmulDims { m: n, ..one };
-                    matmul(&mut c[m0 * dims.ldc..], &a[m0 * dims.lda..], b, bias, &part);
-                }
-                for r in m0 + n..m0 + block {
-                    let row = &mut c[r * dims.ldc..r * dims.ldc + dims.n];
-                    match (bias, dims.accumulate) {
-                        (Some(bias), false) => row.copy_from_slice(bias),
-                        (None, false) => row.fill(0.0),
-                        (Some(bias), true) => row.iter_mut().zip(bias).for_each(|(x, v)| *x += v),
-                        (None, true) => {}
+            // Bands of whole blocks. B is packed once for all the blocks' products, which
+            // matrixmultiply would repack for each.
+            let w = if dims.trans_b {
+                PackedW::transposed_ld(b, dims.n, dims.k, dims.ldb)
+            } else {
+                PackedW::new_ld(b, dims.k, dims.n, dims.ldb)
+            };
+            by_row_bands(c, dims.ldc, dims.m, block, threads, |c, r0, m| {
+                for (j, &n) in rows[z][r0 / block..(r0 + m) / block].iter().enumerate() {
+                    let m0 = j * block;
+                    if n > 0 {
+                        let a = &a[(r0 + m0) * dims.lda..];
+                        let c = &mut c[m0 * dims.ldc..];
+                        gemm(c, dims.ldc, a, dims.lda, n, &w, bias, dims.accumulate);
+                    }
+                    for r in m0 + n..m0 + block {
+                        let row = &mut c[r * dims.ldc..r * dims.ldc + dims.n];
+                        match (bias, dims.accumulate) {
+                            (Some(bias), false) => row.copy_from_slice(bias),
+                            (None, false) => row.fill(0.0),
+                            (Some(bias), true) => {
+                                row.iter_mut().zip(bias).for_each(|(x, v)| *x += v)
+                            }
+                            (None, true) => {}
+                        }
                     }
                 }
-            }
+            });
         }
     }
 }
 
-/// One product of the batch.
+/// One product of the batch, on the calling thread.
 fn matmul_one(c: &mut [f32], a: &[f32], b: &[f32], bias: Option<&[f32]>, dims: &MatmulDims) {
     let (ea, eb, ec) = dims.extents_one();
     assert!(

@@ -36,9 +36,14 @@ impl PackedW {
 
     /// From `w` (N, K) row-major: packs Wᵀ, for `A · wᵀ` (the forward product h · W_hhᵀ).
     pub fn transposed(w: &[f32], n: usize, k: usize) -> Self {
+        Self::transposed_ld(w, n, k, k)
+    }
+
+    /// [`Self::transposed`] with rows of `w` `ld` apart.
+    pub fn transposed_ld(w: &[f32], n: usize, k: usize, ld: usize) -> Self {
         let mut p = Self::zeroed(k, n);
-        for (j, row) in w[..n * k].chunks_exact(k).enumerate() {
-            for (kk, &x) in row.iter().enumerate() {
+        for j in 0..n {
+            for (kk, &x) in w[j * ld..j * ld + k].iter().enumerate() {
                 p.data[kk * p.np + j] = x;
             }
         }
@@ -47,9 +52,14 @@ impl PackedW {
 
     /// From `w` (K, N) row-major, for `A · w` (the backward product dhh · W_hh).
     pub fn new(w: &[f32], k: usize, n: usize) -> Self {
+        Self::new_ld(w, k, n, n)
+    }
+
+    /// [`Self::new`] with rows of `w` `ld` apart.
+    pub fn new_ld(w: &[f32], k: usize, n: usize, ld: usize) -> Self {
         let mut p = Self::zeroed(k, n);
-        for (kk, row) in w[..k * n].chunks_exact(n).enumerate() {
-            p.data[kk * p.np..kk * p.np + n].copy_from_slice(row);
+        for kk in 0..k {
+            p.data[kk * p.np..kk * p.np + n].copy_from_slice(&w[kk * ld..kk * ld + n]);
         }
         p
     }

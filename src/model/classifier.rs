@@ -605,15 +605,22 @@ impl Classifier {
         Ok(self.rt.read_f32(v(self.b.loss, 1))?[0])
     }
 
-    /// Time each op of the training step on `batch` by itself, `runs` times after a warm-up
-    /// (`Runtime::time_op`): the op's label and its median seconds, in program order. The
-    /// ops run on the step's own buffers, so the parameters change: profile a model whose
-    /// weights no longer matter.
-    pub fn profile_step(&mut self, batch: &Batch, runs: usize) -> Result<Vec<(String, f64)>> {
-        let (t, b) = self.load(batch, true)?;
-        self.program(t, b, true)?;
-        self.opt.begin_step(self.rt.as_mut())?;
-        let ops = self.programs[&(t, b, true)].ops.clone();
+    /// Time each op of the training step (`train`) or of inference on `batch` by itself,
+    /// `runs` times after a warm-up (`Runtime::time_op`): the op's label and its median
+    /// seconds, in program order. The ops run on the model's own buffers, so training ops
+    /// change the parameters: profile a model whose weights no longer matter.
+    pub fn profile_step(
+        &mut self,
+        batch: &Batch,
+        runs: usize,
+        train: bool,
+    ) -> Result<Vec<(String, f64)>> {
+        let (t, b) = self.load(batch, train)?;
+        self.program(t, b, train)?;
+        if train {
+            self.opt.begin_step(self.rt.as_mut())?;
+        }
+        let ops = self.programs[&(t, b, train)].ops.clone();
         ops.iter()
             .map(|op| {
                 let mut secs = self.rt.time_op(op, crate::ops::Variant::Auto, runs)?;

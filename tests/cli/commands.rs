@@ -353,7 +353,21 @@ fn bench_times_filtered_kernels_and_the_step() {
     // Parameters, gradients and two Adam moments alone are 4 × 318,818 floats.
     assert!(s["buffer_bytes"].as_u64().unwrap() > 4 * 4 * 318_818, "{s}");
     // --profile: every op of the step timed alone, by label; two layers' cells per step.
-    let profile: Vec<_> = lines.iter().filter(|v| v["kind"] == "profile").collect();
+    let profile: Vec<_> = lines
+        .iter()
+        .filter(|v| v["kind"] == "profile" && v["phase"] == "train")
+        .collect();
+    let inference: Vec<_> = lines
+        .iter()
+        .filter(|v| v["kind"] == "profile" && v["phase"] == "inference")
+        .collect();
+    // Inference runs the forward cells and no optimizer.
+    assert!(inference.iter().any(|v| v["op"] == "gru_cell_fwd"), "{out}");
+    assert!(
+        !inference
+            .iter()
+            .any(|v| v["op"] == "adam" || v["op"] == "gru_cell_bwd")
+    );
     let t = s["mean_t"].as_f64().unwrap() as u64;
     let count = |op: &str| -> u64 {
         let line = profile.iter().find(|v| v["op"] == op);
