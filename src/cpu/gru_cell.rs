@@ -59,7 +59,11 @@ pub fn gru_cell_fwd(
 /// The gates of one row: h_next, out (H) and saved (4H) from xw and hh (3H) and h_prev (H).
 /// Its own function so the slices are known not to overlap and the loop runs as SIMD, compiled
 /// for each SIMD width and picked by the CPU's features.
-#[multiversion::multiversion(targets = "simd")]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
 fn gru_row(
     hnext: &mut [f32],
     out: &mut [f32],
@@ -151,7 +155,11 @@ pub fn gru_cell_bwd(
 /// The gate gradients of one row: dxw and dhh (3H) and the new carry (H), from dh (the
 /// gradient from later steps), dout, the saved gates (4H) and h_prev. As `gru_row`: its own
 /// function, compiled for each SIMD width.
-#[multiversion::multiversion(targets = "simd")]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
 fn gru_bwd_row(
     dxw: &mut [f32],
     dhh: &mut [f32],

@@ -13,7 +13,7 @@ use multiversion::multiversion;
 /// Columns per register block: two 8-wide (or one 16-wide) vectors.
 const NR: usize = 16;
 /// Rows per register block.
-const MR: usize = 4;
+const MR: usize = 8;
 
 /// W (K, N) with each row padded with zeros to `np` (a multiple of [`NR`]) columns.
 pub struct PackedW {
@@ -98,30 +98,38 @@ fn gemm_blocks(
     accumulate: bool,
 ) {
     let (k, n, np) = (w.k, w.n, w.np);
+    // The block's rows of A interleaved, (K, MR): one pointer for all the rows' broadcasts.
+    let mut ap = vec![0f32; k * MR];
     for r0 in (0..m).step_by(MR) {
         let mr = MR.min(m - r0);
         // Rows past m repeat row r0 + mr - 1 and are not stored.
-        let row = |r: usize| {
+        for r in 0..MR {
             let start = (r0 + r.min(mr - 1)) * lda;
-            &a[start..start + k]
-        };
-        let (a0, a1, a2, a3) = (row(0), row(1), row(2), row(3));
+            for (dst, &x) in ap.iter_mut().skip(r).step_by(MR).zip(&a[start..start + k]) {
+                *dst = x;
+            }
+        }
         for j0 in (0..np).step_by(NR) {
             let (mut c0, mut c1, mut c2, mut c3) = ([0f32; NR], [0f32; NR], [0f32; NR], [0f32; NR]);
-            let xs = a0.iter().zip(a1).zip(a2.iter().zip(a3));
-            for (wrow, ((&x0, &x1), (&x2, &x3))) in w.data.chunks_exact(np).zip(xs) {
+            let (mut c4, mut c5, mut c6, mut c7) = ([0f32; NR], [0f32; NR], [0f32; NR], [0f32; NR]);
+            for (wrow, ak) in w.data.chunks_exact(np).zip(ap.chunks_exact(MR)) {
                 let wk: &[f32; NR] = wrow[j0..j0 + NR].try_into().unwrap();
-                fma_row(&mut c0, x0, wk);
-                fma_row(&mut c1, x1, wk);
-                fma_row(&mut c2, x2, wk);
-                fma_row(&mut c3, x3, wk);
+                let ak: &[f32; MR] = ak.try_into().unwrap();
+                fma_row(&mut c0, ak[0], wk);
+                fma_row(&mut c1, ak[1], wk);
+                fma_row(&mut c2, ak[2], wk);
+                fma_row(&mut c3, ak[3], wk);
+                fma_row(&mut c4, ak[4], wk);
+                fma_row(&mut c5, ak[5], wk);
+                fma_row(&mut c6, ak[6], wk);
+                fma_row(&mut c7, ak[7], wk);
             }
             let cols = NR.min(n - j0);
             let add: [f32; NR] = match bias {
                 Some(b) => std::array::from_fn(|j| if j < cols { b[j0 + j] } else { 0.0 }),
                 None => [0.0; NR],
             };
-            for (r, acc_r) in [c0, c1, c2, c3].iter().enumerate().take(mr) {
+            for (r, acc_r) in [c0, c1, c2, c3, c4, c5, c6, c7].iter().enumerate().take(mr) {
                 let out = &mut c[(r0 + r) * ldc + j0..][..cols];
                 for ((o, &v), &b) in out.iter_mut().zip(acc_r).zip(&add) {
                     *o = if accumulate { *o + (v + b) } else { v + b };
