@@ -199,7 +199,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
             if !args.json {
                 println!("{line}");
             }
-            if matches!(b, Backend::Gpu(_)) {
+            if let Backend::Gpu(ctx) = &b {
+                if !args.json {
+                    println!("{}", matmul_choice(ctx));
+                }
                 gpu = Some(b.clone());
                 backends.push(b);
             }
@@ -222,6 +225,21 @@ pub fn run(args: BenchArgs) -> Result<()> {
         step_table(&args, &backends)?;
     }
     Ok(())
+}
+
+/// Which matmul kernel the model's products get on `ctx`, per layout, and why.
+fn matmul_choice(ctx: &crate::gpu::GpuContext) -> String {
+    match crate::ops::matmul::tuned_kernels(ctx) {
+        Some(k) => format!(
+            "matmul kernels, autotuned (cached in {}): NT {:?}, NN {:?}, TN {:?}",
+            crate::ops::matmul::tune_cache_path()
+                .map_or("-".into(), |p| p.display().to_string()),
+            k[0],
+            k[1],
+            k[2]
+        ),
+        None => "matmul kernels by adapter type (no autotune: GPU_RNN_AUTOTUNE=0, no timestamp queries or no cache folder)".into(),
+    }
 }
 
 fn ms(s: f64) -> f64 {

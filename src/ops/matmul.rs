@@ -87,9 +87,10 @@ pub fn vec4_eligible(d: &MatmulDims, a_off: usize, b_off: usize) -> bool {
 }
 
 /// `c = op(a)·op(b) (+ bias)`, or `c += …` with `dims.accumulate`, with the kernel that suits
-/// the adapter: shared-memory tiles on a real GPU; on a CPU adapter, where the operands allow
-/// it, the subgroup kernel (or the register-tiled vec4 one without subgroups), else the scalar
-/// one. Each operand is a view starting at
+/// the adapter: the one [`tuned_kernels`] measured fastest for this layout, where the operands
+/// allow it. Without a measurement, by adapter type: shared-memory tiles on a real GPU; on a
+/// CPU adapter the subgroup kernel (or the register-tiled vec4 one without subgroups) where
+/// the operands allow it, else the scalar one. Each operand is a view starting at
 /// its first element; `bias` is (N).
 pub fn matmul(
     ctx: &GpuContext,
@@ -100,16 +101,136 @@ pub fn matmul(
     dims: &MatmulDims,
 ) -> Result<Dispatch> {
     let aligned = vec4_eligible(dims, a.offset, b.offset);
-    let kernel = if prefers_shared_tiles(ctx) {
-        MatmulKernel::Tiled
-    } else if aligned && subgroups_fit(ctx) {
-        MatmulKernel::Subgroup
-    } else if aligned {
-        MatmulKernel::Vec4
-    } else {
-        MatmulKernel::Scalar
+    let tuned = layout_index(dims).and_then(|i| tuned_kernels(ctx).map(|k| k[i]));
+    let kernel = match tuned {
+        // The autotune timed aligned operands; Tiled takes any.
+        Some(k) if aligned || k == MatmulKernel::Tiled => k,
+        _ if prefers_shared_tiles(ctx) => MatmulKernel::Tiled,
+        _ if aligned && subgroups_fit(ctx) => MatmulKernel::Subgroup,
+        _ if aligned => MatmulKernel::Vec4,
+        _ => MatmulKernel::Scalar,
     };
     matmul_with(ctx, kernel, c, a, b, bias, dims)
+}
+
+/// The layouts the autotune times separately: NT, NN, TN (TT products take the default rule).
+const LAYOUTS: [&str; 3] = ["NT", "NN", "TN"];
+
+fn layout_index(d: &MatmulDims) -> Option<usize> {
+    match (d.trans_a, d.trans_b) {
+        (false, true) => Some(0),
+        (false, false) => Some(1),
+        (true, false) => Some(2),
+        (true, true) => None,
+    }
+}
+
+/// The matmul kernel per layout (NT, NN, TN) that [`autotune`] measured fastest on this
+/// adapter, from this process's table, else from the cache file (see [`tune_cache_path`]), else
+/// measured now and saved there. `None` when `GPU_RNN_AUTOTUNE=0`, without timestamp queries
+/// or a cache folder, or if measuring failed: then [`matmul`] picks by adapter type.
+pub fn tuned_kernels(ctx: &GpuContext) -> Option<[MatmulKernel; 3]> {
+    static TUNED: std::sync::Mutex<Vec<(String, [MatmulKernel; 3])>> =
+        std::sync::Mutex::new(Vec::new());
+    if std::env::var("GPU_RNN_AUTOTUNE").is_ok_and(|v| v == "0" || v == "off") {
+        return None;
+    }
+    let key = tune_key(ctx);
+    let mut table = TUNED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, k)) = table.iter().find(|(k, _)| *k == key) {
+        return Some(*k);
+    }
+    let kernels = tuned_from(ctx, &tune_cache_path()?).ok()?;
+    table.push((key, kernels));
+    Some(kernels)
+}
+
+/// `$GPU_RNN_CACHE_DIR`, `$XDG_CACHE_HOME/gpu-rnn` or `~/.cache/gpu-rnn`, then
+/// `matmul-autotune.json`: one entry per adapter, name, backend and driver.
+pub fn tune_cache_path() -> Option<std::path::PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    let dir = env("GPU_RNN_CACHE_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| std::path::Path::new(&d).join("gpu-rnn")))
+        .or_else(|| env("HOME").map(|d| std::path::Path::new(&d).join(".cache/gpu-rnn")))?;
+    Some(dir.join("matmul-autotune.json"))
+}
+
+fn tune_key(ctx: &GpuContext) -> String {
+    let a = &ctx.adapter;
+    format!("{} | {:?} | {}", a.name, a.backend, a.driver)
+}
+
+/// [`tuned_kernels`] with the cache file at `path`: this adapter's entry if the file has one
+/// (a file that does not parse is measured over), else [`autotune`] and the entry saved
+/// (atomically, keeping the other adapters' entries).
+pub fn tuned_from(ctx: &GpuContext, path: &std::path::Path) -> Result<[MatmulKernel; 3]> {
+    let key = tune_key(ctx);
+    let mut file: serde_json::Map<String, serde_json::Value> = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let parse = |v: &serde_json::Value| -> Option<[MatmulKernel; 3]> {
+        let mut out = [MatmulKernel::Scalar; 3];
+        for (slot, layout) in out.iter_mut().zip(LAYOUTS) {
+            *slot = match v.get(layout)?.as_str()? {
+                "Vec4" => MatmulKernel::Vec4,
+                "Tiled" => MatmulKernel::Tiled,
+                "Subgroup" if subgroups_fit(ctx) => MatmulKernel::Subgroup,
+                _ => return None,
+            };
+        }
+        Some(out)
+    };
+    if let Some(k) = file.get(&key).and_then(parse) {
+        return Ok(k);
+    }
+    let kernels = autotune(ctx)?;
+    let entry = LAYOUTS
+        .iter()
+        .zip(kernels)
+        .map(|(l, k)| (l.to_string(), format!("{k:?}").into()))
+        .collect();
+    file.insert(key, serde_json::Value::Object(entry));
+    let text = serde_json::to_string_pretty(&file).expect("a JSON map");
+    crate::atomic::write_atomic(path, text.as_bytes())?;
+    Ok(kernels)
+}
+
+/// Time each candidate kernel (matmul_vec4, matmul_tiled, and matmul_subgroup where it runs)
+/// on a 256³ product of each layout, median of 5 timestamped runs after a warm-up, and
+/// return the fastest per layout. A few seconds on lavapipe, most of it compiling pipelines.
+pub fn autotune(ctx: &GpuContext) -> Result<[MatmulKernel; 3]> {
+    const SIZE: usize = 256;
+    if !ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+        return Err(Error::InvalidArgument {
+            op: "matmul autotune",
+            message: format!("{} has no timestamp queries", ctx.adapter.name),
+        });
+    }
+    let mut candidates = vec![MatmulKernel::Vec4, MatmulKernel::Tiled];
+    if subgroups_fit(ctx) {
+        candidates.push(MatmulKernel::Subgroup);
+    }
+    let tensor = |label| crate::gpu::GpuTensor::zeros(ctx, label, &[SIZE, SIZE]);
+    let (a, b, c) = (tensor("tune a")?, tensor("tune b")?, tensor("tune c")?);
+    let shapes = [MatmulDims::nt, MatmulDims::nn, MatmulDims::tn];
+    let mut best = [MatmulKernel::Vec4; 3];
+    for (slot, shape) in best.iter_mut().zip(shapes) {
+        let dims = shape(SIZE, SIZE, SIZE);
+        let mut fastest = f64::INFINITY;
+        for &kernel in &candidates {
+            let dispatch = matmul_with(ctx, kernel, c.all(), a.all(), b.all(), None, &dims)?;
+            crate::gpu::time_dispatch(ctx, &dispatch, 1)?;
+            let mut t = crate::gpu::time_dispatch(ctx, &dispatch, 5)?;
+            t.sort_by(f64::total_cmp);
+            if t[2] < fastest {
+                fastest = t[2];
+                *slot = kernel;
+            }
+        }
+    }
+    Ok(best)
 }
 
 /// [`matmul`] with an explicit kernel (for tests and benchmarks).

@@ -655,3 +655,53 @@ fn matmul_padded_equals_whole_product() {
     }
     assert!(seen_skips > 0, "no case had padding rows to skip");
 }
+
+// The autotune: every layout gets a kernel this device runs, the choice is saved per adapter
+// and read back instead of measured again, and a cache file that does not parse is measured
+// over rather than an error.
+#[test]
+fn matmul_autotune_saves_its_choice_per_adapter() {
+    use gpu_rnn::ops::matmul::{subgroups_fit, tuned_from};
+    let Some(ctx) = gpu("matmul_autotune_saves_its_choice_per_adapter") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("gpu-rnn-autotune-{}", std::process::id()));
+    let path = dir.join("matmul-autotune.json");
+    let _ = std::fs::remove_dir_all(&dir);
+    if !ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+        assert!(tuned_from(ctx, &path).is_err());
+        return;
+    }
+    let first = tuned_from(ctx, &path).expect("autotune");
+    for k in first {
+        assert!(k != MatmulKernel::Scalar, "{first:?}");
+        assert!(
+            k != MatmulKernel::Subgroup || subgroups_fit(ctx),
+            "{first:?}"
+        );
+    }
+    let text = std::fs::read_to_string(&path).expect("the cache file");
+    let mut file: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let entry = file
+        .as_object_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|(key, _)| key.contains(&ctx.adapter.name))
+        .map(|(_, v)| v)
+        .expect("this adapter's entry");
+    for layout in ["NT", "NN", "TN"] {
+        assert!(entry.get(layout).is_some(), "{text}");
+        entry[layout] = "Tiled".into();
+    }
+    std::fs::write(&path, file.to_string()).unwrap();
+    assert_eq!(tuned_from(ctx, &path).unwrap(), [MatmulKernel::Tiled; 3]);
+
+    std::fs::write(&path, "not json").unwrap();
+    tuned_from(ctx, &path).expect("measured over a broken file");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&text).is_ok(),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
