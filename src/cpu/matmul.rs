@@ -160,21 +160,36 @@ fn by_row_bands(
 ) {
     let units = m.div_ceil(align);
     let parts = threads.min(units).max(1);
-    if parts == 1 {
+    let band = units.div_ceil(parts) * align;
+    let starts: Vec<usize> = (0..m).step_by(band).collect();
+    by_bands(c, ldc, m, &starts, f);
+}
+
+/// Runs `f(c_band, first_row, rows)` on the bands of C's `m` rows that begin at `starts`
+/// (ascending, the first 0), each on a thread of rayon's pool.
+fn by_bands(
+    c: &mut [f32],
+    ldc: usize,
+    m: usize,
+    starts: &[usize],
+    f: impl Fn(&mut [f32], usize, usize) + Sync,
+) {
+    if starts.len() <= 1 {
         return f(c, 0, m);
     }
-    let band = units.div_ceil(parts) * align;
     rayon::scope(|scope| {
         let f = &f;
         let mut rest = c;
-        let mut r0 = 0;
-        while r0 + band < m {
-            let (mine, tail) = rest.split_at_mut(band * ldc);
-            scope.spawn(move |_| f(mine, r0, band));
+        for (i, &r0) in starts.iter().enumerate() {
+            let end = starts.get(i + 1).copied().unwrap_or(m);
+            if end == m {
+                f(rest, r0, m - r0);
+                break;
+            }
+            let (mine, tail) = rest.split_at_mut((end - r0) * ldc);
+            scope.spawn(move |_| f(mine, r0, end - r0));
             rest = tail;
-            r0 += band;
         }
-        f(rest, r0, m - r0);
     });
 }
 
@@ -273,14 +288,23 @@ pub fn matmul_padded(
                 rows[z].len() * block,
                 "matmul_padded: M is not the blocks"
             );
-            // Bands of whole blocks. B is packed once for all the blocks' products, which
+            // Bands of whole blocks with about the same number of real rows each (the early
+            // steps hold the most). B is packed once for all the blocks' products, which
             // matrixmultiply would repack for each.
             let w = if dims.trans_b {
                 PackedW::transposed_ld(b, dims.n, dims.k, dims.ldb)
             } else {
                 PackedW::new_ld(b, dims.k, dims.n, dims.ldb)
             };
-            by_row_bands(c, dims.ldc, dims.m, block, threads, |c, r0, m| {
+            let mut starts = vec![0];
+            let mut sum = 0;
+            for (i, &n) in rows[z].iter().enumerate() {
+                if sum * threads >= real * starts.len() && i > 0 && starts.len() < threads {
+                    starts.push(i * block);
+                }
+                sum += n;
+            }
+            by_bands(c, dims.ldc, dims.m, &starts, |c, r0, m| {
                 for (j, &n) in rows[z][r0 / block..(r0 + m) / block].iter().enumerate() {
                     let m0 = j * block;
                     if n > 0 {
