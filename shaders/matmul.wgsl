@@ -32,8 +32,8 @@ struct MatmulParams {
     b_bs: u32,
     c_bs: u32,
     bias_bs: u32,
-    _pad0: u32,
-    _pad1: u32,
+    packed: u32,     // matmul_subgroup only: this kernel runs the whole product
+    steps_b: u32,
 }
 
 override TRANS_A: bool = false;

@@ -15,6 +15,10 @@
 // matmul_vec4's 4×4 blocks. 32 rows measured best there: 16 rows ran 1.4× slower, 64 rows
 // (256 accumulators) 1.25× slower.
 //
+// With `packed`, the padding of a padded (T, B) batch is skipped: octets whose 32 rows of M
+// are all padding, and along K each step's rows past its last running one (the CPU twin's
+// cpu::matmul::matmul_padded skips the same rows; the other matmul kernels run them).
+//
 // Every lane of an octet runs the whole k loop, also when its columns or rows lie outside C,
 // because the others read its A values; such lanes clamp their loads and skip their stores.
 // The octet is found from subgroup_id and subgroup_invocation_id, never from the local index,
@@ -37,8 +41,10 @@ struct MatmulParams {
     b_bs: u32,
     c_bs: u32,
     bias_bs: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // A padded (T, B) batch along M (packed = 1) or K (packed = 2), B = steps_b rows per
+    // step; bit 2 + z: product z's steps run backwards in time (see model::plan::Steps).
+    packed: u32,
+    steps_b: u32,
 }
 
 override TRANS_A: bool = false;
@@ -54,6 +60,33 @@ const ROWS: u32 = 32u;
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;      // (K, N) or (N, K)
 @group(0) @binding(3) var<storage, read> bias: array<f32>;         // (N); unused without HAS_BIAS
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;      // (M, N)
+@group(0) @binding(5) var<storage, read> lens: array<u32>;         // (B) with `packed`
+
+// One past the last row of step `step` (of product z, along K) still running, as
+// cpu::cell::active_rows: the octet's lanes look at every 8th length, then take the maximum.
+fn step_rows(step: u32, z: u32, lane: u32) -> u32 {
+    let t = p.k / p.steps_b;
+    let time = select(step, t - 1u - step, ((p.packed >> (2u + z)) & 1u) == 1u);
+    var last = 0u;
+    for (var row = lane; row < p.steps_b; row += 8u) {
+        if time < lens[row] {
+            last = row + 1u;
+        }
+    }
+    return subgroupMax(last);
+}
+
+// Whether row i of product z's C (along M) belongs to a running sequence: i = step·B + b,
+// and the step's time is before lens[b]. Rows past M do not.
+fn running(i: u32, z: u32) -> bool {
+    if i >= p.m {
+        return false;
+    }
+    let step = i / p.steps_b;
+    let t = p.m / p.steps_b;
+    let time = select(step, t - 1u - step, ((p.packed >> (2u + z)) & 1u) == 1u);
+    return time < lens[i % p.steps_b];
+}
 
 // A[row, k] (row clamped into A; the caller zeroes k past K).
 fn load_a(a_off: u32, row: u32, k: u32) -> f32 {
@@ -70,10 +103,10 @@ fn load_a4(a_off: u32, row: u32, k: u32, k_in: bool) -> vec4<f32> {
     return select(vec4<f32>(0.0), v, k_in);
 }
 
-// NN: B[k, col..col + 4], zero past K.
-fn b_col(b_off: u32, k: u32, col: u32) -> vec4<f32> {
-    let v = b[(b_off + min(k, p.k - 1u) * p.ldb + col) / 4u];
-    return select(vec4<f32>(0.0), v, k < p.k);
+// NN: B[k, col..col + 4], zero from k_lim (at most K) on.
+fn b_col(b_off: u32, k: u32, k_lim: u32, col: u32) -> vec4<f32> {
+    let v = b[(b_off + min(k, k_lim - 1u) * p.ldb + col) / 4u];
+    return select(vec4<f32>(0.0), v, k < k_lim);
 }
 
 // NT: row n of the stored (N, K) B at k0..k0 + 8, as two vec4, zero past K (K is a multiple
@@ -174,10 +207,35 @@ fn matmul_subgroup(
     let col = min(col0, p.n - 4u);
 
     var acc: array<vec4<f32>, 32>;
-    for (var k0 = 0u; k0 < p.k; k0 += 8u) {
-        // This lane's k, and the A elements it shares: A[row0..row0 + 32, k] (zero past K).
-        let kl = min(k0 + lane, p.k - 1u);
-        let k_in = k0 + lane < p.k;
+    // A padded batch along M: a subgroup whose rows are all padding skips the product (their
+    // A rows are zero or their C rows unread); each lane looks at 4 of its octet's 32 rows.
+    var k_end = p.k;
+    if (p.packed & 3u) == 1u {
+        var mine = false;
+        for (var r = 0u; r < 4u; r++) {
+            mine = mine || running(row0 + 4u * lane + r, wg.z);
+        }
+        if !subgroupAny(mine) {
+            k_end = 0u;
+        }
+    }
+    // Along K: each step's k run only to one past its last running row; the rows after it
+    // are padding and add zeros. (A loop bound, not a branch in the loop: lavapipe runs both
+    // sides of a branch under a mask, but leaves a loop once no lane is in it.)
+    let along_k = (p.packed & 3u) == 2u;
+    let segments = select(1u, p.k / max(p.steps_b, 1u), along_k);
+    for (var seg = 0u; seg < segments; seg++) {
+    var k0 = 0u;
+    var k_lim = k_end;
+    if along_k {
+        k0 = seg * p.steps_b;
+        k_lim = k0 + step_rows(seg, wg.z, lane);
+    }
+    for (; k0 < k_lim; k0 += 8u) {
+        // This lane's k, and the A elements it shares: A[row0..row0 + 32, k] (zero from
+        // k_lim on).
+        let kl = min(k0 + lane, k_lim - 1u);
+        let k_in = k0 + lane < k_lim;
         var aq: array<vec4<f32>, 8>;
         aq[0] = load_a4(a_off, row0 + 0u, kl, k_in);
         aq[1] = load_a4(a_off, row0 + 4u, kl, k_in);
@@ -204,15 +262,16 @@ fn matmul_subgroup(
             rank1(&acc, &aq, first + 6u, vec4<f32>(q0[1].z, q1[1].z, q2[1].z, q3[1].z));
             rank1(&acc, &aq, first + 7u, vec4<f32>(q0[1].w, q1[1].w, q2[1].w, q3[1].w));
         } else {
-            rank1(&acc, &aq, first, b_col(b_off, k0, col));
-            rank1(&acc, &aq, first + 1u, b_col(b_off, k0 + 1u, col));
-            rank1(&acc, &aq, first + 2u, b_col(b_off, k0 + 2u, col));
-            rank1(&acc, &aq, first + 3u, b_col(b_off, k0 + 3u, col));
-            rank1(&acc, &aq, first + 4u, b_col(b_off, k0 + 4u, col));
-            rank1(&acc, &aq, first + 5u, b_col(b_off, k0 + 5u, col));
-            rank1(&acc, &aq, first + 6u, b_col(b_off, k0 + 6u, col));
-            rank1(&acc, &aq, first + 7u, b_col(b_off, k0 + 7u, col));
+            rank1(&acc, &aq, first, b_col(b_off, k0, k_lim, col));
+            rank1(&acc, &aq, first + 1u, b_col(b_off, k0 + 1u, k_lim, col));
+            rank1(&acc, &aq, first + 2u, b_col(b_off, k0 + 2u, k_lim, col));
+            rank1(&acc, &aq, first + 3u, b_col(b_off, k0 + 3u, k_lim, col));
+            rank1(&acc, &aq, first + 4u, b_col(b_off, k0 + 4u, k_lim, col));
+            rank1(&acc, &aq, first + 5u, b_col(b_off, k0 + 5u, k_lim, col));
+            rank1(&acc, &aq, first + 6u, b_col(b_off, k0 + 6u, k_lim, col));
+            rank1(&acc, &aq, first + 7u, b_col(b_off, k0 + 7u, k_lim, col));
         }
+    }
     }
 
     if col0 >= p.n {

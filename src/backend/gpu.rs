@@ -147,8 +147,25 @@ impl GpuRuntime {
             } => ops::dropout::dropout(ctx, s(*out), s(*inp), s(*rng), *salt, *p),
             Op::CellFwd(c) => ops::cell::cell_fwd(ctx, &c.map(s)),
             Op::CellBwd(c) => ops::cell::cell_bwd(ctx, &c.map(s)),
-            // The whole product; its padding rows add zeros.
-            Op::Packed { op, .. } => self.build(op),
+            // matmul_subgroup skips the padding; other kernels, and bias_grad, run the whole
+            // op, whose padding rows add zeros (or land in rows nobody reads).
+            Op::Packed { op, steps } => match &**op {
+                Op::Matmul {
+                    c,
+                    a,
+                    b,
+                    bias,
+                    dims,
+                } => {
+                    let rows = ops::matmul::PaddedRows {
+                        lens: s(steps.lens),
+                        steps_b: steps.b,
+                        reversed: steps.reversed,
+                    };
+                    ops::matmul::matmul_padded(ctx, s(*c), s(*a), s(*b), bias.map(s), dims, rows)
+                }
+                op => self.build(op),
+            },
             Op::GradNormPartial { partials, grads } => {
                 ops::grad_norm::grad_norm_partial(ctx, s(*partials), s(*grads))
             }

@@ -24,7 +24,11 @@ pub struct MatmulParams {
     pub b_bs: u32,
     pub c_bs: u32,
     pub bias_bs: u32,
-    pub _pad: [u32; 2],
+    /// 0, or a padded batch along M (1) or K (2), with bit 2 + z set when product z's steps
+    /// run backwards in time; matmul_subgroup skips its padding.
+    pub packed: u32,
+    /// Rows per step of the padded batch.
+    pub steps_b: u32,
 }
 
 /// Workgroup shape of the register-tiled kernel; each invocation owns a 4×4 block of C.
@@ -100,17 +104,22 @@ pub fn matmul(
     bias: Option<Slice>,
     dims: &MatmulDims,
 ) -> Result<Dispatch> {
+    let kernel = pick(ctx, dims, &a, &b);
+    matmul_with(ctx, kernel, c, a, b, bias, dims)
+}
+
+/// The kernel [`matmul`] runs these operands with.
+fn pick(ctx: &GpuContext, dims: &MatmulDims, a: &Slice, b: &Slice) -> MatmulKernel {
     let aligned = vec4_eligible(dims, a.offset, b.offset);
     let tuned = layout_index(dims).and_then(|i| tuned_kernels(ctx).map(|k| k[i]));
-    let kernel = match tuned {
+    match tuned {
         // The autotune timed aligned operands; Tiled takes any.
         Some(k) if aligned || k == MatmulKernel::Tiled => k,
         _ if prefers_shared_tiles(ctx) => MatmulKernel::Tiled,
         _ if aligned && subgroups_fit(ctx) => MatmulKernel::Subgroup,
         _ if aligned => MatmulKernel::Vec4,
         _ => MatmulKernel::Scalar,
-    };
-    matmul_with(ctx, kernel, c, a, b, bias, dims)
+    }
 }
 
 /// The layouts the autotune times separately: NT, NN, TN (TT products take the default rule).
@@ -233,6 +242,32 @@ pub fn autotune(ctx: &GpuContext) -> Result<[MatmulKernel; 3]> {
     Ok(best)
 }
 
+/// A product over a padded (T, B) batch (`Op::Packed`): along K when A is transposed (a
+/// weight gradient), else along M. `lens` (B) holds the sequence lengths, `reversed[z]` says
+/// that product z's steps run backwards in time (see `model::plan::Steps`).
+#[derive(Clone, Copy)]
+pub struct PaddedRows<'a> {
+    pub lens: Slice<'a>,
+    pub steps_b: usize,
+    pub reversed: [bool; 2],
+}
+
+/// [`matmul`] over a padded batch: the kernel [`matmul`] picks, which skips the padding if it
+/// is matmul_subgroup; the others run the whole product, whose padding adds zeros (or lands
+/// in rows nobody reads).
+pub fn matmul_padded(
+    ctx: &GpuContext,
+    c: Slice,
+    a: Slice,
+    b: Slice,
+    bias: Option<Slice>,
+    dims: &MatmulDims,
+    rows: PaddedRows,
+) -> Result<Dispatch> {
+    let kernel = pick(ctx, dims, &a, &b);
+    build(ctx, kernel, c, a, b, bias, dims, Some(rows))
+}
+
 /// [`matmul`] with an explicit kernel (for tests and benchmarks).
 pub fn matmul_with(
     ctx: &GpuContext,
@@ -242,6 +277,35 @@ pub fn matmul_with(
     b: Slice,
     bias: Option<Slice>,
     dims: &MatmulDims,
+) -> Result<Dispatch> {
+    build(ctx, kernel, c, a, b, bias, dims, None)
+}
+
+/// [`matmul_padded`] with an explicit kernel.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_padded_with(
+    ctx: &GpuContext,
+    kernel: MatmulKernel,
+    c: Slice,
+    a: Slice,
+    b: Slice,
+    bias: Option<Slice>,
+    dims: &MatmulDims,
+    rows: PaddedRows,
+) -> Result<Dispatch> {
+    build(ctx, kernel, c, a, b, bias, dims, Some(rows))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    ctx: &GpuContext,
+    kernel: MatmulKernel,
+    c: Slice,
+    a: Slice,
+    b: Slice,
+    bias: Option<Slice>,
+    dims: &MatmulDims,
+    padded: Option<PaddedRows>,
 ) -> Result<Dispatch> {
     const OP: &str = "matmul";
     let d = dims;
@@ -270,7 +334,7 @@ pub fn matmul_with(
         .collect();
     check_distinct(OP, &c, &reads)?;
 
-    let params = MatmulParams {
+    let mut params = MatmulParams {
         m: to_u32(OP, "M", d.m)?,
         n: to_u32(OP, "N", d.n)?,
         k: to_u32(OP, "K", d.k)?,
@@ -285,8 +349,23 @@ pub fn matmul_with(
         b_bs: to_u32(OP, "batch stride", d.batch_b)?,
         c_bs: to_u32(OP, "batch stride", d.batch_c)?,
         bias_bs: to_u32(OP, "batch stride", d.batch_bias)?,
-        _pad: [0; 2],
+        packed: 0,
+        steps_b: 0,
     };
+    if let Some(rows) = &padded {
+        let len = if d.trans_a { d.k } else { d.m };
+        if rows.steps_b == 0 || !len.is_multiple_of(rows.steps_b) || rows.lens.len < rows.steps_b {
+            return Err(Error::Shape {
+                op: OP,
+                expected: format!("a padded dimension of whole steps of {} rows", rows.steps_b),
+                got: format!("{len} rows, {} lengths", rows.lens.len),
+            });
+        }
+        params.packed = if d.trans_a { 2 } else { 1 }
+            | u32::from(rows.reversed[0]) << 2
+            | u32::from(rows.reversed[1]) << 3;
+        params.steps_b = to_u32(OP, "B", rows.steps_b)?;
+    }
     let aligned = matches!(kernel, MatmulKernel::Vec4 | MatmulKernel::Subgroup);
     if aligned && !vec4_eligible(d, a.offset, b.offset) {
         return Err(Error::InvalidArgument {
@@ -342,19 +421,17 @@ pub fn matmul_with(
             got: format!("{groups:?} for {d:?}"),
         });
     }
-    // Without a bias, binding 3 still needs a buffer; A is read-only already.
+    // Without a bias, binding 3 still needs a buffer; A is read-only already. So does
+    // matmul_subgroup's binding 5 without lengths.
     let bias_buf = bias.as_ref().map_or(a.buffer(), |s| s.buffer());
-    Ok(Dispatch::new(
-        ctx,
-        OP,
-        pipeline,
-        &params,
-        &[
-            (1, a.buffer()),
-            (2, b.buffer()),
-            (3, bias_buf),
-            (4, c.buffer()),
-        ],
-        groups,
-    ))
+    let mut bindings = vec![
+        (1, a.buffer()),
+        (2, b.buffer()),
+        (3, bias_buf),
+        (4, c.buffer()),
+    ];
+    if kernel == MatmulKernel::Subgroup {
+        bindings.push((5, padded.map_or(a.buffer(), |r| r.lens.buffer())));
+    }
+    Ok(Dispatch::new(ctx, OP, pipeline, &params, &bindings, groups))
 }

@@ -705,3 +705,136 @@ fn matmul_autotune_saves_its_choice_per_adapter() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// matmul_subgroup over a padded batch (Op::Packed on the GPU) skips octets of padding rows
+// (along M) and slices of 8 padding k (along K, both directions, the second reversed in
+// time). With the padding zeroed, as the recurrent layers leave it, the result equals the
+// whole product everywhere. Lengths are sorted, as the classifier sorts them, so whole octets
+// and slices are padding.
+#[test]
+fn matmul_subgroup_skips_padding_and_equals_the_whole_product() {
+    use gpu_rnn::ops::matmul::{PaddedRows, matmul_padded_with, subgroups_fit};
+    let mut rng = TestRng::new("matmul_subgroup_skips_padding_and_equals_the_whole_product");
+    let Some(ctx) = gpu("matmul_subgroup_skips_padding_and_equals_the_whole_product") else {
+        return;
+    };
+    if !subgroups_fit(ctx) {
+        return;
+    }
+    let mut skippable = 0;
+    for case in 0..6 {
+        let (t, b) = (2 + rng.below(6), 32 + 8 * rng.below(6));
+        let mut lens: Vec<u32> = (0..b).map(|_| 1 + rng.below(t) as u32).collect();
+        lens[0] = t as u32;
+        lens.sort_by(|x, y| y.cmp(x));
+        let gl = upload(ctx, "lens", &lens);
+        let (n, k) = (4 * (1 + rng.below(20)), 4 * (1 + rng.below(20)));
+        let padding = |i: usize, rev: bool| {
+            let step = i / b;
+            let time = if rev { t - 1 - step } else { step };
+            lens[i % b] as usize <= time
+        };
+        // Along M: NT with a bias, rows past each length zero in A.
+        let m = t * b;
+        let mut a = rng.values(m * k);
+        for (i, row) in a.chunks_mut(k).enumerate() {
+            if padding(i, false) {
+                row.fill(0.0);
+            }
+        }
+        skippable += (0..m.div_ceil(32))
+            .filter(|o| (32 * o..(32 * o + 32).min(m)).all(|i| padding(i, false)))
+            .count();
+        let bm = rng.values(n * k);
+        let bias = rng.values(n);
+        let dims = MatmulDims::nt(m, n, k);
+        let mut want = vec![0f32; m * n];
+        cpu::matmul::matmul(&mut want, &a, &bm, Some(&bias), &dims);
+        let (ga, gb, gbias) = (
+            upload(ctx, "a", &a),
+            upload(ctx, "b", &bm),
+            upload(ctx, "bias", &bias),
+        );
+        let gc = poisoned(ctx, "c", &[m * n]);
+        let rows = PaddedRows {
+            lens: gl.all(),
+            steps_b: b,
+            reversed: [false; 2],
+        };
+        let d = matmul_padded_with(
+            ctx,
+            MatmulKernel::Subgroup,
+            gc.all(),
+            ga.all(),
+            gb.all(),
+            Some(gbias.all()),
+            &dims,
+            rows,
+        )
+        .expect("matmul_padded");
+        run(ctx, &[&d]);
+        let what = format!("case {case} along M, T {t} B {b}: gpu vs cpu");
+        assert_close(
+            &what,
+            &download(ctx, &gc),
+            &want,
+            atol_for(&dims),
+            RTOL,
+            rng.seed,
+        );
+
+        // Along K: a batch of two TN weight gradients, the second reversed in time.
+        let kk = t * b;
+        let mm = 4 * (1 + rng.below(20));
+        let dims = MatmulDims::tn(mm, n, kk)
+            .batched(2, [kk * mm, kk * n, mm * n, 0])
+            .accumulate();
+        let mut a = rng.values(2 * kk * mm);
+        for (z, rev) in [(0, false), (1, true)] {
+            for (i, row) in a[z * kk * mm..(z + 1) * kk * mm].chunks_mut(mm).enumerate() {
+                if padding(i, rev) {
+                    row.fill(0.0);
+                }
+            }
+            skippable += (0..kk / 8)
+                .filter(|s| (8 * s..8 * s + 8).all(|i| padding(i, rev)))
+                .count();
+        }
+        let bk = rng.values(2 * kk * n);
+        let c0 = rng.values(2 * mm * n);
+        let mut want = c0.clone();
+        cpu::matmul::matmul(&mut want, &a, &bk, None, &dims);
+        let (ga, gb, gc) = (
+            upload(ctx, "a", &a),
+            upload(ctx, "b", &bk),
+            upload(ctx, "c", &c0),
+        );
+        let rows = PaddedRows {
+            lens: gl.all(),
+            steps_b: b,
+            reversed: [false, true],
+        };
+        let d = matmul_padded_with(
+            ctx,
+            MatmulKernel::Subgroup,
+            gc.all(),
+            ga.all(),
+            gb.all(),
+            None,
+            &dims,
+            rows,
+        )
+        .expect("matmul_padded");
+        run(ctx, &[&d]);
+        let what = format!("case {case} along K, T {t} B {b}: gpu vs cpu");
+        assert_close(
+            &what,
+            &download(ctx, &gc),
+            &want,
+            atol_for(&dims),
+            RTOL,
+            rng.seed,
+        );
+    }
+    assert!(skippable > 0, "no octet or slice was all padding");
+}
