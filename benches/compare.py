@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Run gpu-rnn and PyTorch alternately (A B A B …) on the lecture model with the same kind of
 batches (256 shuffled training names), and print names/s and the ratios gpu-rnn / PyTorch.
+With --backend gpu, also the 1024^3 matmul kernels against PyTorch's sgemm, alternately.
 
 Usage (after `cargo build --release`; needs pip install torch):
     python3 benches/compare.py [--rounds 2] [--backend cpu|gpu] [--threads 2]
@@ -41,6 +42,20 @@ def main():
     train = statistics.median(g["train_names_per_s"] / t["train_names_per_s"] for g, t in rows)
     infer = statistics.median(g["infer_names_per_s"] / t["infer_names_per_s"] for g, t in rows)
     print(f"gpu-rnn ({rows[0][0]['backend']}) / PyTorch {rows[0][1]['torch']} ({a.threads} threads), median of {a.rounds} rounds: train {train:.2f}x, inference {infer:.2f}x")
+    if a.backend == "gpu":
+        # The matmul target: 1024^3 on the GPU against PyTorch's sgemm, also alternately.
+        mm = [os.path.join(ROOT, "target", "release", "gpu-rnn"), "bench", "--json", "--backend", "gpu", "--kernel", "matmul_subgroup", "--kernel", "matmul_vec4", "--runs", "10"]
+        ratios = []
+        for r in range(a.rounds):
+            ours = {}
+            for line in run(mm):
+                if line.get("kind") == "kernel" and "1024" in line.get("shape", "") and line.get("gpu_rate"):
+                    ours[line["kernel"]] = line["gpu_rate"]
+            sgemm = run(theirs)[0]["sgemm_1024_gflops"]
+            best = max(ours, key=ours.get)
+            ratios.append(ours[best] / sgemm)
+            print(f"round {r + 1}: matmul 1024^3 {best} {ours[best]:.1f} GFLOP/s ({', '.join(f'{k} {v:.1f}' for k, v in ours.items())}); pytorch sgemm {sgemm:.1f} GFLOP/s")
+        print(f"matmul 1024^3 / PyTorch sgemm, median of {a.rounds} rounds: {100 * statistics.median(ratios):.0f}%")
 
 
 if __name__ == "__main__":

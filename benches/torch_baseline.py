@@ -63,11 +63,21 @@ def main():
             if i >= 2:
                 times.append(time.perf_counter() - t0)
     infer_rate = a.batch_size * len(times) / sum(times)
-    result = {"torch": torch.__version__, "threads": a.threads, "batch_size": a.batch_size, "train_names_per_s": train_rate, "infer_names_per_s": infer_rate}
+    # sgemm at 1024^3 (the kernel benchmarks' large matmul): median of 25 after a warm-up.
+    x, y = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    for _ in range(3):
+        x @ y
+    times = []
+    for _ in range(25):
+        t0 = time.perf_counter()
+        x @ y
+        times.append(time.perf_counter() - t0)
+    sgemm = 2 * 1024**3 / sorted(times)[len(times) // 2] * 1e-9
+    result = {"torch": torch.__version__, "threads": a.threads, "batch_size": a.batch_size, "train_names_per_s": train_rate, "infer_names_per_s": infer_rate, "sgemm_1024_gflops": sgemm}
     if a.json:
         print(json.dumps(result))
     else:
-        print(f"pytorch {torch.__version__}, {a.threads} threads, batch {a.batch_size}: train {train_rate:.1f} names/s, inference {infer_rate:.1f} names/s")
+        print(f"pytorch {torch.__version__}, {a.threads} threads, batch {a.batch_size}: train {train_rate:.1f} names/s, inference {infer_rate:.1f} names/s, sgemm 1024^3 {sgemm:.1f} GFLOP/s")
 
 
 if __name__ == "__main__":
