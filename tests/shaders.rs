@@ -146,7 +146,17 @@ fn uniform_structs_match_their_rust_mirrors() {
             size_of::<cell::CellParams>(),
         ),
         (
+            shaders::GRU_CELL_FWD_SUBGROUP,
+            "CellParams",
+            size_of::<cell::CellParams>(),
+        ),
+        (
             shaders::GRU_CELL_BWD_VEC4,
+            "CellParams",
+            size_of::<cell::CellParams>(),
+        ),
+        (
+            shaders::GRU_CELL_BWD_SUBGROUP,
             "CellParams",
             size_of::<cell::CellParams>(),
         ),

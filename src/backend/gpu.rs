@@ -65,7 +65,7 @@ impl GpuRuntime {
             Variant::Scalar => (Some(MatmulKernel::Scalar), Some(CellKernel::Scalar)),
             Variant::Vec4 => (Some(MatmulKernel::Vec4), Some(CellKernel::Vec4)),
             Variant::Tiled => (Some(MatmulKernel::Tiled), None),
-            Variant::Subgroup => (Some(MatmulKernel::Subgroup), None),
+            Variant::Subgroup => (Some(MatmulKernel::Subgroup), Some(CellKernel::Subgroup)),
         };
         match op {
             Op::Matmul {

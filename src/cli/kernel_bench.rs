@@ -389,7 +389,7 @@ pub fn kernel_cases() -> Vec<KernelCase> {
         for backward in [false, true] {
             let mut variants = vec![Variant::Scalar];
             if kind == CellKind::Gru {
-                variants.push(Variant::Vec4);
+                variants.extend([Variant::Vec4, Variant::Subgroup]);
             }
             for variant in variants {
                 cases.push(cell_case("lecture", kind, backward, b, h, variant));

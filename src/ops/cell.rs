@@ -109,6 +109,10 @@ pub enum CellKernel {
     /// 4 rows × 4 units per invocation with vec4 loads (GRU; H and the weight offsets
     /// multiples of 4, see [`vec4_eligible`]).
     Vec4,
+    /// 32 rows × 4 units per octet of lanes, W_hh shared through subgroup shuffles (GRU; the
+    /// operands of `Vec4`, on devices with subgroups of 8 to 64,
+    /// [`crate::ops::matmul::subgroups_fit`]).
+    Subgroup,
 }
 
 /// Whether the vec4 variant can run this step: a GRU with H, W_hh's and b_hh's offsets and
@@ -117,10 +121,24 @@ pub fn vec4_eligible(kind: CellKind, h: usize, offsets: &[usize]) -> bool {
     kind == CellKind::Gru && h.is_multiple_of(4) && offsets.iter().all(|o| o.is_multiple_of(4))
 }
 
+/// The subgroup kernels need subgroups of 8 to 64 invocations.
+fn check_subgroups(op: &'static str, ctx: &GpuContext, kernel: CellKernel) -> Result<()> {
+    if kernel == CellKernel::Subgroup && !crate::ops::matmul::subgroups_fit(ctx) {
+        return Err(Error::InvalidArgument {
+            op,
+            message: format!(
+                "needs subgroups of 8 to 64 invocations; {} has {:?}",
+                ctx.adapter.name, ctx.adapter.subgroup_sizes
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// The shader of a step; as everywhere, its file stem is also its entry point and the op's
 /// name.
 fn cell_shader(kind: CellKind, kernel: CellKernel, backward: bool) -> Result<&'static Shader> {
-    use CellKernel::{Scalar, Vec4};
+    use CellKernel::{Scalar, Subgroup, Vec4};
     use CellKind::{Gru, Lstm, Rnn};
     Ok(match (kind, kernel, backward) {
         (Rnn, Scalar, false) => shaders::RNN_CELL_FWD,
@@ -131,10 +149,12 @@ fn cell_shader(kind: CellKind, kernel: CellKernel, backward: bool) -> Result<&'s
         (Lstm, Scalar, true) => shaders::LSTM_CELL_BWD,
         (Gru, Vec4, false) => shaders::GRU_CELL_FWD_VEC4,
         (Gru, Vec4, true) => shaders::GRU_CELL_BWD_VEC4,
-        (kind, Vec4, _) => {
+        (Gru, Subgroup, false) => shaders::GRU_CELL_FWD_SUBGROUP,
+        (Gru, Subgroup, true) => shaders::GRU_CELL_BWD_SUBGROUP,
+        (kind, Vec4 | Subgroup, backward) => {
             return Err(Error::InvalidArgument {
                 op: "cell",
-                message: format!("no vec4 kernel for {kind:?}"),
+                message: format!("no {kernel:?} kernel for {kind:?} (backward: {backward})"),
             });
         }
     })
@@ -143,10 +163,10 @@ fn cell_shader(kind: CellKind, kernel: CellKernel, backward: bool) -> Result<&'s
 /// The forward step dispatch for `c.kind`, with the fastest kernel the operands allow.
 pub fn cell_fwd(ctx: &GpuContext, c: &CellFwd<Slice>) -> Result<Dispatch> {
     let offs = [c.whh.offset, c.bhh.map_or(0, |b| b.offset)];
-    let kernel = if vec4_eligible(c.kind, c.dims.h, &offs) {
-        CellKernel::Vec4
-    } else {
-        CellKernel::Scalar
+    let kernel = match vec4_eligible(c.kind, c.dims.h, &offs) {
+        true if crate::ops::matmul::subgroups_fit(ctx) => CellKernel::Subgroup,
+        true => CellKernel::Vec4,
+        false => CellKernel::Scalar,
     };
     cell_fwd_with(ctx, kernel, c)
 }
@@ -156,7 +176,8 @@ pub fn cell_fwd(ctx: &GpuContext, c: &CellFwd<Slice>) -> Result<Dispatch> {
 pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -> Result<Dispatch> {
     let shader = cell_shader(c.kind, kernel, false)?;
     let (op, entry) = (shader.name, shader.name);
-    if kernel == CellKernel::Vec4
+    check_subgroups(op, ctx, kernel)?;
+    if kernel != CellKernel::Scalar
         && !vec4_eligible(
             c.kind,
             c.dims.h,
@@ -240,15 +261,17 @@ fn invocations(kernel: CellKernel, a: &crate::cpu::cell::CellDims) -> usize {
     match kernel {
         CellKernel::Scalar => a.b * a.h,
         CellKernel::Vec4 => a.b.div_ceil(4) * (a.h / 4),
+        // Eight lanes per block of 32 rows and unit quad.
+        CellKernel::Subgroup => a.b.div_ceil(32) * (a.h / 4) * 8,
     }
 }
 
 /// The backward step dispatch for `c.kind`, with the fastest kernel the operands allow.
 pub fn cell_bwd(ctx: &GpuContext, c: &CellBwd<Slice>) -> Result<Dispatch> {
-    let kernel = if vec4_eligible(c.kind, c.dims.h, &[c.whh.offset, c.dhn.offset]) {
-        CellKernel::Vec4
-    } else {
-        CellKernel::Scalar
+    let kernel = match vec4_eligible(c.kind, c.dims.h, &[c.whh.offset, c.dhn.offset]) {
+        true if crate::ops::matmul::subgroups_fit(ctx) => CellKernel::Subgroup,
+        true => CellKernel::Vec4,
+        false => CellKernel::Scalar,
     };
     cell_bwd_with(ctx, kernel, c)
 }
@@ -258,7 +281,9 @@ pub fn cell_bwd(ctx: &GpuContext, c: &CellBwd<Slice>) -> Result<Dispatch> {
 pub fn cell_bwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellBwd<Slice>) -> Result<Dispatch> {
     let shader = cell_shader(c.kind, kernel, true)?;
     let (op, entry) = (shader.name, shader.name);
-    if kernel == CellKernel::Vec4 && !vec4_eligible(c.kind, c.dims.h, &[c.whh.offset, c.dhn.offset])
+    check_subgroups(op, ctx, kernel)?;
+    if kernel != CellKernel::Scalar
+        && !vec4_eligible(c.kind, c.dims.h, &[c.whh.offset, c.dhn.offset])
     {
         return Err(Error::InvalidArgument {
             op,

@@ -197,3 +197,205 @@ fn gru_cell_vec4_fwd_bwd_gpu_matches_cpu() {
         );
     }
 }
+
+/// Each GRU forward kernel for 4-aligned operands, called directly for one step: the vec4
+/// kernel, and the subgroup kernel where the device has subgroups (lavapipe does). Batches
+/// across several 32-row blocks and past them, H not a multiple of 8, unequal lengths sorted
+/// or not, both directions, with and without b_hh. Everything the step writes (and leaves)
+/// must equal the CPU twin's.
+#[test]
+fn gru_cell_fwd_aligned_kernels_match_cpu() {
+    use gpu_rnn::cpu::cell::CellDims;
+    use gpu_rnn::model::plan::CellFwd;
+    use gpu_rnn::ops::cell::{CellKernel, cell_fwd_with};
+    let mut rng = TestRng::new("gru_cell_fwd_aligned_kernels_match_cpu");
+    let Some(ctx) = gpu("gru_cell_fwd_aligned_kernels_match_cpu") else {
+        return;
+    };
+    let mut kernels = vec![CellKernel::Vec4];
+    if gpu_rnn::ops::matmul::subgroups_fit(ctx) {
+        kernels.push(CellKernel::Subgroup);
+    }
+    for kernel in kernels {
+        for case in 0..8 {
+            let b = [1, 17, 40, 70, 256][rng.below(5)];
+            let h = [4, 12, 100][rng.below(3)];
+            let (d, t) = (1 + rng.below(2), 1 + rng.below(6));
+            let dims = CellDims {
+                b,
+                h,
+                d,
+                t,
+                s: rng.below(t),
+                relu: false,
+                has_bias: rng.coin(),
+            };
+            let mut lens: Vec<u32> = (0..b).map(|_| 1 + rng.below(t) as u32).collect();
+            if rng.coin() {
+                lens.sort_by(|x, y| y.cmp(x));
+            }
+            let gh = 3 * h;
+            let w = rng.values(d * gh * h + d * gh); // W_hh (D, 3H, H) then b_hh (D, 3H)
+            let xw = rng.values(t * b * d * gh);
+            let hs0 = rng.values(d * (t + 1) * b * h);
+            let out0 = rng.values(t * b * d * h);
+            let gates0 = rng.values(d * t * b * 4 * h);
+
+            let (mut hs, mut out, mut gates) = (hs0.clone(), out0.clone(), gates0.clone());
+            let (whh, bhh) = w.split_at(d * gh * h);
+            let bhh = dims.has_bias.then_some(bhh);
+            gpu_rnn::cpu::gru_cell::gru_cell_fwd(
+                &mut hs, &mut out, &mut gates, &xw, whh, bhh, &lens, &dims,
+            );
+
+            let gw = upload(ctx, "w", &w);
+            let (gx, gl) = (upload(ctx, "xw", &xw), upload(ctx, "lens", &lens));
+            let (ghs, gout) = (upload(ctx, "hs", &hs0), upload(ctx, "out", &out0));
+            let ggates = upload(ctx, "gates", &gates0);
+            let op = CellFwd {
+                kind: CellKind::Gru,
+                dims,
+                xw: gx.all(),
+                whh: gw.slice(0, d * gh * h).unwrap(),
+                bhh: dims.has_bias.then(|| gw.slice(d * gh * h, d * gh).unwrap()),
+                lens: gl.all(),
+                hs: ghs.all(),
+                cs: None,
+                out: gout.all(),
+                gates: Some(ggates.all()),
+            };
+            let dispatch = cell_fwd_with(ctx, kernel, &op).expect("cell_fwd");
+            run(ctx, &[&dispatch]);
+            let what = format!("{kernel:?} case {case} {dims:?} lens {lens:?}");
+            let (fa, fr) = (1e-5, 1e-4);
+            assert_close(
+                &format!("{what}: hs"),
+                &download(ctx, &ghs),
+                &hs,
+                fa,
+                fr,
+                rng.seed,
+            );
+            assert_close(
+                &format!("{what}: out"),
+                &download(ctx, &gout),
+                &out,
+                fa,
+                fr,
+                rng.seed,
+            );
+            let got = download(ctx, &ggates);
+            assert_close(&format!("{what}: gates"), &got, &gates, fa, fr, rng.seed);
+        }
+    }
+}
+
+/// The same for the GRU backward kernels: one step, the last (from dh_n) or an earlier one
+/// (from dhh of the next step and the carry).
+#[test]
+fn gru_cell_bwd_aligned_kernels_match_cpu() {
+    use gpu_rnn::cpu::cell::CellDims;
+    use gpu_rnn::model::plan::CellBwd;
+    use gpu_rnn::ops::cell::{CellKernel, cell_bwd_with};
+    let mut rng = TestRng::new("gru_cell_bwd_aligned_kernels_match_cpu");
+    let Some(ctx) = gpu("gru_cell_bwd_aligned_kernels_match_cpu") else {
+        return;
+    };
+    let mut kernels = vec![CellKernel::Vec4];
+    if gpu_rnn::ops::matmul::subgroups_fit(ctx) {
+        kernels.push(CellKernel::Subgroup);
+    }
+    for kernel in kernels {
+        for case in 0..8 {
+            let b = [1, 17, 40, 70, 256][rng.below(5)];
+            let h = [4, 12, 100][rng.below(3)];
+            let (d, t) = (1 + rng.below(2), 1 + rng.below(6));
+            let dims = CellDims {
+                b,
+                h,
+                d,
+                t,
+                s: if rng.coin() { t - 1 } else { rng.below(t) },
+                relu: false,
+                has_bias: false,
+            };
+            let mut lens: Vec<u32> = (0..b).map(|_| 1 + rng.below(t) as u32).collect();
+            if rng.coin() {
+                lens.sort_by(|x, y| y.cmp(x));
+            }
+            let gh = 3 * h;
+            let whh = rng.values(d * gh * h);
+            let dout = rng.values(t * b * d * h);
+            let dhn = rng.values(d * b * h);
+            let hs = rng.values(d * (t + 1) * b * h);
+            let gates = rng.uniform(d * t * b * 4 * h, 0.05, 0.95);
+            let dxw0 = rng.values(t * b * d * gh);
+            // As a backward pass leaves it: dhh of step s + 1 is zero in rows not running then.
+            let mut dhh0 = rng.values(d * t * b * gh);
+            if dims.s + 1 < t {
+                let next = CellDims {
+                    s: dims.s + 1,
+                    ..dims
+                };
+                for dir in 0..d {
+                    for (row, &len) in lens.iter().enumerate() {
+                        if next.time(dir) >= len as usize {
+                            let at = next.step_row(dir, dims.s + 1, row, gh);
+                            dhh0[at..at + gh].fill(0.0);
+                        }
+                    }
+                }
+            }
+            let carry0 = rng.values(d * b * h);
+
+            let (mut dxw, mut dhh, mut carry) = (dxw0.clone(), dhh0.clone(), carry0.clone());
+            gpu_rnn::cpu::gru_cell::gru_cell_bwd(
+                &mut dxw, &mut dhh, &mut carry, &dout, &dhn, &whh, &lens, &hs, &gates, &dims,
+            );
+
+            let (gw, gl) = (upload(ctx, "whh", &whh), upload(ctx, "lens", &lens));
+            let (gdout, gdhn) = (upload(ctx, "dout", &dout), upload(ctx, "dhn", &dhn));
+            let (ghs, ggates) = (upload(ctx, "hs", &hs), upload(ctx, "gates", &gates));
+            let (gdxw, gdhh) = (upload(ctx, "dxw", &dxw0), upload(ctx, "dhh", &dhh0));
+            let gcarry = upload(ctx, "carry", &carry0);
+            let op = CellBwd {
+                kind: CellKind::Gru,
+                dims,
+                dout: gdout.all(),
+                dhn: gdhn.all(),
+                dcn: None,
+                whh: gw.all(),
+                lens: gl.all(),
+                hs: ghs.all(),
+                cs: None,
+                gates: Some(ggates.all()),
+                dxw: gdxw.all(),
+                dhh: gdhh.all(),
+                carry: gcarry.all(),
+                dc_carry: None,
+            };
+            let dispatch = cell_bwd_with(ctx, kernel, &op).expect("cell_bwd");
+            run(ctx, &[&dispatch]);
+            let what = format!("{kernel:?} case {case} {dims:?} lens {lens:?}");
+            let (ga, gr) = (1e-5, 1e-4);
+            assert_close(
+                &format!("{what}: dxw"),
+                &download(ctx, &gdxw),
+                &dxw,
+                ga,
+                gr,
+                rng.seed,
+            );
+            assert_close(
+                &format!("{what}: dhh"),
+                &download(ctx, &gdhh),
+                &dhh,
+                ga,
+                gr,
+                rng.seed,
+            );
+            let got = download(ctx, &gcarry);
+            assert_close(&format!("{what}: carry"), &got, &carry, ga, gr, rng.seed);
+        }
+    }
+}
