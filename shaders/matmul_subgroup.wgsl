@@ -23,7 +23,8 @@
 // because the others read its A values; such lanes clamp their loads and skip their stores.
 // The octet is found from subgroup_id and subgroup_invocation_id, never from the local index,
 // because Vulkan does not fix how invocations map to subgroups. Workgroup: 64 invocations
-// (8 octets stacked along M); grid (ceil(N/32), ceil(M/(8·ROWS)), batch).
+// as OCT_M octets along M by 8 / OCT_M along N (the host picks the arrangement that pads C
+// least); grid (ceil(N/(32·8/OCT_M)), ceil(M/(ROWS·OCT_M)), batch).
 // CPU twin: src/cpu/matmul.rs (cpu::matmul::matmul).
 
 struct MatmulParams {
@@ -51,6 +52,8 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override ACCUMULATE: bool = false;
+// Octets of a workgroup along M: 1, 2, 4 or 8.
+override OCT_M: u32 = 8u;
 
 // Rows of C per octet (written out in rank1 and the loads of A).
 const ROWS: u32 = 32u;
@@ -200,8 +203,8 @@ fn matmul_subgroup(
     let lane = sid & 7u;
     let first = sid - lane;                           // lane 0 of this octet in the subgroup
     let octet = (sg * sg_size + sid) / 8u;           // 0..8 within the workgroup
-    let row0 = (wg.y * 8u + octet) * ROWS;
-    let col0 = wg.x * 32u + 4u * lane;
+    let row0 = (wg.y * OCT_M + octet % OCT_M) * ROWS;
+    let col0 = (wg.x * (8u / OCT_M) + octet / OCT_M) * 32u + 4u * lane;
     // Clamped so that lanes outside C still load real elements; their results are dropped.
     // (NN has N a multiple of 4, so the clamp only moves lanes that lie wholly outside C.)
     let col = min(col0, p.n - 4u);

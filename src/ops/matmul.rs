@@ -54,10 +54,24 @@ pub enum MatmulKernel {
     Subgroup,
 }
 
-/// Rows of C per octet of lanes in matmul_subgroup.wgsl (its `ROWS`), and its block of C per
-/// workgroup: 32 columns by 8 octets of rows.
+/// Rows of C per octet of lanes in matmul_subgroup.wgsl (its `ROWS`); each octet has 32
+/// columns.
 const SUBGROUP_ROWS: usize = 32;
-const SUBGROUP_BLOCK: (usize, usize) = (32, 8 * SUBGROUP_ROWS);
+
+/// matmul_subgroup's `OCT_M`: how many of a workgroup's 8 octets lie along M (the rest along
+/// N), the arrangement whose blocks pad an M × N product least (the most along M on a tie).
+/// A weight gradient of 300 × 100 gets 2: blocks of 64 × 128 pad it 1.37×, where 8 (256 × 32)
+/// would pad it 2.2×.
+fn subgroup_octets_m(m: usize, n: usize) -> usize {
+    let padded = |om: usize| {
+        let (rows, cols) = (SUBGROUP_ROWS * om, 32 * (8 / om));
+        m.div_ceil(rows) * rows * n.div_ceil(cols) * cols
+    };
+    [8, 4, 2, 1]
+        .into_iter()
+        .min_by_key(|&om| padded(om))
+        .expect("four arrangements")
+}
 
 /// Whether `ctx`'s device runs matmul_subgroup.wgsl: subgroup operations enabled, and
 /// subgroups of 8 to 64 invocations, so that its 64-invocation workgroups hold whole octets.
@@ -401,7 +415,11 @@ fn build(
     // C's elements per workgroup along (N, M).
     let block = match kernel {
         MatmulKernel::Tiled => (SHARED_TILE, SHARED_TILE),
-        MatmulKernel::Subgroup => SUBGROUP_BLOCK,
+        MatmulKernel::Subgroup => {
+            let om = subgroup_octets_m(d.m, d.n);
+            constants.push(("OCT_M", om as f64));
+            (32 * (8 / om), SUBGROUP_ROWS * om)
+        }
         MatmulKernel::Scalar | MatmulKernel::Vec4 => {
             constants.extend([("WG_X", WG_X as f64), ("WG_Y", WG_Y as f64)]);
             (TILE * WG_X as usize, TILE * WG_Y as usize)
@@ -434,4 +452,20 @@ fn build(
         bindings.push((5, padded.map_or(a.buffer(), |r| r.lens.buffer())));
     }
     Ok(Dispatch::new(ctx, OP, pipeline, &params, &bindings, groups))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subgroup_octets_m;
+
+    // The lecture model's products: the weight gradients get blocks that fit them, the long
+    // products keep 256-row blocks.
+    #[test]
+    fn subgroup_arrangement_pads_least() {
+        assert_eq!(subgroup_octets_m(300, 100), 2);
+        assert_eq!(subgroup_octets_m(600, 200), 1);
+        assert_eq!(subgroup_octets_m(3328, 600), 8);
+        assert_eq!(subgroup_octets_m(4864, 200), 8);
+        assert_eq!(subgroup_octets_m(1024, 1024), 8);
+    }
 }
