@@ -1,8 +1,8 @@
 //! `cargo bench --bench adapter_peak`: what bounds a kernel on this adapter. The arithmetic
 //! peak (register-only vec4 FMA chains) against FMA loops fed by storage-buffer loads, by
-//! uniform-buffer loads and by subgroup shuffles, and a private array indexed by a loop variable
-//! against named variables. On lavapipe these gaps decide how gpu-rnn's kernels are written
-//! (see README, Performance, and shaders/matmul_subgroup.wgsl).
+//! uniform-buffer loads and by subgroup shuffles, a private array indexed by a loop variable
+//! against named variables, and scalar against vec4 loads. On lavapipe these gaps decide how
+//! gpu-rnn's kernels are written (see README, Performance, and shaders/matmul_subgroup.wgsl).
 
 use gpu_rnn::gpu::GpuContext;
 
@@ -49,6 +49,18 @@ const PROBES: &[Probe] = &[
     Probe {
         entry: "named_acc",
         flops: 256.0 * 4.0 * 8.0,
+        input: 1,
+        needs_subgroups: false,
+    },
+    Probe {
+        entry: "scalar_load",
+        flops: 1024.0 * 8.0,
+        input: 3,
+        needs_subgroups: false,
+    },
+    Probe {
+        entry: "vec4_load",
+        flops: 1024.0 * 8.0,
         input: 1,
         needs_subgroups: false,
     },

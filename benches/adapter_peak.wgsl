@@ -7,6 +7,8 @@
 //                 loaded values through subgroup shuffles costs (matmul_subgroup does that).
 //   indexed_acc:  four vec4 accumulators in a private array indexed by a loop variable;
 //   named_acc:    the same sums in four named variables (lavapipe keeps the first in memory).
+//   scalar_load:  one vec4 FMA per four scalar storage loads;
+//   vec4_load:    one vec4 FMA per vec4 storage load: what a wide load saves per element.
 @group(0) @binding(0) var<storage, read_write> out: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> inp: array<vec4<f32>>;
 @group(0) @binding(2) var<uniform> ub: array<vec4<f32>, 4096>;
@@ -80,4 +82,24 @@ fn named_acc(@builtin(global_invocation_id) gid: vec3<u32>) {
         a2 = fma(a2, m, vec4<f32>(2.0)); a3 = fma(a3, m, vec4<f32>(3.0));
     }
     out[gid.x] = a0 + a1 + a2 + a3;
+}
+
+@compute @workgroup_size(64)
+fn scalar_load(@builtin(global_invocation_id) gid: vec3<u32>) {
+    var acc = vec4<f32>(0.0);
+    let base = (gid.x * 16u) % 4096u;
+    for (var i = 0u; i < 1024u; i++) {
+        let j = (base + 4u * i) & 32767u;
+        acc = fma(vec4<f32>(ins[j], ins[j + 1u], ins[j + 2u], ins[j + 3u]), vec4<f32>(0.5), acc);
+    }
+    out[gid.x] = acc;
+}
+@compute @workgroup_size(64)
+fn vec4_load(@builtin(global_invocation_id) gid: vec3<u32>) {
+    var acc = vec4<f32>(0.0);
+    let base = (gid.x * 4u) % 4096u;
+    for (var i = 0u; i < 1024u; i++) {
+        acc = fma(inp[(base + i) & 8191u], vec4<f32>(0.5), acc);
+    }
+    out[gid.x] = acc;
 }
