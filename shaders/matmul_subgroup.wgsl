@@ -167,31 +167,31 @@ fn rank1(acc: ptr<function, array<vec4<f32>, 32>>, aq: ptr<function, array<vec4<
     (*acc)[31] = fma(vec4<f32>(s7.w), bk, (*acc)[31]);
 }
 
-// C[row, col..col + 4] = v (+ bias) (+= with ACCUMULATE), for the columns inside C.
-fn store_row(bias_off: u32, c_off: u32, row: u32, col: u32, v: vec4<f32>) {
+// C[row, col..col + 4] = v + add (+= with ACCUMULATE), for the columns inside C; `add` is
+// this lane's quad of the bias (or 0), loaded once for all its rows.
+fn store_row(c_off: u32, row: u32, col: u32, v: vec4<f32>, add: vec4<f32>) {
     if row >= p.m {
         return;
     }
+    let x = v + add;
     for (var q = 0u; q < 4u; q++) {
         let cq = col + q;
         if cq >= p.n {
             break;
         }
-        var x = v[q];
-        if HAS_BIAS {
-            x += bias[bias_off + cq];
-        }
         let idx = c_off + row * p.ldc + cq;
         if ACCUMULATE {
-            x += c[idx];
+            c[idx] += x[q];
+        } else {
+            c[idx] = x[q];
         }
-        c[idx] = x;
     }
 }
 
 @compute @workgroup_size(64)
 fn matmul_subgroup(
     @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(subgroup_id) sg: u32,
     @builtin(subgroup_size) sg_size: u32,
     @builtin(subgroup_invocation_id) sid: u32,
@@ -203,7 +203,12 @@ fn matmul_subgroup(
     let lane = sid & 7u;
     let first = sid - lane;                           // lane 0 of this octet in the subgroup
     let octet = (sg * sg_size + sid) / 8u;           // 0..8 within the workgroup
-    let row0 = (wg.y * OCT_M + octet % OCT_M) * ROWS;
+    // Row blocks in the order 0, last, 1, last − 1, …: a padded batch's early steps hold the
+    // most running rows, and a device that hands each thread a contiguous run of workgroups
+    // (lavapipe does) then gets a share of both ends.
+    let half = wg.y / 2u;
+    let yb = select(half, nwg.y - 1u - half, (wg.y & 1u) == 1u);
+    let row0 = (yb * OCT_M + octet % OCT_M) * ROWS;
     let col0 = (wg.x * (8u / OCT_M) + octet / OCT_M) * 32u + 4u * lane;
     // Clamped so that lanes outside C still load real elements; their results are dropped.
     // (NN has N a multiple of 4, so the clamp only moves lanes that lie wholly outside C.)
@@ -281,36 +286,41 @@ fn matmul_subgroup(
         return;
     }
     // Constant indices only: a dynamically indexed acc would live in memory on lavapipe.
-    store_row(bias_off, c_off, row0 + 0u, col0, acc[0]);
-    store_row(bias_off, c_off, row0 + 1u, col0, acc[1]);
-    store_row(bias_off, c_off, row0 + 2u, col0, acc[2]);
-    store_row(bias_off, c_off, row0 + 3u, col0, acc[3]);
-    store_row(bias_off, c_off, row0 + 4u, col0, acc[4]);
-    store_row(bias_off, c_off, row0 + 5u, col0, acc[5]);
-    store_row(bias_off, c_off, row0 + 6u, col0, acc[6]);
-    store_row(bias_off, c_off, row0 + 7u, col0, acc[7]);
-    store_row(bias_off, c_off, row0 + 8u, col0, acc[8]);
-    store_row(bias_off, c_off, row0 + 9u, col0, acc[9]);
-    store_row(bias_off, c_off, row0 + 10u, col0, acc[10]);
-    store_row(bias_off, c_off, row0 + 11u, col0, acc[11]);
-    store_row(bias_off, c_off, row0 + 12u, col0, acc[12]);
-    store_row(bias_off, c_off, row0 + 13u, col0, acc[13]);
-    store_row(bias_off, c_off, row0 + 14u, col0, acc[14]);
-    store_row(bias_off, c_off, row0 + 15u, col0, acc[15]);
-    store_row(bias_off, c_off, row0 + 16u, col0, acc[16]);
-    store_row(bias_off, c_off, row0 + 17u, col0, acc[17]);
-    store_row(bias_off, c_off, row0 + 18u, col0, acc[18]);
-    store_row(bias_off, c_off, row0 + 19u, col0, acc[19]);
-    store_row(bias_off, c_off, row0 + 20u, col0, acc[20]);
-    store_row(bias_off, c_off, row0 + 21u, col0, acc[21]);
-    store_row(bias_off, c_off, row0 + 22u, col0, acc[22]);
-    store_row(bias_off, c_off, row0 + 23u, col0, acc[23]);
-    store_row(bias_off, c_off, row0 + 24u, col0, acc[24]);
-    store_row(bias_off, c_off, row0 + 25u, col0, acc[25]);
-    store_row(bias_off, c_off, row0 + 26u, col0, acc[26]);
-    store_row(bias_off, c_off, row0 + 27u, col0, acc[27]);
-    store_row(bias_off, c_off, row0 + 28u, col0, acc[28]);
-    store_row(bias_off, c_off, row0 + 29u, col0, acc[29]);
-    store_row(bias_off, c_off, row0 + 30u, col0, acc[30]);
-    store_row(bias_off, c_off, row0 + 31u, col0, acc[31]);
+    var add = vec4<f32>(0.0);
+    if HAS_BIAS {
+        let bq = min(vec4<u32>(col0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u));
+        add = vec4<f32>(bias[bias_off + bq.x], bias[bias_off + bq.y], bias[bias_off + bq.z], bias[bias_off + bq.w]);
+    }
+    store_row(c_off, row0 + 0u, col0, acc[0], add);
+    store_row(c_off, row0 + 1u, col0, acc[1], add);
+    store_row(c_off, row0 + 2u, col0, acc[2], add);
+    store_row(c_off, row0 + 3u, col0, acc[3], add);
+    store_row(c_off, row0 + 4u, col0, acc[4], add);
+    store_row(c_off, row0 + 5u, col0, acc[5], add);
+    store_row(c_off, row0 + 6u, col0, acc[6], add);
+    store_row(c_off, row0 + 7u, col0, acc[7], add);
+    store_row(c_off, row0 + 8u, col0, acc[8], add);
+    store_row(c_off, row0 + 9u, col0, acc[9], add);
+    store_row(c_off, row0 + 10u, col0, acc[10], add);
+    store_row(c_off, row0 + 11u, col0, acc[11], add);
+    store_row(c_off, row0 + 12u, col0, acc[12], add);
+    store_row(c_off, row0 + 13u, col0, acc[13], add);
+    store_row(c_off, row0 + 14u, col0, acc[14], add);
+    store_row(c_off, row0 + 15u, col0, acc[15], add);
+    store_row(c_off, row0 + 16u, col0, acc[16], add);
+    store_row(c_off, row0 + 17u, col0, acc[17], add);
+    store_row(c_off, row0 + 18u, col0, acc[18], add);
+    store_row(c_off, row0 + 19u, col0, acc[19], add);
+    store_row(c_off, row0 + 20u, col0, acc[20], add);
+    store_row(c_off, row0 + 21u, col0, acc[21], add);
+    store_row(c_off, row0 + 22u, col0, acc[22], add);
+    store_row(c_off, row0 + 23u, col0, acc[23], add);
+    store_row(c_off, row0 + 24u, col0, acc[24], add);
+    store_row(c_off, row0 + 25u, col0, acc[25], add);
+    store_row(c_off, row0 + 26u, col0, acc[26], add);
+    store_row(c_off, row0 + 27u, col0, acc[27], add);
+    store_row(c_off, row0 + 28u, col0, acc[28], add);
+    store_row(c_off, row0 + 29u, col0, acc[29], add);
+    store_row(c_off, row0 + 30u, col0, acc[30], add);
+    store_row(c_off, row0 + 31u, col0, acc[31], add);
 }
