@@ -52,6 +52,8 @@ def main():
                 if line.get("kind") == "kernel" and "1024" in line.get("shape", "") and line.get("gpu_rate"):
                     ours[line["kernel"]] = line["gpu_rate"]
             sgemm = run(theirs)[0]["sgemm_1024_gflops"]
+            if not ours:
+                sys.exit("gpu-rnn bench reported no GPU time for the 1024^3 matmul (no timestamp queries?)")
             best = max(ours, key=ours.get)
             ratios.append(ours[best] / sgemm)
             print(f"round {r + 1}: matmul 1024^3 {best} {ours[best]:.1f} GFLOP/s ({', '.join(f'{k} {v:.1f}' for k, v in ours.items())}); pytorch sgemm {sgemm:.1f} GFLOP/s")

@@ -384,6 +384,14 @@ fn step_table(args: &BenchArgs, backends: &[Backend]) -> Result<()> {
     }
     if args.profile {
         for b in backends {
+            if let Backend::Gpu(ctx) = b
+                && !ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY)
+            {
+                if !args.json {
+                    println!("no profile on {}: it has no timestamp queries", ctx.adapter);
+                }
+                continue;
+            }
             for train in [true, false] {
                 profile_table(b, &set[0], args.runs, train, args.json)?;
             }

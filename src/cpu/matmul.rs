@@ -158,6 +158,9 @@ fn by_row_bands(
     threads: usize,
     f: impl Fn(&mut [f32], usize, usize) + Sync,
 ) {
+    if m == 0 {
+        return;
+    }
     let units = m.div_ceil(align);
     let parts = threads.min(units).max(1);
     let band = units.div_ceil(parts) * align;

@@ -151,21 +151,22 @@ fn layout_index(d: &MatmulDims) -> Option<usize> {
 /// The matmul kernel per layout (NT, NN, TN) that [`autotune`] measured fastest on this
 /// adapter, from this process's table, else from the cache file (see [`tune_cache_path`]), else
 /// measured now and saved there. `None` when `GPU_RNN_AUTOTUNE=0`, without timestamp queries
-/// or a cache folder, or if measuring failed: then [`matmul`] picks by adapter type.
+/// or a cache folder, or if measuring failed: then [`matmul`] picks by adapter type. Either
+/// answer is kept for the process, so a failure is not measured again at every product.
 pub fn tuned_kernels(ctx: &GpuContext) -> Option<[MatmulKernel; 3]> {
-    static TUNED: std::sync::Mutex<Vec<(String, [MatmulKernel; 3])>> =
-        std::sync::Mutex::new(Vec::new());
+    type Table = Vec<(String, Option<[MatmulKernel; 3]>)>;
+    static TUNED: std::sync::Mutex<Table> = std::sync::Mutex::new(Vec::new());
     if std::env::var("GPU_RNN_AUTOTUNE").is_ok_and(|v| v == "0" || v == "off") {
         return None;
     }
     let key = tune_key(ctx);
     let mut table = TUNED.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, k)) = table.iter().find(|(k, _)| *k == key) {
-        return Some(*k);
+        return *k;
     }
-    let kernels = tuned_from(ctx, &tune_cache_path()?).ok()?;
+    let kernels = tune_cache_path().and_then(|path| tuned_from(ctx, &path).ok());
     table.push((key, kernels));
-    Some(kernels)
+    kernels
 }
 
 /// `$GPU_RNN_CACHE_DIR`, `$XDG_CACHE_HOME/gpu-rnn` or `~/.cache/gpu-rnn`, then
@@ -179,9 +180,26 @@ pub fn tune_cache_path() -> Option<std::path::PathBuf> {
     Some(dir.join("matmul-autotune.json"))
 }
 
+/// The adapter, backend and driver, and a hash of the candidate kernels' sources: a choice
+/// measured against other kernels (an older gpu-rnn) is measured again.
 fn tune_key(ctx: &GpuContext) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for shader in [
+        shaders::MATMUL_VEC4,
+        shaders::MATMUL_TILED,
+        shaders::MATMUL_SUBGROUP,
+    ] {
+        shader.source.hash(&mut h);
+    }
     let a = &ctx.adapter;
-    format!("{} | {:?} | {}", a.name, a.backend, a.driver)
+    format!(
+        "{} | {:?} | {} | kernels {:016x}",
+        a.name,
+        a.backend,
+        a.driver,
+        h.finish()
+    )
 }
 
 /// [`tuned_kernels`] with the cache file at `path`: this adapter's entry if the file has one
@@ -189,10 +207,12 @@ fn tune_key(ctx: &GpuContext) -> String {
 /// (atomically, keeping the other adapters' entries).
 pub fn tuned_from(ctx: &GpuContext, path: &std::path::Path) -> Result<[MatmulKernel; 3]> {
     let key = tune_key(ctx);
-    let mut file: serde_json::Map<String, serde_json::Value> = std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let read = || -> serde_json::Map<String, serde_json::Value> {
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    };
     let parse = |v: &serde_json::Value| -> Option<[MatmulKernel; 3]> {
         let mut out = [MatmulKernel::Scalar; 3];
         for (slot, layout) in out.iter_mut().zip(LAYOUTS) {
@@ -205,7 +225,7 @@ pub fn tuned_from(ctx: &GpuContext, path: &std::path::Path) -> Result<[MatmulKer
         }
         Some(out)
     };
-    if let Some(k) = file.get(&key).and_then(parse) {
+    if let Some(k) = read().get(&key).and_then(parse) {
         return Ok(k);
     }
     let kernels = autotune(ctx)?;
@@ -214,15 +234,20 @@ pub fn tuned_from(ctx: &GpuContext, path: &std::path::Path) -> Result<[MatmulKer
         .zip(kernels)
         .map(|(l, k)| (l.to_string(), format!("{k:?}").into()))
         .collect();
+    // Read again: another process may have saved its adapter meanwhile.
+    let mut file = read();
     file.insert(key, serde_json::Value::Object(entry));
     let text = serde_json::to_string_pretty(&file).expect("a JSON map");
-    crate::atomic::write_atomic(path, text.as_bytes())?;
+    // A folder that can't be written costs the next run a measurement, nothing more.
+    if let Err(e) = crate::atomic::write_atomic(path, text.as_bytes()) {
+        eprintln!("warning: could not save the matmul autotune: {e}");
+    }
     Ok(kernels)
 }
 
 /// Time each candidate kernel (matmul_vec4, matmul_tiled, and matmul_subgroup where it runs)
 /// on a 256³ product of each layout, median of 5 timestamped runs after a warm-up, and
-/// return the fastest per layout. A few seconds on lavapipe, most of it compiling pipelines.
+/// return the fastest per layout. About a second on lavapipe, most of it compiling pipelines.
 pub fn autotune(ctx: &GpuContext) -> Result<[MatmulKernel; 3]> {
     const SIZE: usize = 256;
     if !ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
@@ -367,6 +392,16 @@ fn build(
         steps_b: 0,
     };
     if let Some(rows) = &padded {
+        // The kernel reads the lengths from the start of their buffer, one bit per product.
+        if rows.lens.offset != 0 || d.batch > 2 {
+            return Err(Error::InvalidArgument {
+                op: OP,
+                message: format!(
+                    "a padded product needs its lengths at offset 0 (got {}) and at most 2 products (got {})",
+                    rows.lens.offset, d.batch
+                ),
+            });
+        }
         let len = if d.trans_a { d.k } else { d.m };
         if rows.steps_b == 0 || !len.is_multiple_of(rows.steps_b) || rows.lens.len < rows.steps_b {
             return Err(Error::Shape {
@@ -463,6 +498,7 @@ mod tests {
     #[test]
     fn subgroup_arrangement_pads_least() {
         assert_eq!(subgroup_octets_m(300, 100), 2);
+        assert_eq!(subgroup_octets_m(100, 60), 4);
         assert_eq!(subgroup_octets_m(600, 200), 1);
         assert_eq!(subgroup_octets_m(3328, 600), 8);
         assert_eq!(subgroup_octets_m(4864, 200), 8);

@@ -68,7 +68,7 @@ pub enum Variant {
     Vec4,
     /// Workgroup-shared tiles (matmul only; cells run their default kernel).
     Tiled,
-    /// Operands shared through subgroup shuffles (matmul only).
+    /// Operands shared through subgroup shuffles (matmul and the GRU cells).
     Subgroup,
 }
 

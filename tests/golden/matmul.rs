@@ -449,6 +449,19 @@ fn aligned_kernel_matches_cpu(ctx: &GpuContext, kernel: MatmulKernel, prefix: &s
     check(ctx, kernel, &nt, &mut rng, dims, [0; 3], true);
     let dims = MatmulDims::tn(600, 200, 4864).accumulate();
     check(ctx, kernel, &tn, &mut rng, dims, [0; 3], false);
+    // The weight gradients' shapes, which matmul_subgroup tiles with 2 and 4 octets along M.
+    let dims = MatmulDims::tn(300, 100, 520).accumulate();
+    check(ctx, kernel, &tn, &mut rng, dims, [0; 3], false);
+    let dims = MatmulDims::nn(100, 60, 36);
+    check(
+        ctx,
+        kernel,
+        &format!("{prefix}_nn"),
+        &mut rng,
+        dims,
+        [0; 3],
+        true,
+    );
 }
 
 // The shared-memory variant (the one real GPUs get): every transpose, strided views and
@@ -698,6 +711,11 @@ fn matmul_autotune_saves_its_choice_per_adapter() {
 
     std::fs::write(&path, "not json").unwrap();
     tuned_from(ctx, &path).expect("measured over a broken file");
+    // A cache "folder" that is a file: the measurement still answers, unsaved.
+    let blocked = dir.join("not-a-folder");
+    std::fs::write(&blocked, "").unwrap();
+    let kernels = tuned_from(ctx, &blocked.join("matmul-autotune.json")).expect("unsaved");
+    assert!(kernels.iter().all(|&k| k != MatmulKernel::Scalar));
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
         serde_json::from_str::<serde_json::Value>(&text).is_ok(),
@@ -789,11 +807,13 @@ fn matmul_subgroup_skips_padding_and_equals_the_whole_product() {
         let dims = MatmulDims::tn(mm, n, kk)
             .batched(2, [kk * mm, kk * n, mm * n, 0])
             .accumulate();
+        // Garbage in A's padding rows this time: both the kernel and the CPU twin
+        // (matmul_padded) must skip exactly those rows to agree.
         let mut a = rng.values(2 * kk * mm);
         for (z, rev) in [(0, false), (1, true)] {
             for (i, row) in a[z * kk * mm..(z + 1) * kk * mm].chunks_mut(mm).enumerate() {
                 if padding(i, rev) {
-                    row.fill(0.0);
+                    row.fill(1e3);
                 }
             }
             skippable += (0..kk / 8)
@@ -803,7 +823,17 @@ fn matmul_subgroup_skips_padding_and_equals_the_whole_product() {
         let bk = rng.values(2 * kk * n);
         let c0 = rng.values(2 * mm * n);
         let mut want = c0.clone();
-        cpu::matmul::matmul(&mut want, &a, &bk, None, &dims);
+        let steps = gpu_rnn::model::plan::Steps {
+            lens: gpu_rnn::model::plan::View {
+                buf: gpu_rnn::model::plan::BufId(0),
+                offset: 0,
+                len: b,
+            },
+            t,
+            b,
+            reversed: [false, true],
+        };
+        cpu::matmul::matmul_padded(&mut want, &a, &bk, None, &dims, b, &steps.rows(&lens));
         let (ga, gb, gc) = (
             upload(ctx, "a", &a),
             upload(ctx, "b", &bk),
@@ -837,4 +867,58 @@ fn matmul_subgroup_skips_padding_and_equals_the_whole_product() {
         );
     }
     assert!(skippable > 0, "no octet or slice was all padding");
+}
+
+// Padded products large enough (≥ 2 MFLOP) to run in bands on several threads: bands of
+// equal real rows along M, of C's rows along K. Same results as the whole product with the
+// padding zeroed, and garbage past C's view untouched.
+#[test]
+fn matmul_padded_in_bands_equals_whole_product() {
+    let mut rng = TestRng::new("matmul_padded_in_bands_equals_whole_product");
+    let (t, b) = (6, 128);
+    let mut lens: Vec<u32> = (0..b).map(|_| 1 + rng.below(t) as u32).collect();
+    lens.sort_by(|x, y| y.cmp(x));
+    let steps = gpu_rnn::model::plan::Steps {
+        lens: gpu_rnn::model::plan::View {
+            buf: gpu_rnn::model::plan::BufId(0),
+            offset: 0,
+            len: b,
+        },
+        t,
+        b,
+        reversed: [false, false],
+    };
+    let rows = steps.rows(&lens);
+    let padding = |i: usize| lens[i % b] as usize <= i / b;
+    for dims in [
+        MatmulDims::nt(t * b, 128, 64),
+        MatmulDims::tn(128, 64, t * b).accumulate(),
+    ] {
+        assert!(dims.flops() >= 2e6);
+        let (ea, eb, ec) = dims.extents();
+        let mut a = rng.values(ea);
+        let width = if dims.trans_a { dims.m } else { dims.k };
+        for (i, row) in a.chunks_mut(width).enumerate() {
+            if padding(i) {
+                row.fill(0.0);
+            }
+        }
+        let bm = rng.values(eb);
+        let bias = (!dims.trans_a).then(|| rng.values(dims.n));
+        let c0 = rng.values(ec + 7);
+        let mut want = c0.clone();
+        cpu::matmul::matmul(&mut want, &a, &bm, bias.as_deref(), &dims);
+        let mut got = c0.clone();
+        let block_rows = vec![rows[0].clone()];
+        cpu::matmul::matmul_padded(&mut got, &a, &bm, bias.as_deref(), &dims, b, &block_rows);
+        assert_close(
+            &format!("matmul_padded in bands {dims:?}"),
+            &got,
+            &want,
+            atol_for(&dims),
+            RTOL,
+            rng.seed,
+        );
+        assert_eq!(got[ec..], c0[ec..], "past C");
+    }
 }

@@ -217,9 +217,9 @@ fn gru_cell_fwd_aligned_kernels_match_cpu() {
         kernels.push(CellKernel::Subgroup);
     }
     for kernel in kernels {
-        for case in 0..8 {
+        for case in 0..10 {
             let b = [1, 17, 40, 70, 256][rng.below(5)];
-            let h = [4, 12, 100][rng.below(3)];
+            let h = [4, 8, 12, 16, 100][rng.below(5)];
             let (d, t) = (1 + rng.below(2), 1 + rng.below(6));
             let dims = CellDims {
                 b,
@@ -306,9 +306,9 @@ fn gru_cell_bwd_aligned_kernels_match_cpu() {
         kernels.push(CellKernel::Subgroup);
     }
     for kernel in kernels {
-        for case in 0..8 {
+        for case in 0..10 {
             let b = [1, 17, 40, 70, 256][rng.below(5)];
-            let h = [4, 12, 100][rng.below(3)];
+            let h = [4, 8, 12, 16, 100][rng.below(5)];
             let (d, t) = (1 + rng.below(2), 1 + rng.below(6));
             let dims = CellDims {
                 b,
