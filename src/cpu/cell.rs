@@ -88,7 +88,10 @@ pub(crate) fn direction_rows<'a>(
     width: usize,
 ) -> Vec<Vec<&'a mut [f32]>> {
     let step = dims.b * dims.d * width;
-    assert!(buf.len() >= dims.t * step, "direction_rows: buffer shorter than (T, B, D·width)");
+    assert!(
+        buf.len() >= dims.t * step,
+        "direction_rows: buffer shorter than (T, B, D·width)"
+    );
     let mut dirs: Vec<Vec<&mut [f32]>> = (0..dims.d).map(|_| Vec::with_capacity(dims.b)).collect();
     for (time, block) in buf.chunks_mut(step).enumerate() {
         let mine: Vec<usize> = (0..dims.d).filter(|&d| dims.time(d) == time).collect();
