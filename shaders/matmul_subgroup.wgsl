@@ -65,11 +65,16 @@ const ROWS: u32 = 32u;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;      // (M, N)
 @group(0) @binding(5) var<storage, read> lens: array<u32>;         // (B) with `packed`
 
+// The time of step `step` of product z's T = t steps: backwards when its bit says so.
+fn step_time(step: u32, t: u32, z: u32) -> u32 {
+    return select(step, t - 1u - step, ((p.packed >> (2u + z)) & 1u) == 1u);
+}
+
 // One past the last row of step `step` (of product z, along K) still running, as
 // cpu::cell::active_rows: the octet's lanes look at every 8th length, then take the maximum.
 fn step_rows(step: u32, z: u32, lane: u32) -> u32 {
     let t = p.k / p.steps_b;
-    let time = select(step, t - 1u - step, ((p.packed >> (2u + z)) & 1u) == 1u);
+    let time = step_time(step, t, z);
     var last = 0u;
     for (var row = lane; row < p.steps_b; row += 8u) {
         if time < lens[row] {
@@ -87,7 +92,7 @@ fn running(i: u32, z: u32) -> bool {
     }
     let step = i / p.steps_b;
     let t = p.m / p.steps_b;
-    let time = select(step, t - 1u - step, ((p.packed >> (2u + z)) & 1u) == 1u);
+    let time = step_time(step, t, z);
     return time < lens[i % p.steps_b];
 }
 

@@ -121,6 +121,16 @@ pub fn vec4_eligible(kind: CellKind, h: usize, offsets: &[usize]) -> bool {
     kind == CellKind::Gru && h.is_multiple_of(4) && offsets.iter().all(|o| o.is_multiple_of(4))
 }
 
+/// The fastest kernel for a step whose operands are (or are not) [`vec4_eligible`]: the
+/// subgroup kernel where the device has subgroups that fit, else the vec4 one.
+fn pick(ctx: &GpuContext, aligned: bool) -> CellKernel {
+    match aligned {
+        true if crate::ops::matmul::subgroups_fit(ctx) => CellKernel::Subgroup,
+        true => CellKernel::Vec4,
+        false => CellKernel::Scalar,
+    }
+}
+
 /// The subgroup kernels need subgroups of 8 to 64 invocations.
 fn check_subgroups(op: &'static str, ctx: &GpuContext, kernel: CellKernel) -> Result<()> {
     if kernel == CellKernel::Subgroup && !crate::ops::matmul::subgroups_fit(ctx) {
@@ -163,11 +173,7 @@ fn cell_shader(kind: CellKind, kernel: CellKernel, backward: bool) -> Result<&'s
 /// The forward step dispatch for `c.kind`, with the fastest kernel the operands allow.
 pub fn cell_fwd(ctx: &GpuContext, c: &CellFwd<Slice>) -> Result<Dispatch> {
     let offs = [c.whh.offset, c.bhh.map_or(0, |b| b.offset)];
-    let kernel = match vec4_eligible(c.kind, c.dims.h, &offs) {
-        true if crate::ops::matmul::subgroups_fit(ctx) => CellKernel::Subgroup,
-        true => CellKernel::Vec4,
-        false => CellKernel::Scalar,
-    };
+    let kernel = pick(ctx, vec4_eligible(c.kind, c.dims.h, &offs));
     cell_fwd_with(ctx, kernel, c)
 }
 
@@ -268,11 +274,10 @@ fn invocations(kernel: CellKernel, a: &crate::cpu::cell::CellDims) -> usize {
 
 /// The backward step dispatch for `c.kind`, with the fastest kernel the operands allow.
 pub fn cell_bwd(ctx: &GpuContext, c: &CellBwd<Slice>) -> Result<Dispatch> {
-    let kernel = match vec4_eligible(c.kind, c.dims.h, &[c.whh.offset, c.dhn.offset]) {
-        true if crate::ops::matmul::subgroups_fit(ctx) => CellKernel::Subgroup,
-        true => CellKernel::Vec4,
-        false => CellKernel::Scalar,
-    };
+    let kernel = pick(
+        ctx,
+        vec4_eligible(c.kind, c.dims.h, &[c.whh.offset, c.dhn.offset]),
+    );
     cell_bwd_with(ctx, kernel, c)
 }
 

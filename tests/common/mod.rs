@@ -177,3 +177,15 @@ pub fn run(ctx: &GpuContext, dispatches: &[&gpu_rnn::ops::Dispatch]) {
 pub fn download(ctx: &GpuContext, t: &GpuTensor) -> Vec<f32> {
     t.read(ctx).expect("read back test tensor")
 }
+
+/// Whether `ctx` runs the subgroup kernels (subgroups of 8 to 64 invocations). lavapipe has
+/// subgroups of 8, so there the answer must be yes: a subgroup test never skips in CI.
+pub fn subgroups(ctx: &GpuContext) -> bool {
+    let fit = gpu_rnn::ops::matmul::subgroups_fit(ctx);
+    assert!(
+        fit || !ctx.adapter.name.contains("llvmpipe"),
+        "lavapipe offers subgroups of 8, yet the device has {:?}",
+        ctx.adapter.subgroup_sizes
+    );
+    fit
+}

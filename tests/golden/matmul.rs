@@ -395,7 +395,7 @@ fn matmul_subgroup_nt_nn_tn_match_cpu() {
     let Some(ctx) = gpu("matmul_subgroup_nt_nn_tn_match_cpu") else {
         return;
     };
-    if !gpu_rnn::ops::matmul::subgroups_fit(ctx) {
+    if !subgroups(ctx) {
         let t = upload(ctx, "t", &[1f32; 64]);
         let u = upload(ctx, "u", &[1f32; 64]);
         let dims = MatmulDims::nt(4, 4, 4);
@@ -411,11 +411,6 @@ fn matmul_subgroup_nt_nn_tn_match_cpu() {
         .err()
         .expect("no subgroups");
         assert!(err.to_string().contains("subgroups"), "{err}");
-        assert!(
-            !ctx.adapter.name.contains("llvmpipe"),
-            "lavapipe offers subgroups of 8, yet the device has {:?}",
-            ctx.adapter.subgroup_sizes
-        );
         return;
     }
     aligned_kernel_matches_cpu(ctx, MatmulKernel::Subgroup, "matmul_subgroup");
@@ -536,7 +531,7 @@ fn matmul_batched_matches_cpu() {
         MatmulKernel::Vec4,
         MatmulKernel::Tiled,
     ];
-    if gpu_rnn::ops::matmul::subgroups_fit(ctx) {
+    if subgroups(ctx) {
         kernels.push(MatmulKernel::Subgroup);
     }
     for kernel in kernels {
@@ -575,6 +570,22 @@ fn matmul_batched_matches_cpu() {
     }
 }
 
+/// The `Steps` of a padded (T, B) batch (its lengths view unused: `Steps::rows` takes them).
+fn steps_of(t: usize, b: usize, reversed: [bool; 2]) -> gpu_rnn::model::plan::Steps {
+    use gpu_rnn::model::plan::{BufId, Steps, View};
+    let lens = View {
+        buf: BufId(0),
+        offset: 0,
+        len: b,
+    };
+    Steps {
+        lens,
+        t,
+        b,
+        reversed,
+    }
+}
+
 /// Lengths of a padded (T, B) batch in any order (some rows may be shorter than T).
 fn padded_lens(rng: &mut TestRng) -> (usize, usize, Vec<u32>) {
     let (t, b) = (1 + rng.below(9), rng.size(40));
@@ -608,16 +619,7 @@ fn matmul_padded_equals_whole_product() {
     let mut seen_skips = 0;
     for case in 0..12 {
         let (t, b, lens) = padded_lens(&mut rng);
-        let steps = gpu_rnn::model::plan::Steps {
-            lens: gpu_rnn::model::plan::View {
-                buf: gpu_rnn::model::plan::BufId(0),
-                offset: 0,
-                len: b,
-            },
-            t,
-            b,
-            reversed: [false, true],
-        };
+        let steps = steps_of(t, b, [false, true]);
         let rows = steps.rows(&lens);
         seen_skips += rows[0].iter().filter(|&&n| n < b).count();
         let (n, k) = (rng.size(33), rng.size(33));
@@ -731,12 +733,12 @@ fn matmul_autotune_saves_its_choice_per_adapter() {
 // and slices are padding.
 #[test]
 fn matmul_subgroup_skips_padding_and_equals_the_whole_product() {
-    use gpu_rnn::ops::matmul::{PaddedRows, matmul_padded_with, subgroups_fit};
+    use gpu_rnn::ops::matmul::{PaddedRows, matmul_padded_with};
     let mut rng = TestRng::new("matmul_subgroup_skips_padding_and_equals_the_whole_product");
     let Some(ctx) = gpu("matmul_subgroup_skips_padding_and_equals_the_whole_product") else {
         return;
     };
-    if !subgroups_fit(ctx) {
+    if !subgroups(ctx) {
         return;
     }
     let mut skippable = 0;
@@ -823,16 +825,7 @@ fn matmul_subgroup_skips_padding_and_equals_the_whole_product() {
         let bk = rng.values(2 * kk * n);
         let c0 = rng.values(2 * mm * n);
         let mut want = c0.clone();
-        let steps = gpu_rnn::model::plan::Steps {
-            lens: gpu_rnn::model::plan::View {
-                buf: gpu_rnn::model::plan::BufId(0),
-                offset: 0,
-                len: b,
-            },
-            t,
-            b,
-            reversed: [false, true],
-        };
+        let steps = steps_of(t, b, [false, true]);
         cpu::matmul::matmul_padded(&mut want, &a, &bk, None, &dims, b, &steps.rows(&lens));
         let (ga, gb, gc) = (
             upload(ctx, "a", &a),
@@ -878,16 +871,7 @@ fn matmul_padded_in_bands_equals_whole_product() {
     let (t, b) = (6, 128);
     let mut lens: Vec<u32> = (0..b).map(|_| 1 + rng.below(t) as u32).collect();
     lens.sort_by(|x, y| y.cmp(x));
-    let steps = gpu_rnn::model::plan::Steps {
-        lens: gpu_rnn::model::plan::View {
-            buf: gpu_rnn::model::plan::BufId(0),
-            offset: 0,
-            len: b,
-        },
-        t,
-        b,
-        reversed: [false, false],
-    };
+    let steps = steps_of(t, b, [false, false]);
     let rows = steps.rows(&lens);
     let padding = |i: usize| lens[i % b] as usize <= i / b;
     for dims in [

@@ -198,6 +198,40 @@ fn gru_cell_vec4_fwd_bwd_gpu_matches_cpu() {
     }
 }
 
+/// The GRU kernels for 4-aligned operands this device runs: vec4, and subgroup where it has
+/// subgroups (lavapipe must).
+fn aligned_gru_kernels(ctx: &gpu_rnn::gpu::GpuContext) -> Vec<gpu_rnn::ops::cell::CellKernel> {
+    use gpu_rnn::ops::cell::CellKernel;
+    let mut kernels = vec![CellKernel::Vec4];
+    if subgroups(ctx) {
+        kernels.push(CellKernel::Subgroup);
+    }
+    kernels
+}
+
+/// One GRU step to check: batches across several 32-row blocks and past them, H of 4 to 100
+/// (multiples of 4, some not of 8), one or two directions, often the last step, with or
+/// without b_hh, and unequal lengths, sorted or not.
+fn draw_gru_step(rng: &mut TestRng) -> (gpu_rnn::cpu::cell::CellDims, Vec<u32>) {
+    let b = [1, 17, 40, 70, 256][rng.below(5)];
+    let h = [4, 8, 12, 16, 100][rng.below(5)];
+    let (d, t) = (1 + rng.below(2), 1 + rng.below(6));
+    let dims = gpu_rnn::cpu::cell::CellDims {
+        b,
+        h,
+        d,
+        t,
+        s: if rng.coin() { t - 1 } else { rng.below(t) },
+        relu: false,
+        has_bias: rng.coin(),
+    };
+    let mut lens: Vec<u32> = (0..b).map(|_| 1 + rng.below(t) as u32).collect();
+    if rng.coin() {
+        lens.sort_by(|x, y| y.cmp(x));
+    }
+    (dims, lens)
+}
+
 /// Each GRU forward kernel for 4-aligned operands, called directly for one step: the vec4
 /// kernel, and the subgroup kernel where the device has subgroups (lavapipe does). Batches
 /// across several 32-row blocks and past them, H not a multiple of 8, unequal lengths sorted
@@ -205,35 +239,16 @@ fn gru_cell_vec4_fwd_bwd_gpu_matches_cpu() {
 /// must equal the CPU twin's.
 #[test]
 fn gru_cell_fwd_aligned_kernels_match_cpu() {
-    use gpu_rnn::cpu::cell::CellDims;
     use gpu_rnn::model::plan::CellFwd;
-    use gpu_rnn::ops::cell::{CellKernel, cell_fwd_with};
+    use gpu_rnn::ops::cell::cell_fwd_with;
     let mut rng = TestRng::new("gru_cell_fwd_aligned_kernels_match_cpu");
     let Some(ctx) = gpu("gru_cell_fwd_aligned_kernels_match_cpu") else {
         return;
     };
-    let mut kernels = vec![CellKernel::Vec4];
-    if gpu_rnn::ops::matmul::subgroups_fit(ctx) {
-        kernels.push(CellKernel::Subgroup);
-    }
-    for kernel in kernels {
+    for kernel in aligned_gru_kernels(ctx) {
         for case in 0..10 {
-            let b = [1, 17, 40, 70, 256][rng.below(5)];
-            let h = [4, 8, 12, 16, 100][rng.below(5)];
-            let (d, t) = (1 + rng.below(2), 1 + rng.below(6));
-            let dims = CellDims {
-                b,
-                h,
-                d,
-                t,
-                s: rng.below(t),
-                relu: false,
-                has_bias: rng.coin(),
-            };
-            let mut lens: Vec<u32> = (0..b).map(|_| 1 + rng.below(t) as u32).collect();
-            if rng.coin() {
-                lens.sort_by(|x, y| y.cmp(x));
-            }
+            let (dims, lens) = draw_gru_step(&mut rng);
+            let (b, h, d, t) = (dims.b, dims.h, dims.d, dims.t);
             let gh = 3 * h;
             let w = rng.values(d * gh * h + d * gh); // W_hh (D, 3H, H) then b_hh (D, 3H)
             let xw = rng.values(t * b * d * gh);
@@ -296,33 +311,19 @@ fn gru_cell_fwd_aligned_kernels_match_cpu() {
 fn gru_cell_bwd_aligned_kernels_match_cpu() {
     use gpu_rnn::cpu::cell::CellDims;
     use gpu_rnn::model::plan::CellBwd;
-    use gpu_rnn::ops::cell::{CellKernel, cell_bwd_with};
+    use gpu_rnn::ops::cell::cell_bwd_with;
     let mut rng = TestRng::new("gru_cell_bwd_aligned_kernels_match_cpu");
     let Some(ctx) = gpu("gru_cell_bwd_aligned_kernels_match_cpu") else {
         return;
     };
-    let mut kernels = vec![CellKernel::Vec4];
-    if gpu_rnn::ops::matmul::subgroups_fit(ctx) {
-        kernels.push(CellKernel::Subgroup);
-    }
-    for kernel in kernels {
+    for kernel in aligned_gru_kernels(ctx) {
         for case in 0..10 {
-            let b = [1, 17, 40, 70, 256][rng.below(5)];
-            let h = [4, 8, 12, 16, 100][rng.below(5)];
-            let (d, t) = (1 + rng.below(2), 1 + rng.below(6));
-            let dims = CellDims {
-                b,
-                h,
-                d,
-                t,
-                s: if rng.coin() { t - 1 } else { rng.below(t) },
-                relu: false,
+            let (dims, lens) = draw_gru_step(&mut rng);
+            let dims = gpu_rnn::cpu::cell::CellDims {
                 has_bias: false,
+                ..dims
             };
-            let mut lens: Vec<u32> = (0..b).map(|_| 1 + rng.below(t) as u32).collect();
-            if rng.coin() {
-                lens.sort_by(|x, y| y.cmp(x));
-            }
+            let (b, h, d, t) = (dims.b, dims.h, dims.d, dims.t);
             let gh = 3 * h;
             let whh = rng.values(d * gh * h);
             let dout = rng.values(t * b * d * h);
