@@ -2,7 +2,7 @@
 
 use super::Runtime;
 use crate::cpu;
-use crate::model::plan::{BufId, Buffers, CellKind, Dtype, Op, Program, View};
+use crate::model::plan::{BufId, Buffers, CellBwd, CellFwd, CellKind, Dtype, Op, Program, View};
 use crate::ops::Variant;
 use crate::{Error, Result};
 
@@ -243,55 +243,7 @@ impl CpuRuntime {
                 );
                 self.put(out.buf, o);
             }
-            Op::CellFwd(c) => {
-                let (mut hs, mut out) = (self.take(c.hs.buf), self.take(c.out.buf));
-                let mut gates = c.gates.map(|g| self.take(g.buf));
-                let mut cs = c.cs.map(|v| self.take(v.buf));
-                let (xw, whh, lens) = (self.f(c.xw), self.f(c.whh), self.u(c.lens));
-                let bhh = c.bhh.map(|v| self.f(v));
-                let (hsv, outv) = (&mut hs[range(c.hs)], &mut out[range(c.out)]);
-                match c.kind {
-                    CellKind::Rnn => {
-                        cpu::rnn_cell::rnn_cell_fwd(hsv, outv, xw, whh, bhh, lens, &c.dims)
-                    }
-                    CellKind::Gru => {
-                        let g = gates.as_mut().expect("gru_cell_fwd needs gates");
-                        cpu::gru_cell::gru_cell_fwd(
-                            hsv,
-                            outv,
-                            &mut g[range(c.gates.unwrap())],
-                            xw,
-                            whh,
-                            bhh,
-                            lens,
-                            &c.dims,
-                        )
-                    }
-                    CellKind::Lstm => {
-                        let g = gates.as_mut().expect("lstm_cell_fwd needs gates");
-                        let csb = cs.as_mut().expect("lstm_cell_fwd needs cs");
-                        cpu::lstm_cell::lstm_cell_fwd(
-                            hsv,
-                            &mut csb[range(c.cs.unwrap())],
-                            outv,
-                            &mut g[range(c.gates.unwrap())],
-                            xw,
-                            whh,
-                            bhh,
-                            lens,
-                            &c.dims,
-                        )
-                    }
-                }
-                self.put(c.hs.buf, hs);
-                self.put(c.out.buf, out);
-                if let (Some(v), Some(g)) = (c.gates, gates) {
-                    self.put(v.buf, g);
-                }
-                if let (Some(v), Some(x)) = (c.cs, cs) {
-                    self.put(v.buf, x);
-                }
-            }
+            Op::CellFwd(c) => self.cell_fwd(c, 1),
             Op::Packed { op, steps } => {
                 let rows = steps.rows(self.u(steps.lens));
                 match &**op {
@@ -331,52 +283,137 @@ impl CpuRuntime {
                     other => self.exec(other),
                 }
             }
+            Op::CellBwd(c) => self.cell_bwd(c, 1),
+        }
+    }
+
+    /// Steps `c.dims.s .. c.dims.s + n` of one layer's forward pass.
+    fn cell_fwd(&mut self, c: &CellFwd, n: usize) {
+        let range = |v: View| v.offset..v.offset + v.len;
+        let (mut hs, mut out) = (self.take(c.hs.buf), self.take(c.out.buf));
+        let mut gates = c.gates.map(|g| self.take(g.buf));
+        let mut cs = c.cs.map(|v| self.take(v.buf));
+        let (xw, whh, lens) = (self.f(c.xw), self.f(c.whh), self.u(c.lens));
+        let bhh = c.bhh.map(|v| self.f(v));
+        let (hsv, outv) = (&mut hs[range(c.hs)], &mut out[range(c.out)]);
+        match c.kind {
+            CellKind::Rnn => {
+                cpu::rnn_cell::rnn_cell_fwd_steps(hsv, outv, xw, whh, bhh, lens, &c.dims, n)
+            }
+            CellKind::Gru => {
+                let g = gates.as_mut().expect("gru_cell_fwd needs gates");
+                cpu::gru_cell::gru_cell_fwd_steps(
+                    hsv,
+                    outv,
+                    &mut g[range(c.gates.unwrap())],
+                    xw,
+                    whh,
+                    bhh,
+                    lens,
+                    &c.dims,
+                    n,
+                )
+            }
+            CellKind::Lstm => {
+                let g = gates.as_mut().expect("lstm_cell_fwd needs gates");
+                let csb = cs.as_mut().expect("lstm_cell_fwd needs cs");
+                cpu::lstm_cell::lstm_cell_fwd_steps(
+                    hsv,
+                    &mut csb[range(c.cs.unwrap())],
+                    outv,
+                    &mut g[range(c.gates.unwrap())],
+                    xw,
+                    whh,
+                    bhh,
+                    lens,
+                    &c.dims,
+                    n,
+                )
+            }
+        }
+        self.put(c.hs.buf, hs);
+        self.put(c.out.buf, out);
+        if let (Some(v), Some(g)) = (c.gates, gates) {
+            self.put(v.buf, g);
+        }
+        if let (Some(v), Some(x)) = (c.cs, cs) {
+            self.put(v.buf, x);
+        }
+    }
+
+    /// Steps `c.dims.s` down to `c.dims.s − n + 1` of one layer's backward pass.
+    fn cell_bwd(&mut self, c: &CellBwd, n: usize) {
+        let range = |v: View| v.offset..v.offset + v.len;
+        let (mut dxw, mut dhh, mut carry) = (
+            self.take(c.dxw.buf),
+            self.take(c.dhh.buf),
+            self.take(c.carry.buf),
+        );
+        let mut dcc = c.dc_carry.map(|v| self.take(v.buf));
+        let (dout, dhn, whh, lens, hs) = (
+            self.f(c.dout),
+            self.f(c.dhn),
+            self.f(c.whh),
+            self.u(c.lens),
+            self.f(c.hs),
+        );
+        let (dxv, dhv, cv) = (
+            &mut dxw[range(c.dxw)],
+            &mut dhh[range(c.dhh)],
+            &mut carry[range(c.carry)],
+        );
+        match c.kind {
+            CellKind::Rnn => cpu::rnn_cell::rnn_cell_bwd_steps(
+                dxv, dhv, cv, dout, dhn, whh, lens, hs, &c.dims, n,
+            ),
+            CellKind::Gru => {
+                let gates = self.f(c.gates.expect("gru_cell_bwd needs gates"));
+                cpu::gru_cell::gru_cell_bwd_steps(
+                    dxv, dhv, cv, dout, dhn, whh, lens, hs, gates, &c.dims, n,
+                )
+            }
+            CellKind::Lstm => {
+                let gates = self.f(c.gates.expect("lstm_cell_bwd needs gates"));
+                let cs = self.f(c.cs.expect("lstm_cell_bwd needs cs"));
+                let dcn = self.f(c.dcn.expect("lstm_cell_bwd needs dc_n"));
+                let d = dcc.as_mut().expect("lstm_cell_bwd needs dc_carry");
+                let dcv = &mut d[range(c.dc_carry.unwrap())];
+                cpu::lstm_cell::lstm_cell_bwd_steps(
+                    dxv, dhv, cv, dcv, dout, dhn, dcn, whh, lens, cs, gates, &c.dims, n,
+                )
+            }
+        }
+        self.put(c.dxw.buf, dxw);
+        self.put(c.dhh.buf, dhh);
+        self.put(c.carry.buf, carry);
+        if let (Some(v), Some(x)) = (c.dc_carry, dcc) {
+            self.put(v.buf, x);
+        }
+    }
+
+    /// Runs `ops[0]`, or, when it is a cell step, it and the steps of the same layer that
+    /// follow it as one run (see cpu::cell); returns how many ops it ran.
+    fn exec_run(&mut self, ops: &[Op]) -> usize {
+        match &ops[0] {
+            Op::CellFwd(c) => {
+                let n = run_len(
+                    ops,
+                    |op, i| matches!(op, Op::CellFwd(x) if *x == CellFwd { dims: c.dims.at(c.dims.s + i), ..*c }),
+                );
+                self.cell_fwd(c, n);
+                n
+            }
             Op::CellBwd(c) => {
-                let (mut dxw, mut dhh, mut carry) = (
-                    self.take(c.dxw.buf),
-                    self.take(c.dhh.buf),
-                    self.take(c.carry.buf),
-                );
-                let mut dcc = c.dc_carry.map(|v| self.take(v.buf));
-                let (dout, dhn, whh, lens, hs) = (
-                    self.f(c.dout),
-                    self.f(c.dhn),
-                    self.f(c.whh),
-                    self.u(c.lens),
-                    self.f(c.hs),
-                );
-                let (dxv, dhv, cv) = (
-                    &mut dxw[range(c.dxw)],
-                    &mut dhh[range(c.dhh)],
-                    &mut carry[range(c.carry)],
-                );
-                match c.kind {
-                    CellKind::Rnn => {
-                        cpu::rnn_cell::rnn_cell_bwd(dxv, dhv, cv, dout, dhn, whh, lens, hs, &c.dims)
-                    }
-                    CellKind::Gru => {
-                        let gates = self.f(c.gates.expect("gru_cell_bwd needs gates"));
-                        cpu::gru_cell::gru_cell_bwd(
-                            dxv, dhv, cv, dout, dhn, whh, lens, hs, gates, &c.dims,
-                        )
-                    }
-                    CellKind::Lstm => {
-                        let gates = self.f(c.gates.expect("lstm_cell_bwd needs gates"));
-                        let cs = self.f(c.cs.expect("lstm_cell_bwd needs cs"));
-                        let dcn = self.f(c.dcn.expect("lstm_cell_bwd needs dc_n"));
-                        let d = dcc.as_mut().expect("lstm_cell_bwd needs dc_carry");
-                        let dcv = &mut d[range(c.dc_carry.unwrap())];
-                        cpu::lstm_cell::lstm_cell_bwd(
-                            dxv, dhv, cv, dcv, dout, dhn, dcn, whh, lens, cs, gates, &c.dims,
-                        )
-                    }
-                }
-                self.put(c.dxw.buf, dxw);
-                self.put(c.dhh.buf, dhh);
-                self.put(c.carry.buf, carry);
-                if let (Some(v), Some(x)) = (c.dc_carry, dcc) {
-                    self.put(v.buf, x);
-                }
+                let n = run_len(ops, |op, i| {
+                    i <= c.dims.s
+                        && matches!(op, Op::CellBwd(x) if *x == CellBwd { dims: c.dims.at(c.dims.s - i), ..*c })
+                });
+                self.cell_bwd(c, n);
+                n
+            }
+            op => {
+                self.exec(op);
+                1
             }
         }
     }
@@ -452,8 +489,9 @@ impl Runtime for CpuRuntime {
     fn run(&mut self, programs: &[&Program]) -> Result<()> {
         self.last = 0;
         for p in programs {
-            for op in &p.ops {
-                self.exec(op);
+            let mut i = 0;
+            while i < p.ops.len() {
+                i += self.exec_run(&p.ops[i..]);
             }
             self.last += p.ops.len();
         }
@@ -472,4 +510,15 @@ impl Runtime for CpuRuntime {
     fn last_dispatches(&self) -> usize {
         self.last
     }
+}
+
+/// How many ops from `ops[0]` on are steps of one run: `ops[i]` belongs to it when
+/// `next(ops[i], i)`.
+fn run_len(ops: &[Op], next: impl Fn(&Op, usize) -> bool) -> usize {
+    1 + ops
+        .iter()
+        .enumerate()
+        .skip(1)
+        .take_while(|&(i, op)| next(op, i))
+        .count()
 }

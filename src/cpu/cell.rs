@@ -11,6 +11,11 @@
 //! - `carry (D, B, H)`: the gradient flowing to the previous state outside W_hh.
 //!
 //! Direction 0's step s is time s; direction 1's step s is time T − 1 − s.
+//!
+//! Each cell has a one-step function, the twin of its kernel, and a `_steps` form of it that
+//! runs consecutive steps of one layer: the CPU runtime hands it the T steps a plan lists one
+//! after another, so each direction keeps one thread and one packed W_hh for the whole layer
+//! instead of meeting the other at every step.
 
 use crate::cpu::step_gemm::{PackedW, gemm};
 
@@ -51,67 +56,75 @@ impl CellDims {
     pub fn time_row(&self, d: usize, t: usize, b: usize, width: usize) -> usize {
         (t * self.b + b) * self.d * width + d * width
     }
+
+    /// The same layer at step `s`.
+    pub fn at(&self, s: usize) -> Self {
+        Self { s, ..*self }
+    }
+
+    /// Steps `s, s+1, …, s+n−1`: a forward run of `n` steps from this one.
+    pub fn run_fwd(&self, n: usize) -> impl Iterator<Item = CellDims> {
+        (self.s..self.s + n).map(|s| self.at(s))
+    }
+
+    /// Steps `s, s−1, …, s−n+1`: a backward run of `n` steps from this one.
+    pub fn run_bwd(&self, n: usize) -> impl Iterator<Item = CellDims> {
+        (self.s + 1 - n..=self.s).rev().map(|s| self.at(s))
+    }
 }
 
-/// `hh (B, G·H) = h_prev (B, H) · W_hh[d]ᵀ (+ b_hh[d])`: the recurrent product of one step for
-/// direction d; `h_prev` is the state before the step (slot s of direction d in `hs`). `whh`
-/// is (D, G·H, H), `bhh` is (D, G·H). Rows past [`active_rows`] are left unwritten.
-#[allow(clippy::too_many_arguments)] // the buffers of the kernel's bindings
+/// W_hh[d]ᵀ packed for [`recurrent_product`]; `whh` is (D, G·H, H).
+pub(crate) fn packed_whh_t(whh: &[f32], g: usize, h: usize, d: usize) -> PackedW {
+    PackedW::transposed(&whh[d * g * h * h..(d + 1) * g * h * h], g * h, h)
+}
+
+/// W_hh[d] packed for [`state_grad_dir`]; `whh` is (D, G·H, H).
+pub(crate) fn packed_whh(whh: &[f32], g: usize, h: usize, d: usize) -> PackedW {
+    PackedW::new(&whh[d * g * h * h..(d + 1) * g * h * h], g * h, h)
+}
+
+/// `hh (B, G·H) = h_prev (B, H) · W_hh[d]ᵀ (+ b_hh[d])`: the recurrent product of one step at
+/// time `t` for one direction, with `w` from [`packed_whh_t`] and `bias` = b_hh[d]; `h_prev`
+/// is the state before the step. Rows past [`active_rows`] are left unwritten.
 pub(crate) fn recurrent_product(
     hh: &mut [f32],
     h_prev: &[f32],
-    whh: &[f32],
-    bhh: Option<&[f32]>,
+    w: &PackedW,
+    bias: Option<&[f32]>,
     lens: &[u32],
-    g: usize,
-    dims: &CellDims,
-    d: usize,
+    t: usize,
 ) {
-    let h = dims.h;
-    let gh = g * h;
+    let h = w.k();
     // Rows past the last one still running at this step only carry their state: skip them.
-    let rows = active_rows(lens, dims.time(d));
-    if rows == 0 {
-        return;
+    let rows = active_rows(lens, t);
+    if rows > 0 {
+        gemm(hh, w.n(), &h_prev[..rows * h], h, rows, w, bias, false);
     }
-    let bias = bhh.map(|bb| &bb[d * gh..(d + 1) * gh]);
-    let w = PackedW::transposed(&whh[d * gh * h..(d + 1) * gh * h], gh, h);
-    gemm(hh, gh, &h_prev[..rows * h], h, rows, &w, bias, false);
 }
 
-/// Direction d's part of each row (b = 0..B) of the step's time in a time-ordered (T, B,
-/// D·width) buffer, such as `out` or `dxw`: the two directions write disjoint parts, so each
-/// can have its own.
-pub(crate) fn direction_rows<'a>(
+/// Direction d's part of every row of a time-ordered (T, B, D·width) buffer, such as `out` or
+/// `dxw`, row (t, b) at `t·B + b`: the two directions write disjoint parts, so each can have
+/// its own.
+pub(crate) fn direction_parts<'a>(
     buf: &'a mut [f32],
     dims: &CellDims,
     width: usize,
 ) -> Vec<Vec<&'a mut [f32]>> {
-    let step = dims.b * dims.d * width;
+    let rows = dims.t * dims.b;
     assert!(
-        buf.len() >= dims.t * step,
-        "direction_rows: buffer shorter than (T, B, D·width)"
+        buf.len() >= rows * dims.d * width,
+        "direction_parts: buffer shorter than (T, B, D·width)"
     );
-    let mut dirs: Vec<Vec<&mut [f32]>> = (0..dims.d).map(|_| Vec::with_capacity(dims.b)).collect();
-    for (time, block) in buf.chunks_mut(step).enumerate() {
-        let mine: Vec<usize> = (0..dims.d).filter(|&d| dims.time(d) == time).collect();
-        if mine.is_empty() {
-            continue;
-        }
-        for row in block.chunks_mut(dims.d * width) {
-            for (d, part) in row.chunks_mut(width).enumerate() {
-                if mine.contains(&d) {
-                    dirs[d].push(part);
-                }
-            }
-        }
+    let mut dirs: Vec<Vec<&mut [f32]>> = (0..dims.d).map(|_| Vec::with_capacity(rows)).collect();
+    for (i, part) in buf.chunks_mut(width).take(rows * dims.d).enumerate() {
+        dirs[i % dims.d].push(part);
     }
     dirs
 }
 
-/// Runs `f` on each direction's share of a step: a bidirectional layer's two directions on two
-/// threads (rayon's pool; a thread spawned per step costs ~50 µs here), since each step's work
-/// is too small to split further.
+/// Runs `f` on each direction's share of a run of steps: a bidirectional layer's two
+/// directions on two threads (rayon's pool), since they are independent until the layer ends
+/// and each step's work is too small to split further.
 pub(crate) fn for_each_direction<T: Send>(mut work: Vec<T>, f: impl Fn(T) + Sync) {
     if work.len() == 2 {
         let second = work.pop().expect("two directions");
@@ -131,70 +144,30 @@ pub fn active_rows(lens: &[u32], t: usize) -> usize {
         .map_or(0, |b| b + 1)
 }
 
-/// `dh (B, H)`: the gradient of the state after step s for direction d: dh_n at the last step,
-/// else `carry + dhh[d, s+1] · W_hh[d]`. `dhn` is (D, B, H).
+/// `dh (B, H)`: the gradient of the state after step s for one direction: `dhn` (its h_n
+/// gradient) at the last step, else `carry + dhh[d, s+1] · W_hh[d]` with `w` from
+/// [`packed_whh`] and `dhh_next` the rows of dhh[d, s+1] (unused at the last step).
 #[allow(clippy::too_many_arguments)] // the buffers of the kernel's bindings
 pub(crate) fn state_grad(
     dh: &mut [f32],
     carry: &[f32],
     dhn: &[f32],
-    dhh: &[f32],
-    whh: &[f32],
-    lens: &[u32],
-    g: usize,
-    dims: &CellDims,
-    d: usize,
-) {
-    let own = d * dims.b * dims.h..(d + 1) * dims.b * dims.h;
-    let next = if dims.s + 1 == dims.t {
-        &[][..]
-    } else {
-        &dhh[dims.step_row(d, dims.s + 1, 0, g * dims.h)..]
-    };
-    state_grad_dir(
-        dh,
-        &carry[own.clone()],
-        &dhn[own],
-        next,
-        whh,
-        lens,
-        g,
-        dims,
-        d,
-    );
-}
-
-/// [`state_grad`] on direction d's own parts: `carry` and `dhn` (B, H), and `dhh_next`, the
-/// rows of dhh[d, s+1] (unused at the last step).
-#[allow(clippy::too_many_arguments)] // the buffers of the kernel's bindings
-pub(crate) fn state_grad_dir(
-    dh: &mut [f32],
-    carry: &[f32],
-    dhn: &[f32],
     dhh_next: &[f32],
-    whh: &[f32],
+    w: &PackedW,
     lens: &[u32],
-    g: usize,
     dims: &CellDims,
     d: usize,
 ) {
-    let h = dims.h;
-    let gh = g * h;
     if dims.s + 1 == dims.t {
         dh.copy_from_slice(dhn);
     } else {
         dh.copy_from_slice(carry);
         // dhh[d, s+1] is zero past the rows running at step s + 1.
-        let next = CellDims {
-            s: dims.s + 1,
-            ..*dims
-        };
-        let rows = active_rows(lens, next.time(d));
-        if rows == 0 {
-            return;
+        let rows = active_rows(lens, dims.at(dims.s + 1).time(d));
+        if rows > 0 {
+            let gh = w.k();
+            gemm(dh, w.n(), &dhh_next[..rows * gh], gh, rows, w, None, true);
         }
-        let w = PackedW::new(&whh[d * gh * h..(d + 1) * gh * h], gh, h);
-        gemm(dh, h, &dhh_next[..rows * gh], gh, rows, &w, None, true);
     }
 }
 

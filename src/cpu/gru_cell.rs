@@ -2,7 +2,8 @@
 //! GPU: shaders/gru_cell_fwd.wgsl, shaders/gru_cell_bwd.wgsl. Layouts: cpu::cell.
 
 use crate::cpu::cell::{
-    CellDims, direction_rows, for_each_direction, recurrent_product, sigmoid, state_grad_dir, tanh,
+    CellDims, direction_parts, for_each_direction, packed_whh, packed_whh_t, recurrent_product,
+    sigmoid, state_grad, tanh,
 };
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, writes `hs[d, s+1]`, `out` at the
@@ -18,40 +19,61 @@ pub fn gru_cell_fwd(
     lens: &[u32],
     dims: &CellDims,
 ) {
+    gru_cell_fwd_steps(hs, out, gates, xw, whh, bhh, lens, dims, 1);
+}
+
+/// [`gru_cell_fwd`] for steps `dims.s .. dims.s + n`, one after another.
+#[allow(clippy::too_many_arguments)]
+pub fn gru_cell_fwd_steps(
+    hs: &mut [f32],
+    out: &mut [f32],
+    gates: &mut [f32],
+    xw: &[f32],
+    whh: &[f32],
+    bhh: Option<&[f32]>,
+    lens: &[u32],
+    dims: &CellDims,
+    n: usize,
+) {
     let (bn, h) = (dims.b, dims.h);
     let work: Vec<_> = hs
         .chunks_mut((dims.t + 1) * bn * h)
         .zip(gates.chunks_mut(dims.t * bn * 4 * h))
-        .zip(direction_rows(out, dims, h))
+        .zip(direction_parts(out, dims, h))
         .take(dims.d)
         .enumerate()
         .collect();
-    for_each_direction(work, |(d, ((hs_d, gates_d), out_d))| {
-        let t = dims.time(d);
+    for_each_direction(work, |(d, ((hs_d, gates_d), mut out_d))| {
+        let w = packed_whh_t(whh, 3, h, d);
+        let bias = bhh.map(|bb| &bb[d * 3 * h..(d + 1) * 3 * h]);
         let mut hh = vec![0f32; bn * 3 * h];
-        // This direction's states before and after the step.
-        let (before, after) = hs_d.split_at_mut((dims.s + 1) * bn * h);
-        let prev = &before[dims.s * bn * h..];
-        recurrent_product(&mut hh, prev, whh, bhh, lens, 3, dims, d);
-        let saved = gates_d[dims.s * bn * 4 * h..].chunks_exact_mut(4 * h);
-        let rows = after.chunks_exact_mut(h).zip(saved).zip(out_d);
-        for (b, ((next, g), o)) in rows.enumerate() {
-            let prev = &prev[b * h..(b + 1) * h];
-            if t >= lens[b] as usize {
-                next.copy_from_slice(prev);
-                o.fill(0.0);
-                g.fill(0.0);
-                continue;
+        for dims in dims.run_fwd(n) {
+            let t = dims.time(d);
+            // This direction's states before and after the step.
+            let (before, after) = hs_d.split_at_mut((dims.s + 1) * bn * h);
+            let prev = &before[dims.s * bn * h..];
+            recurrent_product(&mut hh, prev, &w, bias, lens, t);
+            let saved = gates_d[dims.s * bn * 4 * h..].chunks_exact_mut(4 * h);
+            let outs = out_d[t * bn..(t + 1) * bn].iter_mut();
+            let rows = after.chunks_exact_mut(h).zip(saved).zip(outs);
+            for (b, ((next, g), o)) in rows.enumerate() {
+                let prev = &prev[b * h..(b + 1) * h];
+                if t >= lens[b] as usize {
+                    next.copy_from_slice(prev);
+                    o.fill(0.0);
+                    g.fill(0.0);
+                    continue;
+                }
+                let x = dims.time_row(d, t, b, 3 * h);
+                gru_row(
+                    next,
+                    o,
+                    g,
+                    &xw[x..x + 3 * h],
+                    &hh[b * 3 * h..(b + 1) * 3 * h],
+                    prev,
+                );
             }
-            let x = dims.time_row(d, t, b, 3 * h);
-            gru_row(
-                next,
-                o,
-                g,
-                &xw[x..x + 3 * h],
-                &hh[b * 3 * h..(b + 1) * 3 * h],
-                prev,
-            );
         }
     });
 }
@@ -108,46 +130,67 @@ pub fn gru_cell_bwd(
     gates: &[f32],
     dims: &CellDims,
 ) {
+    gru_cell_bwd_steps(dxw, dhh, carry, dout, dhn, whh, lens, hs, gates, dims, 1);
+}
+
+/// [`gru_cell_bwd`] for steps `dims.s, dims.s − 1, …, dims.s − n + 1`, one after another.
+#[allow(clippy::too_many_arguments)]
+pub fn gru_cell_bwd_steps(
+    dxw: &mut [f32],
+    dhh: &mut [f32],
+    carry: &mut [f32],
+    dout: &[f32],
+    dhn: &[f32],
+    whh: &[f32],
+    lens: &[u32],
+    hs: &[f32],
+    gates: &[f32],
+    dims: &CellDims,
+    n: usize,
+) {
     let (bn, h) = (dims.b, dims.h);
     let work: Vec<_> = dhh
         .chunks_mut(dims.t * bn * 3 * h)
         .zip(carry.chunks_mut(bn * h))
-        .zip(direction_rows(dxw, dims, 3 * h))
+        .zip(direction_parts(dxw, dims, 3 * h))
         .take(dims.d)
         .enumerate()
         .collect();
-    for_each_direction(work, |(d, ((dhh_d, carry_d), dxw_d))| {
-        let t = dims.time(d);
-        // This direction's dhh at step s (written) and s + 1 (read).
-        let (this, next) = dhh_d.split_at_mut((dims.s + 1) * bn * 3 * h);
-        let this = &mut this[dims.s * bn * 3 * h..];
-        let mut dh = vec![0f32; bn * h];
+    for_each_direction(work, |(d, ((dhh_d, carry_d), mut dxw_d))| {
+        let w = packed_whh(whh, 3, h, d);
         let dhn_d = &dhn[d * bn * h..(d + 1) * bn * h];
-        state_grad_dir(&mut dh, carry_d, dhn_d, next, whh, lens, 3, dims, d);
-        let outs = dxw_d
-            .into_iter()
-            .zip(this.chunks_exact_mut(3 * h))
-            .zip(carry_d.chunks_exact_mut(h));
-        for (b, ((dx, dy), c)) in outs.enumerate() {
-            let dhb = &dh[b * h..(b + 1) * h];
-            if t >= lens[b] as usize {
-                c.copy_from_slice(dhb);
-                dx.fill(0.0);
-                dy.fill(0.0);
-                continue;
+        let mut dh = vec![0f32; bn * h];
+        for dims in dims.run_bwd(n) {
+            let t = dims.time(d);
+            // This direction's dhh at step s (written) and s + 1 (read).
+            let (this, next) = dhh_d.split_at_mut((dims.s + 1) * bn * 3 * h);
+            let this = &mut this[dims.s * bn * 3 * h..];
+            state_grad(&mut dh, carry_d, dhn_d, next, &w, lens, &dims, d);
+            let outs = dxw_d[t * bn..(t + 1) * bn]
+                .iter_mut()
+                .zip(this.chunks_exact_mut(3 * h))
+                .zip(carry_d.chunks_exact_mut(h));
+            for (b, ((dx, dy), c)) in outs.enumerate() {
+                let dhb = &dh[b * h..(b + 1) * h];
+                if t >= lens[b] as usize {
+                    c.copy_from_slice(dhb);
+                    dx.fill(0.0);
+                    dy.fill(0.0);
+                    continue;
+                }
+                let o = dims.time_row(d, t, b, h);
+                let g = dims.step_row(d, dims.s, b, 4 * h);
+                let prev = dims.state(d, dims.s, b);
+                gru_bwd_row(
+                    dx,
+                    dy,
+                    c,
+                    dhb,
+                    &dout[o..o + h],
+                    &gates[g..g + 4 * h],
+                    &hs[prev..prev + h],
+                );
             }
-            let o = dims.time_row(d, t, b, h);
-            let g = dims.step_row(d, dims.s, b, 4 * h);
-            let prev = dims.state(d, dims.s, b);
-            gru_bwd_row(
-                dx,
-                dy,
-                c,
-                dhb,
-                &dout[o..o + h],
-                &gates[g..g + 4 * h],
-                &hs[prev..prev + h],
-            );
         }
     });
 }

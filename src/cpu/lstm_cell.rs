@@ -1,7 +1,10 @@
 //! One LSTM step, forward and backward (torch.nn.LSTM: gates i, f, g, o).
 //! GPU: shaders/lstm_cell_fwd.wgsl, shaders/lstm_cell_bwd.wgsl. Layouts: cpu::cell.
 
-use crate::cpu::cell::{CellDims, recurrent_product, sigmoid, state_grad, tanh};
+use crate::cpu::cell::{
+    CellDims, direction_parts, for_each_direction, packed_whh, packed_whh_t, recurrent_product,
+    sigmoid, state_grad, tanh,
+};
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, `cs[d, s]`, writes slot s+1 of both,
 /// `out` at the step's time and `gates (D, T, B, 4H)` = i, f, g, o.
@@ -17,52 +20,78 @@ pub fn lstm_cell_fwd(
     lens: &[u32],
     dims: &CellDims,
 ) {
+    lstm_cell_fwd_steps(hs, cs, out, gates, xw, whh, bhh, lens, dims, 1);
+}
+
+/// [`lstm_cell_fwd`] for steps `dims.s .. dims.s + n`, one after another.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_cell_fwd_steps(
+    hs: &mut [f32],
+    cs: &mut [f32],
+    out: &mut [f32],
+    gates: &mut [f32],
+    xw: &[f32],
+    whh: &[f32],
+    bhh: Option<&[f32]>,
+    lens: &[u32],
+    dims: &CellDims,
+    n: usize,
+) {
     let (bn, h) = (dims.b, dims.h);
-    let mut hh = vec![0f32; bn * 4 * h];
-    for d in 0..dims.d {
-        let t = dims.time(d);
-        let prev = dims.state(d, dims.s, 0);
-        recurrent_product(
-            &mut hh,
-            &hs[prev..prev + bn * h],
-            whh,
-            bhh,
-            lens,
-            4,
-            dims,
-            d,
-        );
-        for b in 0..bn {
-            let prev = dims.state(d, dims.s, b);
-            let next = dims.state(d, dims.s + 1, b);
-            let g0 = dims.step_row(d, dims.s, b, 4 * h);
-            let o = dims.time_row(d, t, b, h);
-            if t >= lens[b] as usize {
-                hs.copy_within(prev..prev + h, next);
-                cs.copy_within(prev..prev + h, next);
-                out[o..o + h].fill(0.0);
-                gates[g0..g0 + 4 * h].fill(0.0);
-                continue;
-            }
-            let x = dims.time_row(d, t, b, 4 * h);
-            let hhb = &hh[b * 4 * h..(b + 1) * 4 * h];
-            for j in 0..h {
-                let i = sigmoid(xw[x + j] + hhb[j]);
-                let f = sigmoid(xw[x + h + j] + hhb[h + j]);
-                let g = tanh(xw[x + 2 * h + j] + hhb[2 * h + j]);
-                let og = sigmoid(xw[x + 3 * h + j] + hhb[3 * h + j]);
-                let c = f * cs[prev + j] + i * g;
-                let hnew = og * tanh(c);
-                cs[next + j] = c;
-                hs[next + j] = hnew;
-                out[o + j] = hnew;
-                gates[g0 + j] = i;
-                gates[g0 + h + j] = f;
-                gates[g0 + 2 * h + j] = g;
-                gates[g0 + 3 * h + j] = og;
+    let slots = (dims.t + 1) * bn * h;
+    let work: Vec<_> = hs
+        .chunks_mut(slots)
+        .zip(cs.chunks_mut(slots))
+        .zip(gates.chunks_mut(dims.t * bn * 4 * h))
+        .zip(direction_parts(out, dims, h))
+        .take(dims.d)
+        .enumerate()
+        .collect();
+    for_each_direction(work, |(d, (((hs_d, cs_d), gates_d), mut out_d))| {
+        let w = packed_whh_t(whh, 4, h, d);
+        let bias = bhh.map(|bb| &bb[d * 4 * h..(d + 1) * 4 * h]);
+        let mut hh = vec![0f32; bn * 4 * h];
+        for dims in dims.run_fwd(n) {
+            let t = dims.time(d);
+            let split = (dims.s + 1) * bn * h;
+            let (h_before, h_after) = hs_d.split_at_mut(split);
+            let (c_before, c_after) = cs_d.split_at_mut(split);
+            let (h_prev, c_prev) = (&h_before[split - bn * h..], &c_before[split - bn * h..]);
+            recurrent_product(&mut hh, h_prev, &w, bias, lens, t);
+            let rows = h_after
+                .chunks_exact_mut(h)
+                .zip(c_after.chunks_exact_mut(h))
+                .zip(gates_d[dims.s * bn * 4 * h..].chunks_exact_mut(4 * h))
+                .zip(out_d[t * bn..(t + 1) * bn].iter_mut());
+            for (b, (((hn, cn), g), o)) in rows.enumerate() {
+                let (hp, cp) = (&h_prev[b * h..(b + 1) * h], &c_prev[b * h..(b + 1) * h]);
+                if t >= lens[b] as usize {
+                    hn.copy_from_slice(hp);
+                    cn.copy_from_slice(cp);
+                    o.fill(0.0);
+                    g.fill(0.0);
+                    continue;
+                }
+                let x = dims.time_row(d, t, b, 4 * h);
+                let (xb, hhb) = (&xw[x..x + 4 * h], &hh[b * 4 * h..(b + 1) * 4 * h]);
+                for j in 0..h {
+                    let i = sigmoid(xb[j] + hhb[j]);
+                    let f = sigmoid(xb[h + j] + hhb[h + j]);
+                    let gg = tanh(xb[2 * h + j] + hhb[2 * h + j]);
+                    let og = sigmoid(xb[3 * h + j] + hhb[3 * h + j]);
+                    let c = f * cp[j] + i * gg;
+                    let hnew = og * tanh(c);
+                    cn[j] = c;
+                    hn[j] = hnew;
+                    o[j] = hnew;
+                    g[j] = i;
+                    g[h + j] = f;
+                    g[2 * h + j] = gg;
+                    g[3 * h + j] = og;
+                }
             }
         }
-    }
+    });
 }
 
 /// Backward of step `dims.s` for both directions: reads `dhh[d, s+1]`, `carry` and `dc_carry`
@@ -83,53 +112,91 @@ pub fn lstm_cell_bwd(
     gates: &[f32],
     dims: &CellDims,
 ) {
+    lstm_cell_bwd_steps(
+        dxw, dhh, carry, dc_carry, dout, dhn, dcn, whh, lens, cs, gates, dims, 1,
+    );
+}
+
+/// [`lstm_cell_bwd`] for steps `dims.s, dims.s − 1, …, dims.s − n + 1`, one after another.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_cell_bwd_steps(
+    dxw: &mut [f32],
+    dhh: &mut [f32],
+    carry: &mut [f32],
+    dc_carry: &mut [f32],
+    dout: &[f32],
+    dhn: &[f32],
+    dcn: &[f32],
+    whh: &[f32],
+    lens: &[u32],
+    cs: &[f32],
+    gates: &[f32],
+    dims: &CellDims,
+    n: usize,
+) {
     let (bn, h) = (dims.b, dims.h);
-    let last = dims.s + 1 == dims.t;
-    let mut dh = vec![0f32; bn * h];
-    for d in 0..dims.d {
-        let t = dims.time(d);
-        state_grad(&mut dh, carry, dhn, dhh, whh, lens, 4, dims, d);
-        for b in 0..bn {
-            let c = (d * bn + b) * h;
-            let x = dims.time_row(d, t, b, 4 * h);
-            let y = dims.step_row(d, dims.s, b, 4 * h);
-            let dhb = &dh[b * h..(b + 1) * h];
-            if last {
-                dc_carry[c..c + h].copy_from_slice(&dcn[c..c + h]);
+    let work: Vec<_> = dhh
+        .chunks_mut(dims.t * bn * 4 * h)
+        .zip(carry.chunks_mut(bn * h))
+        .zip(dc_carry.chunks_mut(bn * h))
+        .zip(direction_parts(dxw, dims, 4 * h))
+        .take(dims.d)
+        .enumerate()
+        .collect();
+    for_each_direction(work, |(d, (((dhh_d, carry_d), dcc_d), mut dxw_d))| {
+        let w = packed_whh(whh, 4, h, d);
+        let own = d * bn * h..(d + 1) * bn * h;
+        let (dhn_d, dcn_d) = (&dhn[own.clone()], &dcn[own]);
+        let mut dh = vec![0f32; bn * h];
+        for dims in dims.run_bwd(n) {
+            let t = dims.time(d);
+            let (this, next) = dhh_d.split_at_mut((dims.s + 1) * bn * 4 * h);
+            let this = &mut this[dims.s * bn * 4 * h..];
+            state_grad(&mut dh, carry_d, dhn_d, next, &w, lens, &dims, d);
+            if dims.s + 1 == dims.t {
+                dcc_d.copy_from_slice(dcn_d);
             }
-            if t >= lens[b] as usize {
-                carry[c..c + h].copy_from_slice(dhb);
-                dxw[x..x + 4 * h].fill(0.0);
-                dhh[y..y + 4 * h].fill(0.0);
-                continue;
-            }
-            let o = dims.time_row(d, t, b, h);
-            let g0 = dims.step_row(d, dims.s, b, 4 * h);
-            let prev = dims.state(d, dims.s, b);
-            let next = dims.state(d, dims.s + 1, b);
-            for j in 0..h {
-                let dh = dhb[j] + dout[o + j];
-                let (i, f, g, og) = (
-                    gates[g0 + j],
-                    gates[g0 + h + j],
-                    gates[g0 + 2 * h + j],
-                    gates[g0 + 3 * h + j],
-                );
-                let tc = tanh(cs[next + j]);
-                let dc = dc_carry[c + j] + dh * og * (1.0 - tc * tc);
-                let grads = [
-                    dc * g * i * (1.0 - i),
-                    dc * cs[prev + j] * f * (1.0 - f),
-                    dc * i * (1.0 - g * g),
-                    dh * tc * og * (1.0 - og),
-                ];
-                for (q, gr) in grads.into_iter().enumerate() {
-                    dxw[x + q * h + j] = gr;
-                    dhh[y + q * h + j] = gr;
+            let outs = dxw_d[t * bn..(t + 1) * bn]
+                .iter_mut()
+                .zip(this.chunks_exact_mut(4 * h))
+                .zip(carry_d.chunks_exact_mut(h))
+                .zip(dcc_d.chunks_exact_mut(h));
+            for (b, (((dx, dy), c), dcc)) in outs.enumerate() {
+                let dhb = &dh[b * h..(b + 1) * h];
+                if t >= lens[b] as usize {
+                    c.copy_from_slice(dhb);
+                    dx.fill(0.0);
+                    dy.fill(0.0);
+                    continue;
                 }
-                carry[c + j] = 0.0;
-                dc_carry[c + j] = dc * f;
+                let o = dims.time_row(d, t, b, h);
+                let g0 = dims.step_row(d, dims.s, b, 4 * h);
+                let prev = dims.state(d, dims.s, b);
+                let next = dims.state(d, dims.s + 1, b);
+                for j in 0..h {
+                    let dh = dhb[j] + dout[o + j];
+                    let (i, f, g, og) = (
+                        gates[g0 + j],
+                        gates[g0 + h + j],
+                        gates[g0 + 2 * h + j],
+                        gates[g0 + 3 * h + j],
+                    );
+                    let tc = tanh(cs[next + j]);
+                    let dc = dcc[j] + dh * og * (1.0 - tc * tc);
+                    let grads = [
+                        dc * g * i * (1.0 - i),
+                        dc * cs[prev + j] * f * (1.0 - f),
+                        dc * i * (1.0 - g * g),
+                        dh * tc * og * (1.0 - og),
+                    ];
+                    for (q, gr) in grads.into_iter().enumerate() {
+                        dx[q * h + j] = gr;
+                        dy[q * h + j] = gr;
+                    }
+                    c[j] = 0.0;
+                    dcc[j] = dc * f;
+                }
             }
         }
-    }
+    });
 }

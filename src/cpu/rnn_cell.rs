@@ -1,7 +1,10 @@
 //! One Elman RNN step (tanh or relu), forward and backward (torch.nn.RNN, RNNCell).
 //! GPU: shaders/rnn_cell_fwd.wgsl, shaders/rnn_cell_bwd.wgsl. Layouts: cpu::cell.
 
-use crate::cpu::cell::{CellDims, recurrent_product, state_grad, tanh};
+use crate::cpu::cell::{
+    CellDims, direction_parts, for_each_direction, packed_whh, packed_whh_t, recurrent_product,
+    state_grad, tanh,
+};
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, writes `hs[d, s+1]` and `out` at the
 /// step's time.
@@ -14,38 +17,55 @@ pub fn rnn_cell_fwd(
     lens: &[u32],
     dims: &CellDims,
 ) {
+    rnn_cell_fwd_steps(hs, out, xw, whh, bhh, lens, dims, 1);
+}
+
+/// [`rnn_cell_fwd`] for steps `dims.s .. dims.s + n`, one after another.
+#[allow(clippy::too_many_arguments)]
+pub fn rnn_cell_fwd_steps(
+    hs: &mut [f32],
+    out: &mut [f32],
+    xw: &[f32],
+    whh: &[f32],
+    bhh: Option<&[f32]>,
+    lens: &[u32],
+    dims: &CellDims,
+    n: usize,
+) {
     let (bn, h) = (dims.b, dims.h);
-    let mut hh = vec![0f32; bn * h];
-    for d in 0..dims.d {
-        let t = dims.time(d);
-        let prev = dims.state(d, dims.s, 0);
-        recurrent_product(
-            &mut hh,
-            &hs[prev..prev + bn * h],
-            whh,
-            bhh,
-            lens,
-            1,
-            dims,
-            d,
-        );
-        for b in 0..bn {
-            let prev = dims.state(d, dims.s, b);
-            let next = dims.state(d, dims.s + 1, b);
-            let o = dims.time_row(d, t, b, h);
-            if t >= lens[b] as usize {
-                hs.copy_within(prev..prev + h, next);
-                out[o..o + h].fill(0.0);
-                continue;
-            }
-            for j in 0..h {
-                let pre = xw[o + j] + hh[b * h + j];
-                let hnew = if dims.relu { pre.max(0.0) } else { tanh(pre) };
-                hs[next + j] = hnew;
-                out[o + j] = hnew;
+    let work: Vec<_> = hs
+        .chunks_mut((dims.t + 1) * bn * h)
+        .zip(direction_parts(out, dims, h))
+        .take(dims.d)
+        .enumerate()
+        .collect();
+    for_each_direction(work, |(d, (hs_d, mut out_d))| {
+        let w = packed_whh_t(whh, 1, h, d);
+        let bias = bhh.map(|bb| &bb[d * h..(d + 1) * h]);
+        let mut hh = vec![0f32; bn * h];
+        for dims in dims.run_fwd(n) {
+            let t = dims.time(d);
+            let (before, after) = hs_d.split_at_mut((dims.s + 1) * bn * h);
+            let prev = &before[dims.s * bn * h..];
+            recurrent_product(&mut hh, prev, &w, bias, lens, t);
+            let outs = out_d[t * bn..(t + 1) * bn].iter_mut();
+            for (b, (next, o)) in after.chunks_exact_mut(h).zip(outs).enumerate() {
+                let prev = &prev[b * h..(b + 1) * h];
+                if t >= lens[b] as usize {
+                    next.copy_from_slice(prev);
+                    o.fill(0.0);
+                    continue;
+                }
+                let x = dims.time_row(d, t, b, h);
+                for j in 0..h {
+                    let pre = xw[x + j] + hh[b * h + j];
+                    let hnew = if dims.relu { pre.max(0.0) } else { tanh(pre) };
+                    next[j] = hnew;
+                    o[j] = hnew;
+                }
             }
         }
-    }
+    });
 }
 
 /// Backward of step `dims.s` for both directions: reads `dhh[d, s+1]` and `carry` (or `dhn
@@ -62,35 +82,67 @@ pub fn rnn_cell_bwd(
     hs: &[f32],
     dims: &CellDims,
 ) {
+    rnn_cell_bwd_steps(dxw, dhh, carry, dout, dhn, whh, lens, hs, dims, 1);
+}
+
+/// [`rnn_cell_bwd`] for steps `dims.s, dims.s − 1, …, dims.s − n + 1`, one after another.
+#[allow(clippy::too_many_arguments)]
+pub fn rnn_cell_bwd_steps(
+    dxw: &mut [f32],
+    dhh: &mut [f32],
+    carry: &mut [f32],
+    dout: &[f32],
+    dhn: &[f32],
+    whh: &[f32],
+    lens: &[u32],
+    hs: &[f32],
+    dims: &CellDims,
+    n: usize,
+) {
     let (bn, h) = (dims.b, dims.h);
-    let mut dh = vec![0f32; bn * h];
-    for d in 0..dims.d {
-        let t = dims.time(d);
-        state_grad(&mut dh, carry, dhn, dhh, whh, lens, 1, dims, d);
-        for b in 0..bn {
-            let c = (d * bn + b) * h;
-            let x = dims.time_row(d, t, b, h);
-            let y = dims.step_row(d, dims.s, b, h);
-            let dhb = &dh[b * h..(b + 1) * h];
-            if t >= lens[b] as usize {
-                carry[c..c + h].copy_from_slice(dhb);
-                dxw[x..x + h].fill(0.0);
-                dhh[y..y + h].fill(0.0);
-                continue;
-            }
-            let next = dims.state(d, dims.s + 1, b);
-            for j in 0..h {
-                let dh = dhb[j] + dout[x + j];
-                let hv = hs[next + j];
-                let dpre = if dims.relu {
-                    if hv > 0.0 { dh } else { 0.0 }
-                } else {
-                    dh * (1.0 - hv * hv)
-                };
-                dxw[x + j] = dpre;
-                dhh[y + j] = dpre;
-                carry[c + j] = 0.0;
+    let work: Vec<_> = dhh
+        .chunks_mut(dims.t * bn * h)
+        .zip(carry.chunks_mut(bn * h))
+        .zip(direction_parts(dxw, dims, h))
+        .take(dims.d)
+        .enumerate()
+        .collect();
+    for_each_direction(work, |(d, ((dhh_d, carry_d), mut dxw_d))| {
+        let w = packed_whh(whh, 1, h, d);
+        let dhn_d = &dhn[d * bn * h..(d + 1) * bn * h];
+        let mut dh = vec![0f32; bn * h];
+        for dims in dims.run_bwd(n) {
+            let t = dims.time(d);
+            let (this, next) = dhh_d.split_at_mut((dims.s + 1) * bn * h);
+            let this = &mut this[dims.s * bn * h..];
+            state_grad(&mut dh, carry_d, dhn_d, next, &w, lens, &dims, d);
+            let outs = dxw_d[t * bn..(t + 1) * bn]
+                .iter_mut()
+                .zip(this.chunks_exact_mut(h))
+                .zip(carry_d.chunks_exact_mut(h));
+            for (b, ((dx, dy), c)) in outs.enumerate() {
+                let dhb = &dh[b * h..(b + 1) * h];
+                if t >= lens[b] as usize {
+                    c.copy_from_slice(dhb);
+                    dx.fill(0.0);
+                    dy.fill(0.0);
+                    continue;
+                }
+                let o = dims.time_row(d, t, b, h);
+                let next = dims.state(d, dims.s + 1, b);
+                for j in 0..h {
+                    let dh = dhb[j] + dout[o + j];
+                    let hv = hs[next + j];
+                    let dpre = if dims.relu {
+                        if hv > 0.0 { dh } else { 0.0 }
+                    } else {
+                        dh * (1.0 - hv * hv)
+                    };
+                    dx[j] = dpre;
+                    dy[j] = dpre;
+                    c[j] = 0.0;
+                }
             }
         }
-    }
+    });
 }

@@ -92,7 +92,7 @@ impl CellKind {
 /// One step of a recurrent layer, forward: the buffers of `rnn_cell_fwd`, `gru_cell_fwd` or
 /// `lstm_cell_fwd` (layouts in cpu::cell). `whh` and `bhh` are views of one parameter buffer.
 /// Generic over the view type: [`View`] in a plan, `gpu::Slice` when the GPU builds it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CellFwd<V = View> {
     pub kind: CellKind,
     pub dims: CellDims,
@@ -126,7 +126,7 @@ impl<V: Copy> CellFwd<V> {
 }
 
 /// One step of a recurrent layer, backward (see the `*_cell_bwd` kernels).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CellBwd<V = View> {
     pub kind: CellKind,
     pub dims: CellDims,
