@@ -7,12 +7,13 @@
 // xw = x·W_ihᵀ + b_ih for every timestep comes from one matmul before the time loop.
 //
 // Direction d's step s runs at time t = s (d = 0) or t = T − 1 − s (d = 1). A row whose length
-// is ≤ t is past its end (pack_padded_sequence): it carries h unchanged, outputs 0 and saves
-// zeros, so the reverse direction starts at each row's own last real step.
+// is ≤ t is past its end (pack_padded_sequence): it carries h unchanged and outputs 0,
+// so the reverse direction starts at each row's own last real step.
 //
 // Layouts (state sequences in each direction's step order, xw and out in time order):
 //   xw    (T, B, D·3H)      hs (D, T+1, B, H): hs[d, 0] = h0, hs[d, s+1] = state after step s
 //   out   (T, B, D·H)       gates (D, T, B, 4H): r, z, n, hn — what gru_cell_bwd needs
+//   (not written in rows past their length, which gru_cell_bwd does not read)
 // Dispatch: one invocation per (b, j) (idx = b·H + j over x/y, folded by ops::grid_1d), z = d.
 // CPU twin: src/cpu/gru_cell.rs (cpu::gru_cell::gru_cell_fwd).
 
@@ -67,10 +68,6 @@ fn gru_cell_fwd(
     if t >= lens[b] {
         hs[next + j] = hs[prev + j];
         out[o] = 0.0;
-        gates[g] = 0.0;
-        gates[g + H] = 0.0;
-        gates[g + 2u * H] = 0.0;
-        gates[g + 3u * H] = 0.0;
         return;
     }
 

@@ -147,10 +147,6 @@ fn finish_row(d: u32, t: u32, b: u32, jq: u32, prev: u32, hr: vec4<f32>, hz: vec
     if t >= lens[b] {
         hs[next] = hs[prev + jq];
         out[o] = vec4<f32>(0.0);
-        gates[g] = vec4<f32>(0.0);
-        gates[g + hq] = vec4<f32>(0.0);
-        gates[g + 2u * hq] = vec4<f32>(0.0);
-        gates[g + 3u * hq] = vec4<f32>(0.0);
         return;
     }
     let x = ((t * p.b + b) * p.d + d) * 3u * hq + jq;

@@ -7,10 +7,11 @@
 // xw = x·W_ihᵀ + b_ih for every timestep comes from one matmul before the time loop.
 //
 // Direction d's step s runs at time t = s (d = 0) or t = T − 1 − s (d = 1). A row whose length
-// is ≤ t carries h and c unchanged, outputs 0 and saves zeros (pack_padded_sequence).
+// is ≤ t carries h and c unchanged and outputs 0 (pack_padded_sequence).
 //
 // Layouts: xw (T, B, D·4H); hs and cs (D, T+1, B, H) in step order (slot 0 = h0, c0);
-// out (T, B, D·H); gates (D, T, B, 4H): i, f, g, o after their nonlinearities.
+// out (T, B, D·H); gates (D, T, B, 4H): i, f, g, o after their nonlinearities (not written
+// in rows past their length, which lstm_cell_bwd does not read).
 // Dispatch: one invocation per (b, j) (idx = b·H + j over x/y), z = d.
 // CPU twin: src/cpu/lstm_cell.rs (cpu::lstm_cell::lstm_cell_fwd).
 
@@ -67,9 +68,6 @@ fn lstm_cell_fwd(
         hs[next + j] = hs[prev + j];
         cs[next + j] = cs[prev + j];
         out[o] = 0.0;
-        for (var q = 0u; q < 4u; q++) {
-            gates[g0 + q * H] = 0.0;
-        }
         return;
     }
 

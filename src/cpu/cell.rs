@@ -9,6 +9,8 @@
 //! - `dxw (T, B, D·G·H)`, time order, and `dhh (D, T, B, G·H)`, step order: gradients of the
 //!   input projection and of the recurrent pre-activations.
 //! - `carry (D, B, H)`: the gradient flowing to the previous state outside W_hh.
+//! - `gates (D, T, B, 4H)` (GRU, LSTM): step order, what the backward pass needs; rows past
+//!   their length are not written, and the backward pass does not read them.
 //!
 //! Direction 0's step s is time s; direction 1's step s is time T − 1 − s.
 //!
@@ -120,6 +122,38 @@ pub(crate) fn direction_parts<'a>(
         dirs[i % dims.d].push(part);
     }
     dirs
+}
+
+/// Asks the CPU to bring direction d's part of the running rows at time `t` of a time-ordered
+/// (T, B, D·width) buffer (`xw`, `dout`) into its L2 cache, before the step's product: those
+/// rows are strewn over a buffer larger than the caches, and the gate loop after the product
+/// otherwise waits on them (+6% on the lecture model's inference).
+pub(crate) fn prefetch_rows(
+    buf: &[f32],
+    lens: &[u32],
+    dims: &CellDims,
+    d: usize,
+    t: usize,
+    width: usize,
+) {
+    for b in 0..active_rows(lens, t) {
+        let x = dims.time_row(d, t, b, width);
+        prefetch(&buf[x..x + width]);
+    }
+}
+
+/// A hint to load `xs` into the L2 cache; nothing where it is not implemented.
+#[inline]
+fn prefetch(xs: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in xs.chunks(16) {
+        use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
+        // SAFETY: a prefetch reads nothing into the program and cannot fault; the address is
+        // inside `xs` anyway.
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = xs;
 }
 
 /// Runs `f` on each direction's share of a run of steps: a bidirectional layer's two

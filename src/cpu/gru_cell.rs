@@ -2,8 +2,8 @@
 //! GPU: shaders/gru_cell_fwd.wgsl, shaders/gru_cell_bwd.wgsl. Layouts: cpu::cell.
 
 use crate::cpu::cell::{
-    CellDims, direction_parts, for_each_direction, packed_whh, packed_whh_t, recurrent_product,
-    sigmoid, state_grad, tanh,
+    CellDims, direction_parts, for_each_direction, packed_whh, packed_whh_t, prefetch_rows,
+    recurrent_product, sigmoid, state_grad, tanh,
 };
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, writes `hs[d, s+1]`, `out` at the
@@ -52,6 +52,7 @@ pub fn gru_cell_fwd_steps(
             // This direction's states before and after the step.
             let (before, after) = hs_d.split_at_mut((dims.s + 1) * bn * h);
             let prev = &before[dims.s * bn * h..];
+            prefetch_rows(xw, lens, &dims, d, t, 3 * h);
             recurrent_product(&mut hh, prev, &w, bias, lens, t);
             let saved = gates_d[dims.s * bn * 4 * h..].chunks_exact_mut(4 * h);
             let outs = out_d[t * bn..(t + 1) * bn].iter_mut();
@@ -61,7 +62,6 @@ pub fn gru_cell_fwd_steps(
                 if t >= lens[b] as usize {
                     next.copy_from_slice(prev);
                     o.fill(0.0);
-                    g.fill(0.0);
                     continue;
                 }
                 let x = dims.time_row(d, t, b, 3 * h);

@@ -2,8 +2,8 @@
 //! GPU: shaders/lstm_cell_fwd.wgsl, shaders/lstm_cell_bwd.wgsl. Layouts: cpu::cell.
 
 use crate::cpu::cell::{
-    CellDims, direction_parts, for_each_direction, packed_whh, packed_whh_t, recurrent_product,
-    sigmoid, state_grad, tanh,
+    CellDims, direction_parts, for_each_direction, packed_whh, packed_whh_t, prefetch_rows,
+    recurrent_product, sigmoid, state_grad, tanh,
 };
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, `cs[d, s]`, writes slot s+1 of both,
@@ -57,6 +57,7 @@ pub fn lstm_cell_fwd_steps(
             let (h_before, h_after) = hs_d.split_at_mut(split);
             let (c_before, c_after) = cs_d.split_at_mut(split);
             let (h_prev, c_prev) = (&h_before[split - bn * h..], &c_before[split - bn * h..]);
+            prefetch_rows(xw, lens, &dims, d, t, 4 * h);
             recurrent_product(&mut hh, h_prev, &w, bias, lens, t);
             let rows = h_after
                 .chunks_exact_mut(h)
@@ -69,7 +70,6 @@ pub fn lstm_cell_fwd_steps(
                     hn.copy_from_slice(hp);
                     cn.copy_from_slice(cp);
                     o.fill(0.0);
-                    g.fill(0.0);
                     continue;
                 }
                 let x = dims.time_row(d, t, b, 4 * h);

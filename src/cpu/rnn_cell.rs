@@ -2,8 +2,8 @@
 //! GPU: shaders/rnn_cell_fwd.wgsl, shaders/rnn_cell_bwd.wgsl. Layouts: cpu::cell.
 
 use crate::cpu::cell::{
-    CellDims, direction_parts, for_each_direction, packed_whh, packed_whh_t, recurrent_product,
-    state_grad, tanh,
+    CellDims, direction_parts, for_each_direction, packed_whh, packed_whh_t, prefetch_rows,
+    recurrent_product, state_grad, tanh,
 };
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, writes `hs[d, s+1]` and `out` at the
@@ -47,6 +47,7 @@ pub fn rnn_cell_fwd_steps(
             let t = dims.time(d);
             let (before, after) = hs_d.split_at_mut((dims.s + 1) * bn * h);
             let prev = &before[dims.s * bn * h..];
+            prefetch_rows(xw, lens, &dims, d, t, h);
             recurrent_product(&mut hh, prev, &w, bias, lens, t);
             let outs = out_d[t * bn..(t + 1) * bn].iter_mut();
             for (b, (next, o)) in after.chunks_exact_mut(h).zip(outs).enumerate() {
