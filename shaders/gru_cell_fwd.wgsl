@@ -5,6 +5,8 @@
 //   r = σ(xw_r + hr)    z = σ(xw_z + hz)    n = tanh(xw_n + r ⊙ hn)
 //   h = (1 − z) ⊙ n + z ⊙ h_prev
 // xw = x·W_ihᵀ + b_ih for every timestep comes from one matmul before the time loop.
+// With p.gather, xw is instead a (V, D·G·H) table of it per token and row (t, b) reads
+// the row of token ids[t·B + b] (layer 0 of the classifier: embedding·W_ihᵀ + b_ih).
 //
 // Direction d's step s runs at time t = s (d = 0) or t = T − 1 − s (d = 1). A row whose length
 // is ≤ t is past its end (pack_padded_sequence): it carries h unchanged and outputs 0,
@@ -29,18 +31,27 @@ struct CellParams {
     whh_off: u32,
     bhh_off: u32,
     dhn_off: u32,
-    _pad0: u32,
+    gather: u32,   // forward: xw is a (V, D·G·H) table, row (t, b) = ids[t·B + b]
 }
 
 override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: CellParams;
-@group(0) @binding(1) var<storage, read> xw: array<f32>;           // (T, B, D·3H)
+@group(0) @binding(1) var<storage, read> xw: array<f32>;           // (T, B, D·3H), or (V, D·3H) with p.gather
 @group(0) @binding(2) var<storage, read> w: array<f32>;            // W_hh (D, 3H, H), b_hh (D, 3H)
 @group(0) @binding(3) var<storage, read> lens: array<u32>;         // (B)
 @group(0) @binding(4) var<storage, read_write> hs: array<f32>;     // (D, T+1, B, H)
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;    // (T, B, D·H)
 @group(0) @binding(6) var<storage, read_write> gates: array<f32>;  // (D, T, B, 4H)
+@group(0) @binding(7) var<storage, read> ids: array<u32>;          // (T, B) with p.gather
+
+// The row of xw that step row (t, b) reads: its own, or with p.gather its token's table row.
+fn xw_row(t: u32, b: u32) -> u32 {
+    if p.gather != 0u {
+        return ids[t * p.b + b];
+    }
+    return t * p.b + b;
+}
 
 fn sigmoid(x: f32) -> f32 {
     return 1.0 / (1.0 + exp(-x));
@@ -89,7 +100,7 @@ fn gru_cell_fwd(
         hz += w[bb + H];
         hn += w[bb + 2u * H];
     }
-    let x = (t * p.b + b) * p.d * 3u * H + d * 3u * H + j;
+    let x = (xw_row(t, b) * p.d + d) * 3u * H + j;
     let r = sigmoid(xw[x] + hr);
     let z = sigmoid(xw[x + H] + hz);
     let n = tanh(clamp(xw[x + 2u * H] + r * hn, -15.0, 15.0));

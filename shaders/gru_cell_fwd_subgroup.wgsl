@@ -29,18 +29,27 @@ struct CellParams {
     whh_off: u32,
     bhh_off: u32,
     dhn_off: u32,
-    _pad0: u32,
+    gather: u32,   // forward: xw is a (V, D·G·H) table, row (t, b) = ids[t·B + b]
 }
 
 override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: CellParams;
-@group(0) @binding(1) var<storage, read> xw: array<vec4<f32>>;        // (T, B, D·3H)
+@group(0) @binding(1) var<storage, read> xw: array<vec4<f32>>;        // (T, B, D·3H), or (V, D·3H) with p.gather
 @group(0) @binding(2) var<storage, read> w: array<f32>;               // W_hh (D, 3H, H), b_hh (D, 3H)
 @group(0) @binding(3) var<storage, read> lens: array<u32>;            // (B)
 @group(0) @binding(4) var<storage, read_write> hs: array<vec4<f32>>;  // (D, T+1, B, H)
 @group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>; // (T, B, D·H)
 @group(0) @binding(6) var<storage, read_write> gates: array<vec4<f32>>; // (D, T, B, 4H)
+@group(0) @binding(7) var<storage, read> ids: array<u32>;             // (T, B) with p.gather
+
+// The row of xw that step row (t, b) reads: its own, or with p.gather its token's table row.
+fn xw_row(t: u32, b: u32) -> u32 {
+    if p.gather != 0u {
+        return ids[t * p.b + b];
+    }
+    return t * p.b + b;
+}
 
 fn sigmoid4(x: vec4<f32>) -> vec4<f32> {
     return 1.0 / (1.0 + exp(-x));
@@ -184,7 +193,7 @@ fn finish_row(d: u32, t: u32, b: u32, jq: u32, prev: u32, hr: vec4<f32>, hz: vec
         out[o] = vec4<f32>(0.0);
         return;
     }
-    let x = ((t * p.b + b) * p.d + d) * 3u * hq + jq;
+    let x = (xw_row(t, b) * p.d + d) * 3u * hq + jq;
     let r = sigmoid4(xw[x] + hr);
     let z = sigmoid4(xw[x + hq] + hz);
     let n = tanh(clamp(xw[x + 2u * hq] + r * hn, vec4<f32>(-15.0), vec4<f32>(15.0)));

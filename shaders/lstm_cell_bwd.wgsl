@@ -26,7 +26,7 @@ struct CellParams {
     whh_off: u32,
     bhh_off: u32,
     dhn_off: u32,
-    _pad0: u32,
+    gather: u32,   // forward only
 }
 
 override WG: u32 = 64u;

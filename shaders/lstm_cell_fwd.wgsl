@@ -5,6 +5,8 @@
 //   i = σ(xw_i + hi)   f = σ(xw_f + hf)   g = tanh(xw_g + hg)   o = σ(xw_o + ho)
 //   c = f ⊙ c_prev + i ⊙ g          h = o ⊙ tanh(c)
 // xw = x·W_ihᵀ + b_ih for every timestep comes from one matmul before the time loop.
+// With p.gather, xw is instead a (V, D·G·H) table of it per token and row (t, b) reads
+// the row of token ids[t·B + b] (layer 0 of the classifier: embedding·W_ihᵀ + b_ih).
 //
 // Direction d's step s runs at time t = s (d = 0) or t = T − 1 − s (d = 1). A row whose length
 // is ≤ t carries h and c unchanged and outputs 0 (pack_padded_sequence).
@@ -27,19 +29,28 @@ struct CellParams {
     whh_off: u32,
     bhh_off: u32,
     dhn_off: u32,
-    _pad0: u32,
+    gather: u32,   // forward: xw is a (V, D·G·H) table, row (t, b) = ids[t·B + b]
 }
 
 override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: CellParams;
-@group(0) @binding(1) var<storage, read> xw: array<f32>;           // (T, B, D·4H)
+@group(0) @binding(1) var<storage, read> xw: array<f32>;           // (T, B, D·4H), or (V, D·4H) with p.gather
 @group(0) @binding(2) var<storage, read> w: array<f32>;            // W_hh (D, 4H, H), b_hh (D, 4H)
 @group(0) @binding(3) var<storage, read> lens: array<u32>;         // (B)
 @group(0) @binding(4) var<storage, read_write> hs: array<f32>;     // (D, T+1, B, H)
 @group(0) @binding(5) var<storage, read_write> cs: array<f32>;     // (D, T+1, B, H)
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;    // (T, B, D·H)
 @group(0) @binding(7) var<storage, read_write> gates: array<f32>;  // (D, T, B, 4H)
+@group(0) @binding(8) var<storage, read> ids: array<u32>;          // (T, B) with p.gather
+
+// The row of xw that step row (t, b) reads: its own, or with p.gather its token's table row.
+fn xw_row(t: u32, b: u32) -> u32 {
+    if p.gather != 0u {
+        return ids[t * p.b + b];
+    }
+    return t * p.b + b;
+}
 
 fn sigmoid(x: f32) -> f32 {
     return 1.0 / (1.0 + exp(-x));
@@ -82,7 +93,7 @@ fn lstm_cell_fwd(
         let bb = p.bhh_off + d * 4u * H + j;
         acc += vec4<f32>(w[bb], w[bb + H], w[bb + 2u * H], w[bb + 3u * H]);
     }
-    let x = (t * p.b + b) * p.d * 4u * H + d * 4u * H + j;
+    let x = (xw_row(t, b) * p.d + d) * 4u * H + j;
     let i = sigmoid(xw[x] + acc.x);
     let f = sigmoid(xw[x + H] + acc.y);
     let g = tanh(clamp(xw[x + 2u * H] + acc.z, -15.0, 15.0));

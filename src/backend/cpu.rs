@@ -293,7 +293,11 @@ impl CpuRuntime {
         let (mut hs, mut out) = (self.take(c.hs.buf), self.take(c.out.buf));
         let mut gates = c.gates.map(|g| self.take(g.buf));
         let mut cs = c.cs.map(|v| self.take(v.buf));
-        let (xw, whh, lens) = (self.f(c.xw), self.f(c.whh), self.u(c.lens));
+        let (whh, lens) = (self.f(c.whh), self.u(c.lens));
+        let xw = cpu::cell::Xw {
+            data: self.f(c.xw),
+            ids: c.ids.map(|v| self.u(v)),
+        };
         let bhh = c.bhh.map(|v| self.f(v));
         let (hsv, outv) = (&mut hs[range(c.hs)], &mut out[range(c.out)]);
         match c.kind {

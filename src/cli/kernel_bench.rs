@@ -206,6 +206,7 @@ fn cell_case(
             kind,
             dims,
             xw: bufs.all(xw),
+            ids: None,
             whh,
             bhh: Some(bhh),
             lens: bufs.all(lens),

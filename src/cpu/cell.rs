@@ -3,6 +3,7 @@
 //!
 //! With G gates per unit (RNN 1, GRU 3, LSTM 4), D directions, T steps, batch B, hidden H:
 //! - `xw (T, B, D·G·H)`, time order: x·W_ihᵀ + b_ih for every step, both directions side by side.
+//!   Or a (V, D·G·H) table of it per token, read through token ids (T, B): [`Xw`].
 //! - `hs (D, T+1, B, H)` (and `cs` for LSTM), each direction in its own step order:
 //!   slot 0 holds h0, slot s+1 the state after step s.
 //! - `out (T, B, D·H)`, time order: zero where a row is past its length.
@@ -85,6 +86,30 @@ pub(crate) fn packed_whh(whh: &[f32], g: usize, h: usize, d: usize) -> PackedW {
     PackedW::new(&whh[d * g * h * h..(d + 1) * g * h * h], g * h, h)
 }
 
+/// Where a forward step reads x·W_ihᵀ + b_ih: `data (T, B, D·G·H)` in time order, or with
+/// `ids (T, B)` a `(V, D·G·H)` table of it per token (see `model::plan::CellFwd::ids`).
+#[derive(Clone, Copy, Debug)]
+pub struct Xw<'a> {
+    pub data: &'a [f32],
+    pub ids: Option<&'a [u32]>,
+}
+
+impl<'a> Xw<'a> {
+    /// A (T, B, D·G·H) buffer.
+    pub fn rows(data: &'a [f32]) -> Self {
+        Self { data, ids: None }
+    }
+
+    /// Direction d's part (`width` = G·H) of step row (t, b).
+    pub fn row(&self, dims: &CellDims, d: usize, t: usize, b: usize, width: usize) -> &'a [f32] {
+        let x = match self.ids {
+            None => dims.time_row(d, t, b, width),
+            Some(ids) => (ids[t * dims.b + b] as usize * dims.d + d) * width,
+        };
+        &self.data[x..x + width]
+    }
+}
+
 /// `hh (B, G·H) = h_prev (B, H) · W_hh[d]ᵀ (+ b_hh[d])`: the recurrent product of one step at
 /// time `t` for one direction, with `w` from [`packed_whh_t`] and `bias` = b_hh[d]; `h_prev`
 /// is the state before the step. Rows past [`active_rows`] are left unwritten.
@@ -124,12 +149,12 @@ pub(crate) fn direction_parts<'a>(
     dirs
 }
 
-/// Asks the CPU to bring direction d's part of the running rows at time `t` of a time-ordered
-/// (T, B, D·width) buffer (`xw`, `dout`) into its L2 cache, before the step's product: those
-/// rows are strewn over a buffer larger than the caches, and the gate loop after the product
-/// otherwise waits on them (+6% on the lecture model's inference).
+/// Asks the CPU to bring direction d's part of the running rows of `xw` at time `t` into its L2
+/// cache, before the step's product: those rows are strewn over a buffer larger than the
+/// caches, and the gate loop after the product otherwise waits on them (+2% on the lecture
+/// model's inference).
 pub(crate) fn prefetch_rows(
-    buf: &[f32],
+    xw: Xw,
     lens: &[u32],
     dims: &CellDims,
     d: usize,
@@ -137,8 +162,7 @@ pub(crate) fn prefetch_rows(
     width: usize,
 ) {
     for b in 0..active_rows(lens, t) {
-        let x = dims.time_row(d, t, b, width);
-        prefetch(&buf[x..x + width]);
+        prefetch(xw.row(dims, d, t, b, width));
     }
 }
 

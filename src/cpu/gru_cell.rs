@@ -2,7 +2,7 @@
 //! GPU: shaders/gru_cell_fwd.wgsl, shaders/gru_cell_bwd.wgsl. Layouts: cpu::cell.
 
 use crate::cpu::cell::{
-    CellDims, direction_parts, for_each_direction, packed_whh, packed_whh_t, prefetch_rows,
+    CellDims, Xw, direction_parts, for_each_direction, packed_whh, packed_whh_t, prefetch_rows,
     recurrent_product, sigmoid, state_grad, tanh,
 };
 
@@ -13,7 +13,7 @@ pub fn gru_cell_fwd(
     hs: &mut [f32],
     out: &mut [f32],
     gates: &mut [f32],
-    xw: &[f32],
+    xw: Xw,
     whh: &[f32],
     bhh: Option<&[f32]>,
     lens: &[u32],
@@ -28,7 +28,7 @@ pub fn gru_cell_fwd_steps(
     hs: &mut [f32],
     out: &mut [f32],
     gates: &mut [f32],
-    xw: &[f32],
+    xw: Xw,
     whh: &[f32],
     bhh: Option<&[f32]>,
     lens: &[u32],
@@ -64,12 +64,11 @@ pub fn gru_cell_fwd_steps(
                     o.fill(0.0);
                     continue;
                 }
-                let x = dims.time_row(d, t, b, 3 * h);
                 gru_row(
                     next,
                     o,
                     g,
-                    &xw[x..x + 3 * h],
+                    xw.row(&dims, d, t, b, 3 * h),
                     &hh[b * 3 * h..(b + 1) * 3 * h],
                     prev,
                 );

@@ -2,7 +2,7 @@
 //! GPU: shaders/lstm_cell_fwd.wgsl, shaders/lstm_cell_bwd.wgsl. Layouts: cpu::cell.
 
 use crate::cpu::cell::{
-    CellDims, direction_parts, for_each_direction, packed_whh, packed_whh_t, prefetch_rows,
+    CellDims, Xw, direction_parts, for_each_direction, packed_whh, packed_whh_t, prefetch_rows,
     recurrent_product, sigmoid, state_grad, tanh,
 };
 
@@ -14,7 +14,7 @@ pub fn lstm_cell_fwd(
     cs: &mut [f32],
     out: &mut [f32],
     gates: &mut [f32],
-    xw: &[f32],
+    xw: Xw,
     whh: &[f32],
     bhh: Option<&[f32]>,
     lens: &[u32],
@@ -30,7 +30,7 @@ pub fn lstm_cell_fwd_steps(
     cs: &mut [f32],
     out: &mut [f32],
     gates: &mut [f32],
-    xw: &[f32],
+    xw: Xw,
     whh: &[f32],
     bhh: Option<&[f32]>,
     lens: &[u32],
@@ -72,8 +72,10 @@ pub fn lstm_cell_fwd_steps(
                     o.fill(0.0);
                     continue;
                 }
-                let x = dims.time_row(d, t, b, 4 * h);
-                let (xb, hhb) = (&xw[x..x + 4 * h], &hh[b * 4 * h..(b + 1) * 4 * h]);
+                let (xb, hhb) = (
+                    xw.row(&dims, d, t, b, 4 * h),
+                    &hh[b * 4 * h..(b + 1) * 4 * h],
+                );
                 for j in 0..h {
                     let i = sigmoid(xb[j] + hhb[j]);
                     let f = sigmoid(xb[h + j] + hhb[h + j]);

@@ -2,7 +2,7 @@
 //! GPU: shaders/rnn_cell_fwd.wgsl, shaders/rnn_cell_bwd.wgsl. Layouts: cpu::cell.
 
 use crate::cpu::cell::{
-    CellDims, direction_parts, for_each_direction, packed_whh, packed_whh_t, prefetch_rows,
+    CellDims, Xw, direction_parts, for_each_direction, packed_whh, packed_whh_t, prefetch_rows,
     recurrent_product, state_grad, tanh,
 };
 
@@ -11,7 +11,7 @@ use crate::cpu::cell::{
 pub fn rnn_cell_fwd(
     hs: &mut [f32],
     out: &mut [f32],
-    xw: &[f32],
+    xw: Xw,
     whh: &[f32],
     bhh: Option<&[f32]>,
     lens: &[u32],
@@ -25,7 +25,7 @@ pub fn rnn_cell_fwd(
 pub fn rnn_cell_fwd_steps(
     hs: &mut [f32],
     out: &mut [f32],
-    xw: &[f32],
+    xw: Xw,
     whh: &[f32],
     bhh: Option<&[f32]>,
     lens: &[u32],
@@ -57,9 +57,9 @@ pub fn rnn_cell_fwd_steps(
                     o.fill(0.0);
                     continue;
                 }
-                let x = dims.time_row(d, t, b, h);
+                let xb = xw.row(&dims, d, t, b, h);
                 for j in 0..h {
-                    let pre = xw[x + j] + hh[b * h + j];
+                    let pre = xb[j] + hh[b * h + j];
                     let hnew = if dims.relu { pre.max(0.0) } else { tanh(pre) };
                     next[j] = hnew;
                     o[j] = hnew;

@@ -17,7 +17,7 @@ use crate::model::linear::Linear;
 use crate::model::optim::Optimizer;
 use crate::model::params::{ParamLayout, init_uniform};
 use crate::model::plan::{BufId, Buffers, CellKind, Op, Program, View};
-use crate::model::rnn::{RnnBuffers, RnnConfig};
+use crate::model::rnn::{LayerInput, RnnBuffers, RnnConfig};
 use crate::ops::embedding::TokenRows;
 use crate::{Error, Result};
 
@@ -218,6 +218,7 @@ impl Classifier {
             opt.grads,
             t_max,
             b_max,
+            matches!(b.input, Input::Table { .. }),
         );
         let rt = backend.runtime(&bufs)?;
         let buffer_bytes = bufs.decls.iter().map(|d| 4 * d.len).sum();
@@ -334,14 +335,8 @@ impl Classifier {
                     bias: b_ih,
                     dims: MatmulDims::nt(c.vocab, dgh, e),
                 });
-                let (xw0, _) = self.rnn.xw0(t, b);
-                ops.push(Op::EmbeddingFwd {
-                    out: xw0,
-                    ids,
-                    weight: table,
-                    e: dgh,
-                });
-                self.rnn.forward_ops(ops, None, t, b, train)?;
+                let input = LayerInput::Table { table, ids };
+                self.rnn.forward_ops(ops, input, t, b, train)?;
             }
             Input::Rows { x, dropped, .. } => {
                 let x = v(x, t * b * e);
@@ -365,7 +360,8 @@ impl Classifier {
                     }
                     _ => x,
                 };
-                self.rnn.forward_ops(ops, Some(input), t, b, train)?;
+                self.rnn
+                    .forward_ops(ops, LayerInput::Rows(input), t, b, train)?;
             }
         }
         // cat(h_n[-1], h_n[-2]): the top layer's last direction first.
@@ -470,7 +466,7 @@ impl Classifier {
         // Back through the table: dtable sums layer 0's dxw rows per token id, then
         // dW_ih += dtableᵀ·E, db_ih += Σ dtable, dE += dtable·W_ih, each over V rows only.
         let dgh = d * c.rnn.cell.gates() * h;
-        let (_, dxw0) = self.rnn.xw0(t, b);
+        let dxw0 = self.rnn.dxw0(t, b);
         let dtable = v(dtable, c.vocab * dgh);
         ops.push(Op::Fill {
             out: dtable,

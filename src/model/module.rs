@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::backend::{Backend, Runtime};
 use crate::model::params::{ParamLayout, init_uniform};
 use crate::model::plan::{BufId, Buffers, CellKind, Op, Program, View};
-use crate::model::rnn::{RnnBuffers, RnnConfig};
+use crate::model::rnn::{LayerInput, RnnBuffers, RnnConfig};
 use crate::{Error, Result};
 
 /// What `forward` returns, in PyTorch's shapes: output (T, B, D·H) or (B, T, D·H) with
@@ -81,7 +81,9 @@ impl Rnn {
         let grads = bufs.f32("grads", layout.len);
         let x = bufs.f32("x", t_max * b_max * cfg.input_size);
         let dx = bufs.f32("dx", t_max * b_max * cfg.input_size);
-        let rnn = RnnBuffers::declare(&mut bufs, &cfg, "", &layout, params, grads, t_max, b_max);
+        let rnn = RnnBuffers::declare(
+            &mut bufs, &cfg, "", &layout, params, grads, t_max, b_max, false,
+        );
         let rt = backend.runtime(&bufs)?;
         Ok(Self {
             cfg,
@@ -165,7 +167,7 @@ impl Rnn {
             };
             let mut fwd = Vec::new();
             self.bufs
-                .forward_ops(&mut fwd, Some(x), t, b, self.training)?;
+                .forward_ops(&mut fwd, LayerInput::Rows(x), t, b, self.training)?;
             let mut bwd = vec![Op::Fill {
                 out: View {
                     buf: self.grads,

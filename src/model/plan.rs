@@ -96,7 +96,12 @@ impl CellKind {
 pub struct CellFwd<V = View> {
     pub kind: CellKind,
     pub dims: CellDims,
+    /// x·W_ihᵀ + b_ih: `(T, B, D·G·H)`, or with `ids` a `(V, D·G·H)` table of it per token.
     pub xw: V,
+    /// Tokens `(T, B)` (u32): step row (t, b) reads `xw` row `ids[t·B + b]`. Layer 0 of the
+    /// classifier, whose input projection is a table (embedding·W_ihᵀ + b_ih): the steps read
+    /// it in place of a (T, B) copy.
+    pub ids: Option<V>,
     pub whh: V,
     pub bhh: Option<V>,
     pub lens: V,
@@ -114,6 +119,7 @@ impl<V: Copy> CellFwd<V> {
             kind: self.kind,
             dims: self.dims,
             xw: f(self.xw),
+            ids: self.ids.map(&mut f),
             whh: f(self.whh),
             bhh: self.bhh.map(&mut f),
             lens: f(self.lens),

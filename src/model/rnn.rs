@@ -4,6 +4,8 @@
 //! The GPU recipe (cuDNN's, and PyTorch's own CPU path), per layer:
 //! 1. the input projection of all timesteps and both directions is one matmul,
 //!    `xw (T·B, D·G·H) = x · [W_ih; W_ih_reverse]ᵀ + [b_ih; b_ih_reverse]`;
+//!    or, for token inputs, a (V, D·G·H) table of it per token that the steps read through the
+//!    token ids ([`LayerInput::Table`]);
 //! 2. each timestep is one fused cell dispatch for both directions (recurrent product, gates,
 //!    state update, saves for backward);
 //! 3. backward runs the steps in reverse, one fused dispatch each, and then gathers the weight
@@ -20,7 +22,8 @@ use crate::{Error, Result};
 /// Activation buffers of one layer, sized for (T_max, B_max).
 #[derive(Clone, Debug)]
 struct LayerBufs {
-    xw: BufId,
+    /// None for layer 0 when it reads a table (see `RnnBuffers::declare`).
+    xw: Option<BufId>,
     hs: BufId,
     cs: Option<BufId>,
     gates: Option<BufId>,
@@ -32,6 +35,17 @@ struct LayerBufs {
     dc_carry: Option<BufId>,
     /// With dropout, below the top layer: the output after the mask, and its gradient.
     dropped: Option<(BufId, BufId)>,
+}
+
+/// What layer 0 of [`RnnBuffers::forward_ops`] reads.
+#[derive(Clone, Copy, Debug)]
+pub enum LayerInput {
+    /// `x (T, B, I)`: layer 0 projects it, x·W_ihᵀ + b_ih, into its own xw.
+    Rows(View),
+    /// The projection already made per token: a `(V, D·G·H)` table (the classifier's
+    /// embedding·W_ihᵀ + b_ih) and the tokens `ids (T, B)`. The steps read each token's row of
+    /// the table; nothing is copied.
+    Table { table: View, ids: View },
 }
 
 /// A recurrent module inside a plan: its config, where its parameters and gradients live, and
@@ -66,6 +80,7 @@ pub struct RnnBuffers {
 
 impl RnnBuffers {
     /// Declare the buffers for batches of up to `b_max` sequences of up to `t_max` steps.
+    /// `table_input`: layer 0 will read a [`LayerInput::Table`], so it needs no xw of its own.
     /// `layout` must hold this module's parameters under `prefix` (see
     /// [`RnnConfig::push_params`]); `params` and `grads` are buffers with that layout.
     #[allow(clippy::too_many_arguments)]
@@ -78,6 +93,7 @@ impl RnnBuffers {
         grads: BufId,
         t_max: usize,
         b_max: usize,
+        table_input: bool,
     ) -> Self {
         let (h, d, gh) = (cfg.hidden, cfg.dirs(), cfg.cell.gates() * cfg.hidden);
         let (tb, lstm) = (t_max * b_max, cfg.cell == CellKind::Lstm);
@@ -87,7 +103,7 @@ impl RnnBuffers {
             .map(|k| {
                 let n = |s: &str| format!("{prefix}l{k}.{s}");
                 LayerBufs {
-                    xw: bufs.f32(n("xw"), tb * d * gh),
+                    xw: (k > 0 || !table_input).then(|| bufs.f32(n("xw"), tb * d * gh)),
                     hs: bufs.f32(n("hs"), d * (t_max + 1) * b_max * h),
                     cs: lstm.then(|| bufs.f32(n("cs"), d * (t_max + 1) * b_max * h)),
                     gates: (cfg.cell.saved() > 0)
@@ -244,24 +260,20 @@ impl RnnBuffers {
         Ok((w, b))
     }
 
-    /// Layer 0's input projection xw (T, B, D·G·H) = x·W_ihᵀ + b_ih, for a caller that writes it
-    /// itself (`input = None` in [`RnnBuffers::forward_ops`]), and its gradient after backward.
-    pub fn xw0(&self, t: usize, b: usize) -> (View, View) {
+    /// The gradient of layer 0's input projection, dxw (T, B, D·G·H), after backward: for a
+    /// caller whose layer 0 reads a [`LayerInput::Table`], to scatter into the table's rows.
+    pub fn dxw0(&self, t: usize, b: usize) -> View {
         let n = t * b * self.cfg.dirs() * self.cfg.cell.gates() * self.cfg.hidden;
-        (
-            Self::v(self.layers[0].xw, n),
-            Self::v(self.layers[0].dxw, n),
-        )
+        Self::v(self.layers[0].dxw, n)
     }
 
-    /// Append the forward pass of a (T, B) batch reading `input (T, B, I)`: every layer's
-    /// projection, T fused steps, and h_n (c_n). `lens` and `h0` (`c0`) must be written, and
-    /// `rng` too when training with dropout. `input = None`: layer 0's projection is already in
-    /// [`RnnBuffers::xw0`] (the classifier computes it from an embedding table).
+    /// Append the forward pass of a (T, B) batch: every layer's projection, T fused steps, and
+    /// h_n (c_n). `lens` and `h0` (`c0`) must be written, and `rng` too when training with
+    /// dropout.
     pub fn forward_ops(
         &self,
         ops: &mut Vec<Op>,
-        input: Option<View>,
+        input: LayerInput,
         t: usize,
         b: usize,
         train: bool,
@@ -269,19 +281,39 @@ impl RnnBuffers {
         self.check(t, b)?;
         let c = &self.cfg;
         let (h, d, gh) = (c.hidden, c.dirs(), c.cell.gates() * c.hidden);
-        if let Some(input) = input
-            && input.len != t * b * c.input_size
-        {
-            return Err(Error::Shape {
-                op: "rnn",
-                expected: format!("input (T={t}, B={b}, I={})", c.input_size),
-                got: format!("{} elements", input.len),
-            });
-        }
+        let bad = |expected: String, got: usize| Error::Shape {
+            op: "rnn",
+            expected,
+            got: format!("{got} elements"),
+        };
+        let rows = match input {
+            LayerInput::Rows(x) if x.len != t * b * c.input_size => {
+                let what = format!("input (T={t}, B={b}, I={})", c.input_size);
+                return Err(bad(what, x.len));
+            }
+            LayerInput::Rows(x) => Some(x),
+            LayerInput::Table { ids, .. } if ids.len != t * b => {
+                return Err(bad(format!("ids (T={t}, B={b})"), ids.len));
+            }
+            LayerInput::Table { table, .. } if table.len == 0 || table.len % (d * gh) != 0 => {
+                let what = format!("a table of rows of D·G·H = {}", d * gh);
+                return Err(bad(what, table.len));
+            }
+            LayerInput::Table { .. } => None,
+        };
         let bh = b * h;
         for (k, l) in self.layers.iter().enumerate() {
-            let xw = Self::v(l.xw, t * b * d * gh);
-            if let Some(x) = self.layer_input(k, input, t, b, train) {
+            let (xw, ids) = match (input, l.xw) {
+                (LayerInput::Table { table, ids }, _) if k == 0 => (table, Some(ids)),
+                (_, Some(xw)) => (Self::v(xw, t * b * d * gh), None),
+                (_, None) => {
+                    return Err(Error::InvalidArgument {
+                        op: "rnn",
+                        message: "declared for a table input, given rows".into(),
+                    });
+                }
+            };
+            if let Some(x) = self.layer_input(k, rows, t, b, train) {
                 let w =
                     self.cfg
                         .both_dirs(&self.layout, self.params, &self.prefix, "weight_ih", k)?;
@@ -351,6 +383,7 @@ impl RnnBuffers {
                     kind: c.cell,
                     dims: self.dims(t, b, s),
                     xw,
+                    ids,
                     whh,
                     bhh,
                     lens: Self::v(self.lens, b),

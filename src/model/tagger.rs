@@ -13,7 +13,7 @@ use crate::model::linear::Linear;
 use crate::model::optim::Optimizer;
 use crate::model::params::{ParamLayout, init_uniform};
 use crate::model::plan::{BufId, Buffers, Op, Program, View};
-use crate::model::rnn::{RnnBuffers, RnnConfig};
+use crate::model::rnn::{LayerInput, RnnBuffers, RnnConfig};
 use crate::ops::embedding::TokenRows;
 use crate::{Error, Result};
 
@@ -119,7 +119,7 @@ impl Tagger {
             loss: bufs.f32("loss", 1),
         };
         let rnn = RnnBuffers::declare(
-            &mut bufs, &cfg.rnn, "rnn.", &layout, opt.params, opt.grads, t_max, b_max,
+            &mut bufs, &cfg.rnn, "rnn.", &layout, opt.params, opt.grads, t_max, b_max, false,
         );
         let rt = backend.runtime(&bufs)?;
         Ok(Self {
@@ -179,7 +179,8 @@ impl Tagger {
                 e: i,
             });
         }
-        self.rnn.forward_ops(&mut ops, Some(x), t, b, true)?;
+        self.rnn
+            .forward_ops(&mut ops, LayerInput::Rows(x), t, b, true)?;
         let out = self.rnn.output(t, b);
         // Without a Linear layer the recurrent output is the logits, and its gradient is dlogits.
         let (logits, dlogits) = match c.fc {

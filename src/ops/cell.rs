@@ -23,7 +23,8 @@ pub struct CellParams {
     pub whh_off: u32,
     pub bhh_off: u32,
     pub dhn_off: u32,
-    pub _pad: u32,
+    /// Forward: `xw` is a (V, D·G·H) table read through `ids` (see `CellFwd::ids`).
+    pub gather: u32,
 }
 
 /// Activations live in their own buffers and start at offset 0.
@@ -82,7 +83,7 @@ fn params(
         whh_off: to_u32(op, "offset", whh.offset)?,
         bhh_off: to_u32(op, "offset", bhh_off)?,
         dhn_off: to_u32(op, "offset", dhn_off)?,
-        _pad: 0,
+        gather: 0,
     })
 }
 
@@ -201,7 +202,13 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
     let a = &c.dims;
     let gh = c.kind.gates() * a.h;
     check_common(op, c.kind, a, &c.whh, &c.lens, &c.hs)?;
-    check_len(op, "xw (T, B, D·G·H)", &c.xw, a.t * a.b * a.d * gh)?;
+    match &c.ids {
+        None => check_len(op, "xw (T, B, D·G·H)", &c.xw, a.t * a.b * a.d * gh)?,
+        Some(ids) => {
+            check_len(op, "ids (T, B)", ids, a.t * a.b)?;
+            check_len(op, "xw (V, D·G·H)", &c.xw, a.d * gh)?;
+        }
+    }
     check_len(op, "out (T, B, D·H)", &c.out, a.t * a.b * a.d * a.h)?;
     if let Some(bhh) = &c.bhh {
         same_buffer(op, &c.whh, bhh)?;
@@ -211,6 +218,7 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
         op,
         &[
             Some(&c.xw),
+            c.ids.as_ref(),
             Some(&c.lens),
             Some(&c.hs),
             Some(&c.out),
@@ -218,7 +226,10 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
             c.gates.as_ref(),
         ],
     )?;
-    let p = params(op, a, &c.whh, c.bhh.map_or(0, |s| s.offset), 0)?;
+    let mut p = params(op, a, &c.whh, c.bhh.map_or(0, |s| s.offset), 0)?;
+    p.gather = c.ids.is_some() as u32;
+    // Without a gather, `ids` is bound to `lens` and never read.
+    let ids = c.ids.as_ref().unwrap_or(&c.lens).buffer();
     let pipeline = ctx.pipeline(shader, entry, &[("WG", WG as f64)])?;
     let mut groups = grid_1d(ctx, invocations(kernel, a), WG);
     groups[2] = a.d as u32;
@@ -230,6 +241,7 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
             (3, c.lens.buffer()),
             (4, c.hs.buffer()),
             (5, c.out.buffer()),
+            (6, ids),
         ],
         CellKind::Gru => {
             let gates = c.gates.ok_or_else(|| missing(op, "gates"))?;
@@ -241,6 +253,7 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
                 (4, c.hs.buffer()),
                 (5, c.out.buffer()),
                 (6, gates.buffer()),
+                (7, ids),
             ]
         }
         CellKind::Lstm => {
@@ -256,6 +269,7 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
                 (5, cs.buffer()),
                 (6, c.out.buffer()),
                 (7, gates.buffer()),
+                (8, ids),
             ]
         }
     };

@@ -1,9 +1,9 @@
 //! The CPU runtime runs a layer's consecutive steps as one call (`*_cell_fwd_steps`,
 //! `*_cell_bwd_steps`): every buffer must come out bit for bit as from the one-step twins
 //! called step by step, for every cell, one or two directions, runs that start mid-sequence,
-//! and lengths sorted or not.
+//! lengths sorted or not, and xw as (T, B) rows or as a table read through token ids.
 
-use gpu_rnn::cpu::cell::CellDims;
+use gpu_rnn::cpu::cell::{CellDims, Xw};
 use gpu_rnn::cpu::{gru_cell, lstm_cell, rnn_cell};
 use gpu_rnn::model::plan::CellKind;
 
@@ -14,7 +14,9 @@ use crate::common::*;
 struct Layer {
     dims: CellDims,
     lens: Vec<u32>,
+    /// (V, D·G·H) table rows read through `ids (T, B)`, or (T, B, D·G·H) without.
     xw: Vec<f32>,
+    ids: Option<Vec<u32>>,
     whh: Vec<f32>,
     bhh: Vec<f32>,
     hs: Vec<f32>,
@@ -47,11 +49,13 @@ fn draw_layer(rng: &mut TestRng, cell: CellKind) -> Layer {
         lens.sort_by(|x, y| y.cmp(x));
     }
     let gh = cell.gates() * h;
+    let (gather, vocab) = (rng.coin(), 1 + rng.below(6));
     let states = d * (t + 1) * b * h;
     Layer {
         dims,
         lens,
-        xw: rng.values(t * b * d * gh),
+        xw: rng.values(if gather { vocab } else { t * b } * d * gh),
+        ids: gather.then(|| (0..t * b).map(|_| rng.below(vocab) as u32).collect()),
         whh: rng.values(d * gh * h),
         bhh: rng.values(d * gh),
         hs: rng.values(states),
@@ -71,6 +75,10 @@ fn draw_layer(rng: &mut TestRng, cell: CellKind) -> Layer {
 /// Forward steps `dims.s ..` as one run of `n` (`n = 0`: the same steps one call each).
 fn forward(cell: CellKind, l: &mut Layer, dims: CellDims, n: usize) {
     let bhh = dims.has_bias.then_some(&l.bhh[..]);
+    let xw = Xw {
+        data: &l.xw,
+        ids: l.ids.as_deref(),
+    };
     let calls: Vec<(CellDims, usize)> = if n == 0 {
         (dims.s..dims.t).map(|s| (dims.at(s), 1)).collect()
     } else {
@@ -79,13 +87,13 @@ fn forward(cell: CellKind, l: &mut Layer, dims: CellDims, n: usize) {
     for (dims, n) in calls {
         match cell {
             CellKind::Rnn => rnn_cell::rnn_cell_fwd_steps(
-                &mut l.hs, &mut l.out, &l.xw, &l.whh, bhh, &l.lens, &dims, n,
+                &mut l.hs, &mut l.out, xw, &l.whh, bhh, &l.lens, &dims, n,
             ),
             CellKind::Gru => gru_cell::gru_cell_fwd_steps(
                 &mut l.hs,
                 &mut l.out,
                 &mut l.gates,
-                &l.xw,
+                xw,
                 &l.whh,
                 bhh,
                 &l.lens,
@@ -97,7 +105,7 @@ fn forward(cell: CellKind, l: &mut Layer, dims: CellDims, n: usize) {
                 &mut l.cs,
                 &mut l.out,
                 &mut l.gates,
-                &l.xw,
+                xw,
                 &l.whh,
                 bhh,
                 &l.lens,
@@ -161,6 +169,16 @@ fn backward(cell: CellKind, l: &mut Layer, dims: CellDims, n: usize) {
     }
 }
 
+/// The layer with a table's rows copied out into a (T, B, D·G·H) xw.
+fn copied_out(cell: CellKind, mut l: Layer) -> Layer {
+    if let Some(ids) = l.ids.take() {
+        let width = l.dims.d * cell.gates() * l.dims.h;
+        let rows = ids.iter().map(|&i| i as usize * width);
+        l.xw = rows.flat_map(|x| l.xw[x..x + width].to_vec()).collect();
+    }
+    l
+}
+
 fn same(what: &str, got: &[f32], want: &[f32], seed: u64) {
     let first = got
         .iter()
@@ -187,18 +205,19 @@ fn cell_runs_equal_their_steps_one_by_one() {
             let dims = layer.dims.at(first);
             let what = format!("{cell:?} case {case} {dims:?} lens {:?}", layer.lens);
 
-            let (mut run, mut steps) = (layer.clone(), layer);
+            let (mut run, mut steps) = (layer.clone(), layer.clone());
             forward(cell, &mut run, dims, t - first);
             forward(cell, &mut steps, dims, 0);
-            same(&format!("{what}: hs"), &run.hs, &steps.hs, rng.seed);
-            same(&format!("{what}: cs"), &run.cs, &steps.cs, rng.seed);
-            same(&format!("{what}: out"), &run.out, &steps.out, rng.seed);
-            same(
-                &format!("{what}: gates"),
-                &run.gates,
-                &steps.gates,
-                rng.seed,
-            );
+            // A table read through ids, against its rows copied out in (T, B) order.
+            let mut copied = copied_out(cell, layer);
+            forward(cell, &mut copied, dims, t - first);
+            for (name, want) in [("step by step", &steps), ("copied rows", &copied)] {
+                let what = format!("{what} against {name}");
+                same(&format!("{what}: hs"), &run.hs, &want.hs, rng.seed);
+                same(&format!("{what}: cs"), &run.cs, &want.cs, rng.seed);
+                same(&format!("{what}: out"), &run.out, &want.out, rng.seed);
+                same(&format!("{what}: gates"), &run.gates, &want.gates, rng.seed);
+            }
 
             // Backward from the last step, or from an earlier one, down to step 0.
             let last = if rng.coin() { t - 1 } else { rng.below(t) };

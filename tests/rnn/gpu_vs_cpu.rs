@@ -235,7 +235,7 @@ fn draw_gru_step(rng: &mut TestRng) -> (gpu_rnn::cpu::cell::CellDims, Vec<u32>) 
 /// Each GRU forward kernel for 4-aligned operands, called directly for one step: the vec4
 /// kernel, and the subgroup kernel where the device has subgroups (lavapipe does). Batches
 /// across several 32-row blocks and past them, H not a multiple of 8, unequal lengths sorted
-/// or not, both directions, with and without b_hh. Everything the step writes (and leaves)
+/// or not, both directions, with and without b_hh, xw as rows or as a table read through ids. Everything the step writes (and leaves)
 /// must equal the CPU twin's.
 #[test]
 fn gru_cell_fwd_aligned_kernels_match_cpu() {
@@ -251,7 +251,11 @@ fn gru_cell_fwd_aligned_kernels_match_cpu() {
             let (b, h, d, t) = (dims.b, dims.h, dims.d, dims.t);
             let gh = 3 * h;
             let w = rng.values(d * gh * h + d * gh); // W_hh (D, 3H, H) then b_hh (D, 3H)
-            let xw = rng.values(t * b * d * gh);
+            // xw as (T, B) rows, or as a table of 5 rows read through token ids.
+            let ids: Option<Vec<u32>> = rng
+                .coin()
+                .then(|| (0..t * b).map(|_| rng.below(5) as u32).collect());
+            let xw = rng.values(if ids.is_some() { 5 } else { t * b } * d * gh);
             let hs0 = rng.values(d * (t + 1) * b * h);
             let out0 = rng.values(t * b * d * h);
             let gates0 = rng.values(d * t * b * 4 * h);
@@ -259,18 +263,24 @@ fn gru_cell_fwd_aligned_kernels_match_cpu() {
             let (mut hs, mut out, mut gates) = (hs0.clone(), out0.clone(), gates0.clone());
             let (whh, bhh) = w.split_at(d * gh * h);
             let bhh = dims.has_bias.then_some(bhh);
+            let xw_cpu = gpu_rnn::cpu::cell::Xw {
+                data: &xw,
+                ids: ids.as_deref(),
+            };
             gpu_rnn::cpu::gru_cell::gru_cell_fwd(
-                &mut hs, &mut out, &mut gates, &xw, whh, bhh, &lens, &dims,
+                &mut hs, &mut out, &mut gates, xw_cpu, whh, bhh, &lens, &dims,
             );
 
             let gw = upload(ctx, "w", &w);
             let (gx, gl) = (upload(ctx, "xw", &xw), upload(ctx, "lens", &lens));
+            let gids = ids.as_ref().map(|ids| upload(ctx, "ids", ids));
             let (ghs, gout) = (upload(ctx, "hs", &hs0), upload(ctx, "out", &out0));
             let ggates = upload(ctx, "gates", &gates0);
             let op = CellFwd {
                 kind: CellKind::Gru,
                 dims,
                 xw: gx.all(),
+                ids: gids.as_ref().map(|g| g.all()),
                 whh: gw.slice(0, d * gh * h).unwrap(),
                 bhh: dims.has_bias.then(|| gw.slice(d * gh * h, d * gh).unwrap()),
                 lens: gl.all(),
@@ -281,7 +291,8 @@ fn gru_cell_fwd_aligned_kernels_match_cpu() {
             };
             let dispatch = cell_fwd_with(ctx, kernel, &op).expect("cell_fwd");
             run(ctx, &[&dispatch]);
-            let what = format!("{kernel:?} case {case} {dims:?} lens {lens:?}");
+            let gather = ids.is_some();
+            let what = format!("{kernel:?} case {case} {dims:?} gather {gather} lens {lens:?}");
             let (fa, fr) = (1e-5, 1e-4);
             assert_close(
                 &format!("{what}: hs"),
