@@ -41,6 +41,18 @@ const PROBES: &[Probe] = &[
         needs_subgroups: true,
     },
     Probe {
+        entry: "broadcast_fma",
+        flops: 1024.0 * 8.0,
+        input: 3,
+        needs_subgroups: true,
+    },
+    Probe {
+        entry: "shuffle_unrolled",
+        flops: 1024.0 * 8.0,
+        input: 3,
+        needs_subgroups: true,
+    },
+    Probe {
         entry: "indexed_acc",
         flops: 256.0 * 4.0 * 8.0,
         input: 1,

@@ -62,6 +62,45 @@ fn shuffle_fma(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(subgroup_
 }
 
 @compute @workgroup_size(64)
+fn broadcast_fma(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(subgroup_invocation_id) sid: u32) {
+    var acc = vec4<f32>(0.0);
+    let m = vec4<f32>(0.999, 0.5, 0.25, 0.125);
+    let base = (gid.x * 16u) % 2048u;
+    for (var i = 0u; i < 128u; i++) {
+        let a = ins[(base + 8u * i + sid) & 32767u];
+        acc = fma(vec4<f32>(subgroupBroadcast(a, 0u)), m, acc);
+        acc = fma(vec4<f32>(subgroupBroadcast(a, 1u)), m, acc);
+        acc = fma(vec4<f32>(subgroupBroadcast(a, 2u)), m, acc);
+        acc = fma(vec4<f32>(subgroupBroadcast(a, 3u)), m, acc);
+        acc = fma(vec4<f32>(subgroupBroadcast(a, 4u)), m, acc);
+        acc = fma(vec4<f32>(subgroupBroadcast(a, 5u)), m, acc);
+        acc = fma(vec4<f32>(subgroupBroadcast(a, 6u)), m, acc);
+        acc = fma(vec4<f32>(subgroupBroadcast(a, 7u)), m, acc);
+    }
+    out[gid.x] = acc;
+}
+
+@compute @workgroup_size(64)
+fn shuffle_unrolled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(subgroup_invocation_id) sid: u32) {
+    var acc = vec4<f32>(0.0);
+    let m = vec4<f32>(0.999, 0.5, 0.25, 0.125);
+    let base = (gid.x * 16u) % 2048u;
+    let first = sid & ~7u;
+    for (var i = 0u; i < 128u; i++) {
+        let a = ins[(base + 8u * i + sid) & 32767u];
+        acc = fma(vec4<f32>(subgroupShuffle(a, first)), m, acc);
+        acc = fma(vec4<f32>(subgroupShuffle(a, first + 1u)), m, acc);
+        acc = fma(vec4<f32>(subgroupShuffle(a, first + 2u)), m, acc);
+        acc = fma(vec4<f32>(subgroupShuffle(a, first + 3u)), m, acc);
+        acc = fma(vec4<f32>(subgroupShuffle(a, first + 4u)), m, acc);
+        acc = fma(vec4<f32>(subgroupShuffle(a, first + 5u)), m, acc);
+        acc = fma(vec4<f32>(subgroupShuffle(a, first + 6u)), m, acc);
+        acc = fma(vec4<f32>(subgroupShuffle(a, first + 7u)), m, acc);
+    }
+    out[gid.x] = acc;
+}
+
+@compute @workgroup_size(64)
 fn indexed_acc(@builtin(global_invocation_id) gid: vec3<u32>) {
     var acc: array<vec4<f32>, 4>;
     let m = vec4<f32>(0.999);

@@ -1,19 +1,22 @@
 // matmul_subgroup: C = op(A) · op(B) (+ bias[n]) (C += … with ACCUMULATE), sharing A through
 // subgroup shuffles instead of loading it in every invocation. Same contract, operand
-// alignment and MatmulParams as matmul_vec4.wgsl (NT, NN and TN; B's contiguous dimension,
-// row stride and offset multiples of 4); the host (ops::matmul) picks it on adapters with
-// subgroups of 8 to 64 invocations.
+// alignment and MatmulParams as matmul_vec4.wgsl (NT, NN and TN; contiguous dimensions, row
+// strides and offsets of A and B multiples of 4); the host (ops::matmul) picks it on adapters
+// with subgroups of 8 to 64 invocations.
 //
 // Eight consecutive lanes of a subgroup (an "octet") own a ROWS × 32 block of C: lane l holds
 // columns 4l..4l+3 of all ROWS rows, as ROWS vec4 accumulators. For each slice of 8 k:
-//   - lane l loads A[r, k0 + l] for the ROWS rows: each A element is loaded once per octet;
-//   - lane l loads its own B[k0..k0+8, 4l..4l+4] (8 vec4);
-//   - for each k, every lane takes A[r, k] from lane k − k0 with subgroupShuffle.
-// So a lane does 32·ROWS FMAs per 8 vec4 loads of B and ROWS scalar loads of A. Where loads
-// are the bottleneck (lavapipe turns every storage-buffer load into a per-lane loop, see
-// benches/adapter_peak.rs), that is 64 loaded floats per 1024 FMAs, against 32 per 64 in
-// matmul_vec4's 4×4 blocks. 32 rows measured best there: 16 rows ran 1.4× slower, 64 rows
-// (256 accumulators) 1.25× slower.
+//   - A (K, M) (TN): lane l loads A[k0 + l, the ROWS rows] as 8 vec4, and for each k every
+//     lane takes them from lane k − k0 with subgroupShuffle;
+//   - A (M, K) (NT, NN): lane l loads rows 4l..4l+3 at k0..k0+8 as 8 vec4, and for each k
+//     every lane takes row quad q from lane q;
+//   - either way each A element is loaded once per octet, and lane l loads its own
+//     B[k0..k0+8, 4l..4l+4] (8 vec4).
+// So a lane does 32·ROWS FMAs per 16 vec4 loads. Where loads are the bottleneck (lavapipe
+// turns every storage-buffer load into a per-lane loop, see benches/adapter_peak.rs), that is
+// 64 loaded floats per 1024 FMAs, against 32 per 64 in matmul_vec4's 4×4 blocks; loading A as
+// vec4 rather than 32 scalars made it 1.2–1.3× faster there. 32 rows measured best: 16 rows
+// ran 1.4× slower, 64 rows (256 accumulators) 1.25× slower.
 //
 // With `packed`, the padding of a padded (T, B) batch is skipped: octets whose 32 rows of M
 // are all padding, and along K each step's rows past its last running one (the CPU twin's
@@ -59,7 +62,7 @@ override OCT_M: u32 = 8u;
 const ROWS: u32 = 32u;
 
 @group(0) @binding(0) var<uniform> p: MatmulParams;
-@group(0) @binding(1) var<storage, read> a: array<f32>;            // (M, K) or (K, M)
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;      // (M, K) or (K, M)
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;      // (K, N) or (N, K)
 @group(0) @binding(3) var<storage, read> bias: array<f32>;         // (N); unused without HAS_BIAS
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;      // (M, N)
@@ -96,19 +99,18 @@ fn running(i: u32, z: u32) -> bool {
     return time < lens[i % p.steps_b];
 }
 
-// A[row, k] (row clamped into A; the caller zeroes k past K).
-fn load_a(a_off: u32, row: u32, k: u32) -> f32 {
-    let r = min(row, p.m - 1u);
-    if TRANS_A {
-        return a[a_off + k * p.lda + r];
-    }
-    return a[a_off + r * p.lda + k];
+// A (K, M): A[row..row + 4, k] as one vec4, zero unless k_in (M is a multiple of 4, so a quad
+// lies wholly inside A or wholly outside, where it is clamped).
+fn load_a4(a_off: u32, row: u32, k: u32, k_in: bool) -> vec4<f32> {
+    let v = a[(a_off + k * p.lda + min(row, p.m - 4u)) / 4u];
+    return select(vec4<f32>(0.0), v, k_in);
 }
 
-// A[row..row + 4, k], zero unless k_in.
-fn load_a4(a_off: u32, row: u32, k: u32, k_in: bool) -> vec4<f32> {
-    let v = vec4<f32>(load_a(a_off, row, k), load_a(a_off, row + 1u, k), load_a(a_off, row + 2u, k), load_a(a_off, row + 3u, k));
-    return select(vec4<f32>(0.0), v, k_in);
+// A (M, K): A[row, k0..k0 + 8] as two vec4 (row clamped into A; K is a multiple of 4, and a
+// run past K repeats its first quad, which meets B's zeros there).
+fn a_run(a_off: u32, row: u32, k0: u32) -> array<vec4<f32>, 2> {
+    let base = (a_off + min(row, p.m - 1u) * p.lda + k0) / 4u;
+    return array<vec4<f32>, 2>(a[base], a[base + select(0u, 1u, k0 + 4u < p.k)]);
 }
 
 // NN: B[k, col..col + 4], zero from k_lim (at most K) on.
@@ -138,6 +140,51 @@ fn rank1(acc: ptr<function, array<vec4<f32>, 32>>, aq: ptr<function, array<vec4<
     let s5 = subgroupShuffle((*aq)[5], src);
     let s6 = subgroupShuffle((*aq)[6], src);
     let s7 = subgroupShuffle((*aq)[7], src);
+    (*acc)[0] = fma(vec4<f32>(s0.x), bk, (*acc)[0]);
+    (*acc)[1] = fma(vec4<f32>(s0.y), bk, (*acc)[1]);
+    (*acc)[2] = fma(vec4<f32>(s0.z), bk, (*acc)[2]);
+    (*acc)[3] = fma(vec4<f32>(s0.w), bk, (*acc)[3]);
+    (*acc)[4] = fma(vec4<f32>(s1.x), bk, (*acc)[4]);
+    (*acc)[5] = fma(vec4<f32>(s1.y), bk, (*acc)[5]);
+    (*acc)[6] = fma(vec4<f32>(s1.z), bk, (*acc)[6]);
+    (*acc)[7] = fma(vec4<f32>(s1.w), bk, (*acc)[7]);
+    (*acc)[8] = fma(vec4<f32>(s2.x), bk, (*acc)[8]);
+    (*acc)[9] = fma(vec4<f32>(s2.y), bk, (*acc)[9]);
+    (*acc)[10] = fma(vec4<f32>(s2.z), bk, (*acc)[10]);
+    (*acc)[11] = fma(vec4<f32>(s2.w), bk, (*acc)[11]);
+    (*acc)[12] = fma(vec4<f32>(s3.x), bk, (*acc)[12]);
+    (*acc)[13] = fma(vec4<f32>(s3.y), bk, (*acc)[13]);
+    (*acc)[14] = fma(vec4<f32>(s3.z), bk, (*acc)[14]);
+    (*acc)[15] = fma(vec4<f32>(s3.w), bk, (*acc)[15]);
+    (*acc)[16] = fma(vec4<f32>(s4.x), bk, (*acc)[16]);
+    (*acc)[17] = fma(vec4<f32>(s4.y), bk, (*acc)[17]);
+    (*acc)[18] = fma(vec4<f32>(s4.z), bk, (*acc)[18]);
+    (*acc)[19] = fma(vec4<f32>(s4.w), bk, (*acc)[19]);
+    (*acc)[20] = fma(vec4<f32>(s5.x), bk, (*acc)[20]);
+    (*acc)[21] = fma(vec4<f32>(s5.y), bk, (*acc)[21]);
+    (*acc)[22] = fma(vec4<f32>(s5.z), bk, (*acc)[22]);
+    (*acc)[23] = fma(vec4<f32>(s5.w), bk, (*acc)[23]);
+    (*acc)[24] = fma(vec4<f32>(s6.x), bk, (*acc)[24]);
+    (*acc)[25] = fma(vec4<f32>(s6.y), bk, (*acc)[25]);
+    (*acc)[26] = fma(vec4<f32>(s6.z), bk, (*acc)[26]);
+    (*acc)[27] = fma(vec4<f32>(s6.w), bk, (*acc)[27]);
+    (*acc)[28] = fma(vec4<f32>(s7.x), bk, (*acc)[28]);
+    (*acc)[29] = fma(vec4<f32>(s7.y), bk, (*acc)[29]);
+    (*acc)[30] = fma(vec4<f32>(s7.z), bk, (*acc)[30]);
+    (*acc)[31] = fma(vec4<f32>(s7.w), bk, (*acc)[31]);
+}
+
+// acc[r] += A[r, k] · bk for the 32 rows, where lane q of the octet holds A[4q..4q + 4, k]
+// as `quad` (the layout of an (M, K) A).
+fn rank1_rows(acc: ptr<function, array<vec4<f32>, 32>>, quad: vec4<f32>, first: u32, bk: vec4<f32>) {
+    let s0 = subgroupShuffle(quad, first);
+    let s1 = subgroupShuffle(quad, first + 1u);
+    let s2 = subgroupShuffle(quad, first + 2u);
+    let s3 = subgroupShuffle(quad, first + 3u);
+    let s4 = subgroupShuffle(quad, first + 4u);
+    let s5 = subgroupShuffle(quad, first + 5u);
+    let s6 = subgroupShuffle(quad, first + 6u);
+    let s7 = subgroupShuffle(quad, first + 7u);
     (*acc)[0] = fma(vec4<f32>(s0.x), bk, (*acc)[0]);
     (*acc)[1] = fma(vec4<f32>(s0.y), bk, (*acc)[1]);
     (*acc)[2] = fma(vec4<f32>(s0.z), bk, (*acc)[2]);
@@ -249,40 +296,71 @@ fn matmul_subgroup(
         // k_lim on).
         let kl = min(k0 + lane, k_lim - 1u);
         let k_in = k0 + lane < k_lim;
-        var aq: array<vec4<f32>, 8>;
-        aq[0] = load_a4(a_off, row0 + 0u, kl, k_in);
-        aq[1] = load_a4(a_off, row0 + 4u, kl, k_in);
-        aq[2] = load_a4(a_off, row0 + 8u, kl, k_in);
-        aq[3] = load_a4(a_off, row0 + 12u, kl, k_in);
-        aq[4] = load_a4(a_off, row0 + 16u, kl, k_in);
-        aq[5] = load_a4(a_off, row0 + 20u, kl, k_in);
-        aq[6] = load_a4(a_off, row0 + 24u, kl, k_in);
-        aq[7] = load_a4(a_off, row0 + 28u, kl, k_in);
-        // This lane's B[k0 + j, col..col + 4] for j < 8 (zero past K), then one rank-1
-        // update per k. Written out: lavapipe keeps indexed private arrays in memory.
+        // This lane's B[k0 + j, col..col + 4] for j < 8 (zero past K). Constant indices only:
+        // lavapipe keeps indexed private arrays in memory.
+        var bk: array<vec4<f32>, 8>;
         if TRANS_B {
             // B is (N, K): four rows of B, two vec4 runs along k each, transposed here.
             let q0 = b_row(b_off, col0, k0);
             let q1 = b_row(b_off, col0 + 1u, k0);
             let q2 = b_row(b_off, col0 + 2u, k0);
             let q3 = b_row(b_off, col0 + 3u, k0);
-            rank1(&acc, &aq, first, vec4<f32>(q0[0].x, q1[0].x, q2[0].x, q3[0].x));
-            rank1(&acc, &aq, first + 1u, vec4<f32>(q0[0].y, q1[0].y, q2[0].y, q3[0].y));
-            rank1(&acc, &aq, first + 2u, vec4<f32>(q0[0].z, q1[0].z, q2[0].z, q3[0].z));
-            rank1(&acc, &aq, first + 3u, vec4<f32>(q0[0].w, q1[0].w, q2[0].w, q3[0].w));
-            rank1(&acc, &aq, first + 4u, vec4<f32>(q0[1].x, q1[1].x, q2[1].x, q3[1].x));
-            rank1(&acc, &aq, first + 5u, vec4<f32>(q0[1].y, q1[1].y, q2[1].y, q3[1].y));
-            rank1(&acc, &aq, first + 6u, vec4<f32>(q0[1].z, q1[1].z, q2[1].z, q3[1].z));
-            rank1(&acc, &aq, first + 7u, vec4<f32>(q0[1].w, q1[1].w, q2[1].w, q3[1].w));
+            bk[0] = vec4<f32>(q0[0].x, q1[0].x, q2[0].x, q3[0].x);
+            bk[1] = vec4<f32>(q0[0].y, q1[0].y, q2[0].y, q3[0].y);
+            bk[2] = vec4<f32>(q0[0].z, q1[0].z, q2[0].z, q3[0].z);
+            bk[3] = vec4<f32>(q0[0].w, q1[0].w, q2[0].w, q3[0].w);
+            bk[4] = vec4<f32>(q0[1].x, q1[1].x, q2[1].x, q3[1].x);
+            bk[5] = vec4<f32>(q0[1].y, q1[1].y, q2[1].y, q3[1].y);
+            bk[6] = vec4<f32>(q0[1].z, q1[1].z, q2[1].z, q3[1].z);
+            bk[7] = vec4<f32>(q0[1].w, q1[1].w, q2[1].w, q3[1].w);
         } else {
-            rank1(&acc, &aq, first, b_col(b_off, k0, k_lim, col));
-            rank1(&acc, &aq, first + 1u, b_col(b_off, k0 + 1u, k_lim, col));
-            rank1(&acc, &aq, first + 2u, b_col(b_off, k0 + 2u, k_lim, col));
-            rank1(&acc, &aq, first + 3u, b_col(b_off, k0 + 3u, k_lim, col));
-            rank1(&acc, &aq, first + 4u, b_col(b_off, k0 + 4u, k_lim, col));
-            rank1(&acc, &aq, first + 5u, b_col(b_off, k0 + 5u, k_lim, col));
-            rank1(&acc, &aq, first + 6u, b_col(b_off, k0 + 6u, k_lim, col));
-            rank1(&acc, &aq, first + 7u, b_col(b_off, k0 + 7u, k_lim, col));
+            bk[0] = b_col(b_off, k0, k_lim, col);
+            bk[1] = b_col(b_off, k0 + 1u, k_lim, col);
+            bk[2] = b_col(b_off, k0 + 2u, k_lim, col);
+            bk[3] = b_col(b_off, k0 + 3u, k_lim, col);
+            bk[4] = b_col(b_off, k0 + 4u, k_lim, col);
+            bk[5] = b_col(b_off, k0 + 5u, k_lim, col);
+            bk[6] = b_col(b_off, k0 + 6u, k_lim, col);
+            bk[7] = b_col(b_off, k0 + 7u, k_lim, col);
+        }
+        if !TRANS_A {
+            // A is (M, K): this lane loads its 4 of the 32 rows at k0..k0 + 8 (8 vec4), and
+            // each k's quad of them is shared.
+            let r = row0 + 4u * lane;
+            let a0 = a_run(a_off, r, k0);
+            let a1 = a_run(a_off, r + 1u, k0);
+            let a2 = a_run(a_off, r + 2u, k0);
+            let a3 = a_run(a_off, r + 3u, k0);
+            rank1_rows(&acc, vec4<f32>(a0[0].x, a1[0].x, a2[0].x, a3[0].x), first, bk[0]);
+            rank1_rows(&acc, vec4<f32>(a0[0].y, a1[0].y, a2[0].y, a3[0].y), first, bk[1]);
+            rank1_rows(&acc, vec4<f32>(a0[0].z, a1[0].z, a2[0].z, a3[0].z), first, bk[2]);
+            rank1_rows(&acc, vec4<f32>(a0[0].w, a1[0].w, a2[0].w, a3[0].w), first, bk[3]);
+            rank1_rows(&acc, vec4<f32>(a0[1].x, a1[1].x, a2[1].x, a3[1].x), first, bk[4]);
+            rank1_rows(&acc, vec4<f32>(a0[1].y, a1[1].y, a2[1].y, a3[1].y), first, bk[5]);
+            rank1_rows(&acc, vec4<f32>(a0[1].z, a1[1].z, a2[1].z, a3[1].z), first, bk[6]);
+            rank1_rows(&acc, vec4<f32>(a0[1].w, a1[1].w, a2[1].w, a3[1].w), first, bk[7]);
+        } else {
+            // A is (K, M): this lane's k, and the A elements it shares, A[row0..row0 + 32,
+            // k] as 8 vec4 (zero from k_lim on).
+            let kl = min(k0 + lane, k_lim - 1u);
+            let k_in = k0 + lane < k_lim;
+            var aq: array<vec4<f32>, 8>;
+            aq[0] = load_a4(a_off, row0 + 0u, kl, k_in);
+            aq[1] = load_a4(a_off, row0 + 4u, kl, k_in);
+            aq[2] = load_a4(a_off, row0 + 8u, kl, k_in);
+            aq[3] = load_a4(a_off, row0 + 12u, kl, k_in);
+            aq[4] = load_a4(a_off, row0 + 16u, kl, k_in);
+            aq[5] = load_a4(a_off, row0 + 20u, kl, k_in);
+            aq[6] = load_a4(a_off, row0 + 24u, kl, k_in);
+            aq[7] = load_a4(a_off, row0 + 28u, kl, k_in);
+            rank1(&acc, &aq, first, bk[0]);
+            rank1(&acc, &aq, first + 1u, bk[1]);
+            rank1(&acc, &aq, first + 2u, bk[2]);
+            rank1(&acc, &aq, first + 3u, bk[3]);
+            rank1(&acc, &aq, first + 4u, bk[4]);
+            rank1(&acc, &aq, first + 5u, bk[5]);
+            rank1(&acc, &aq, first + 6u, bk[6]);
+            rank1(&acc, &aq, first + 7u, bk[7]);
         }
     }
     }
