@@ -1,17 +1,19 @@
 // gru_cell_bwd_subgroup: gru_cell_bwd (same math, layouts and CellParams) for H, the W_hh
 // offset and the dh_n offset all multiples of 4, with W_hh shared through subgroup shuffles.
 //
-// Eight consecutive lanes of a subgroup (an "octet") own 32 batch rows × 4 hidden units of one
-// direction: lane l holds rows 4l..4l+3. The recurrent part of dh, Σ_k dhh[d, s+1, b, k] ·
-// W_hh[d, k, j], takes for each slice of 8 k one vec4 of W_hh per lane (row k0 + l, the
-// octet's 4 units), shared with subgroupShuffle, and the lane's own 4 rows of dhh (8 vec4):
-// 128 FMAs per 9 loads, against 64 per 8 in gru_cell_bwd_vec4. Everything after is
-// gru_cell_bwd's per-element math on vec4s, as in the vec4 kernel.
+// Eight consecutive lanes of a subgroup (an "octet") own 32 batch rows × 8 hidden units (two
+// unit quads; the second lies past H in the last octet when H/4 is odd) of one direction:
+// lane l holds rows 4l..4l+3. The recurrent part of dh, Σ_k dhh[d, s+1, b, k] · W_hh[d, k, j],
+// takes for each slice of 8 k two vec4 of W_hh per lane (row k0 + l, the octet's 8 units),
+// shared with subgroupShuffle, and the lane's own 4 rows of dhh (8 vec4): 256 FMAs per 10
+// loads, against 128 per 9 with one quad (1.4–1.7× slower on lavapipe) and 64 per 8 in
+// gru_cell_bwd_vec4. Everything after is gru_cell_bwd's per-element math on vec4s, as in the
+// vec4 kernel.
 //
 // An octet whose rows all ended before step s + 1 skips the product (a loop bound). Every lane
 // runs the k loop, also past the batch; the octet comes from subgroup_id and
 // subgroup_invocation_id. Dispatch: 8 invocations per (32-row block, unit quad),
-// octet = rb·(H/4) + jq, linear over x/y (index = x + y·nwg.x·WG), z = d; WG = 64.
+// octet = rb·⌈H/8⌉ + unit octet, linear over x/y (index = x + y·nwg.x·WG), z = d; WG = 64.
 // CPU twin: src/cpu/gru_cell.rs (cpu::gru_cell::gru_cell_bwd).
 
 struct CellParams {
@@ -67,13 +69,29 @@ struct Dh {
     r3: vec4<f32>,
 }
 
-// dh.rX += dhh_X[k] · W_hh[k, units], W_hh's row taken from lane `src`.
-fn step_k(dh: ptr<function, Dh>, wk: vec4<f32>, src: u32, q0: f32, q1: f32, q2: f32, q3: f32) {
-    let w = subgroupShuffle(wk, src);
-    (*dh).r0 = fma(vec4<f32>(q0), w, (*dh).r0);
-    (*dh).r1 = fma(vec4<f32>(q1), w, (*dh).r1);
-    (*dh).r2 = fma(vec4<f32>(q2), w, (*dh).r2);
-    (*dh).r3 = fma(vec4<f32>(q3), w, (*dh).r3);
+// dX.rY += dhh_Y[k] · W_hh[k, units of quad X], W_hh's row taken from lane `src`.
+fn step_k(da: ptr<function, Dh>, db: ptr<function, Dh>, wa: vec4<f32>, wb: vec4<f32>, src: u32, q0: f32, q1: f32, q2: f32, q3: f32) {
+    let a = subgroupShuffle(wa, src);
+    let b = subgroupShuffle(wb, src);
+    (*da).r0 = fma(vec4<f32>(q0), a, (*da).r0);
+    (*da).r1 = fma(vec4<f32>(q1), a, (*da).r1);
+    (*da).r2 = fma(vec4<f32>(q2), a, (*da).r2);
+    (*da).r3 = fma(vec4<f32>(q3), a, (*da).r3);
+    (*db).r0 = fma(vec4<f32>(q0), b, (*db).r0);
+    (*db).r1 = fma(vec4<f32>(q1), b, (*db).r1);
+    (*db).r2 = fma(vec4<f32>(q2), b, (*db).r2);
+    (*db).r3 = fma(vec4<f32>(q3), b, (*db).r3);
+}
+
+// The 4 rows' dh (or dh_n) for unit quad jq: from dh_n at the last step, else the carry.
+fn dh_start(d: u32, b0: u32, jq: u32) -> Dh {
+    let hq = p.h / 4u;
+    var base = d * p.b * hq + jq;
+    if p.first != 0u {
+        base += p.dhn_off / 4u;
+        return Dh(dhn[base + min(b0, p.b - 1u) * hq], dhn[base + min(b0 + 1u, p.b - 1u) * hq], dhn[base + min(b0 + 2u, p.b - 1u) * hq], dhn[base + min(b0 + 3u, p.b - 1u) * hq]);
+    }
+    return Dh(carry[base + min(b0, p.b - 1u) * hq], carry[base + min(b0 + 1u, p.b - 1u) * hq], carry[base + min(b0 + 2u, p.b - 1u) * hq], carry[base + min(b0 + 3u, p.b - 1u) * hq]);
 }
 
 @compute @workgroup_size(WG)
@@ -86,31 +104,24 @@ fn gru_cell_bwd_subgroup(
 ) {
     let H = p.h;
     let hq = H / 4u;
+    let ho = (hq + 1u) / 2u;                          // unit octets (two quads each)
     let lane = sid & 7u;
     let first = sid - lane;
     let octet = ((wg.x + wg.y * nwg.x) * WG + sg * sg_size + sid) / 8u;
     let blocks = (p.b + 31u) / 32u;
-    let rb = min(octet / hq, blocks - 1u);
-    let jq = octet % hq;
-    let past = octet >= blocks * hq;
+    let rb = min(octet / ho, blocks - 1u);
+    let ja = 2u * (octet % ho);
+    // The second quad, clamped onto the first where it lies past H (its results unstored).
+    let jb = min(ja + 1u, hq - 1u);
+    let past = octet >= blocks * ho;
     let d = wg.z;
     let t = select(p.s, p.t - 1u - p.s, d == 1u);
     let b0 = rb * 32u + 4u * lane;
 
-    var dh: Dh;
+    var da = dh_start(d, b0, ja);
+    var db = dh_start(d, b0, jb);
     var k_end = 0u;
-    if p.first != 0u {
-        let base = p.dhn_off / 4u + d * p.b * hq + jq;
-        dh.r0 = dhn[base + min(b0, p.b - 1u) * hq];
-        dh.r1 = dhn[base + min(b0 + 1u, p.b - 1u) * hq];
-        dh.r2 = dhn[base + min(b0 + 2u, p.b - 1u) * hq];
-        dh.r3 = dhn[base + min(b0 + 3u, p.b - 1u) * hq];
-    } else {
-        let base = d * p.b * hq + jq;
-        dh.r0 = carry[base + min(b0, p.b - 1u) * hq];
-        dh.r1 = carry[base + min(b0 + 1u, p.b - 1u) * hq];
-        dh.r2 = carry[base + min(b0 + 2u, p.b - 1u) * hq];
-        dh.r3 = carry[base + min(b0 + 3u, p.b - 1u) * hq];
+    if p.first == 0u {
         // dhh[d, s+1] is zero in rows not running at step s + 1: an octet of only those
         // skips the product.
         let t1 = select(p.s + 1u, p.t - 2u - p.s, d == 1u);
@@ -124,31 +135,39 @@ fn gru_cell_bwd_subgroup(
     let row1 = dhh_row(d, b0 + 1u, hq);
     let row2 = dhh_row(d, b0 + 2u, hq);
     let row3 = dhh_row(d, b0 + 3u, hq);
-    // W_hh[d, k, 4jq..4jq+4] as a vec4 index: row k of direction d, this octet's units.
-    let wcol = p.whh_off / 4u + d * 3u * H * hq + jq;
+    // W_hh[d, k, 4j..4j+4] as a vec4 index: row k of direction d, quad j.
+    let wrow = p.whh_off / 4u + d * 3u * H * hq;
     for (var k0 = 0u; k0 < k_end; k0 += 8u) {
         let k = k0 + lane;
-        let wk = select(vec4<f32>(0.0), w[wcol + min(k, 3u * H - 1u) * hq], k < 3u * H);
+        let kc = wrow + min(k, 3u * H - 1u) * hq;
+        let wa = select(vec4<f32>(0.0), w[kc + ja], k < 3u * H);
+        let wb = select(vec4<f32>(0.0), w[kc + jb], k < 3u * H);
         let x0 = dhh_slice(row0, k0);
         let x1 = dhh_slice(row1, k0);
         let x2 = dhh_slice(row2, k0);
         let x3 = dhh_slice(row3, k0);
-        step_k(&dh, wk, first, x0[0].x, x1[0].x, x2[0].x, x3[0].x);
-        step_k(&dh, wk, first + 1u, x0[0].y, x1[0].y, x2[0].y, x3[0].y);
-        step_k(&dh, wk, first + 2u, x0[0].z, x1[0].z, x2[0].z, x3[0].z);
-        step_k(&dh, wk, first + 3u, x0[0].w, x1[0].w, x2[0].w, x3[0].w);
-        step_k(&dh, wk, first + 4u, x0[1].x, x1[1].x, x2[1].x, x3[1].x);
-        step_k(&dh, wk, first + 5u, x0[1].y, x1[1].y, x2[1].y, x3[1].y);
-        step_k(&dh, wk, first + 6u, x0[1].z, x1[1].z, x2[1].z, x3[1].z);
-        step_k(&dh, wk, first + 7u, x0[1].w, x1[1].w, x2[1].w, x3[1].w);
+        step_k(&da, &db, wa, wb, first, x0[0].x, x1[0].x, x2[0].x, x3[0].x);
+        step_k(&da, &db, wa, wb, first + 1u, x0[0].y, x1[0].y, x2[0].y, x3[0].y);
+        step_k(&da, &db, wa, wb, first + 2u, x0[0].z, x1[0].z, x2[0].z, x3[0].z);
+        step_k(&da, &db, wa, wb, first + 3u, x0[0].w, x1[0].w, x2[0].w, x3[0].w);
+        step_k(&da, &db, wa, wb, first + 4u, x0[1].x, x1[1].x, x2[1].x, x3[1].x);
+        step_k(&da, &db, wa, wb, first + 5u, x0[1].y, x1[1].y, x2[1].y, x3[1].y);
+        step_k(&da, &db, wa, wb, first + 6u, x0[1].z, x1[1].z, x2[1].z, x3[1].z);
+        step_k(&da, &db, wa, wb, first + 7u, x0[1].w, x1[1].w, x2[1].w, x3[1].w);
     }
     if past {
         return;
     }
-    finish_row(d, t, b0, jq, dh.r0);
-    finish_row(d, t, b0 + 1u, jq, dh.r1);
-    finish_row(d, t, b0 + 2u, jq, dh.r2);
-    finish_row(d, t, b0 + 3u, jq, dh.r3);
+    finish_row(d, t, b0, ja, da.r0);
+    finish_row(d, t, b0 + 1u, ja, da.r1);
+    finish_row(d, t, b0 + 2u, ja, da.r2);
+    finish_row(d, t, b0 + 3u, ja, da.r3);
+    if ja + 1u < hq {
+        finish_row(d, t, b0, jb, db.r0);
+        finish_row(d, t, b0 + 1u, jb, db.r1);
+        finish_row(d, t, b0 + 2u, jb, db.r2);
+        finish_row(d, t, b0 + 3u, jb, db.r3);
+    }
 }
 
 // Row b's gate gradients for this unit quad from dh, the gradient reaching h at this step

@@ -110,7 +110,8 @@ pub enum CellKernel {
     /// 4 rows × 4 units per invocation with vec4 loads (GRU; H and the weight offsets
     /// multiples of 4, see [`vec4_eligible`]).
     Vec4,
-    /// 32 rows × 4 units per octet of lanes, W_hh shared through subgroup shuffles (GRU; the
+    /// 32 rows × 4 units (forward) or 8 units (backward) per octet of lanes, W_hh shared
+    /// through subgroup shuffles (GRU; the
     /// operands of `Vec4`, on devices with subgroups of 8 to 64,
     /// [`crate::ops::matmul::subgroups_fit`]).
     Subgroup,
@@ -231,7 +232,7 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
     // Without a gather, `ids` is bound to `lens` and never read.
     let ids = c.ids.as_ref().unwrap_or(&c.lens).buffer();
     let pipeline = ctx.pipeline(shader, entry, &[("WG", WG as f64)])?;
-    let mut groups = grid_1d(ctx, invocations(kernel, a), WG);
+    let mut groups = grid_1d(ctx, invocations(kernel, a, false), WG);
     groups[2] = a.d as u32;
     let w = c.whh.buffer();
     let bufs: Vec<(u32, &wgpu::Buffer)> = match c.kind {
@@ -277,11 +278,13 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
 }
 
 /// One invocation per (row, unit), or per 4 × 4 tile with the vec4 kernel.
-fn invocations(kernel: CellKernel, a: &crate::cpu::cell::CellDims) -> usize {
+fn invocations(kernel: CellKernel, a: &crate::cpu::cell::CellDims, backward: bool) -> usize {
     match kernel {
         CellKernel::Scalar => a.b * a.h,
         CellKernel::Vec4 => a.b.div_ceil(4) * (a.h / 4),
-        // Eight lanes per block of 32 rows and unit quad.
+        // Eight lanes per block of 32 rows and unit quad (forward) or pair of unit quads
+        // (backward).
+        CellKernel::Subgroup if backward => a.b.div_ceil(32) * (a.h / 4).div_ceil(2) * 8,
         CellKernel::Subgroup => a.b.div_ceil(32) * (a.h / 4) * 8,
     }
 }
@@ -337,7 +340,7 @@ pub fn cell_bwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellBwd<Slice>) -
     )?;
     let p = params(op, a, &c.whh, 0, c.dhn.offset)?;
     let pipeline = ctx.pipeline(shader, entry, &[("WG", WG as f64)])?;
-    let mut groups = grid_1d(ctx, invocations(kernel, a), WG);
+    let mut groups = grid_1d(ctx, invocations(kernel, a, true), WG);
     groups[2] = a.d as u32;
     let w = c.whh.buffer();
     let bufs: Vec<(u32, &wgpu::Buffer)> = match c.kind {
