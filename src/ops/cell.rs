@@ -111,9 +111,8 @@ pub enum CellKernel {
     /// multiples of 4, see [`vec4_eligible`]).
     Vec4,
     /// 32 rows × 4 units (forward) or 8 units (backward) per octet of lanes, W_hh shared
-    /// through subgroup shuffles (GRU; the
-    /// operands of `Vec4`, on devices with subgroups of 8 to 64,
-    /// [`crate::ops::matmul::subgroups_fit`]).
+    /// through subgroup shuffles (GRU; the operands of `Vec4`, on devices with subgroups of 8
+    /// to 64, [`crate::ops::matmul::subgroups_fit`]).
     Subgroup,
 }
 
