@@ -72,28 +72,50 @@ pub fn lstm_cell_fwd_steps(
                     o.fill(0.0);
                     continue;
                 }
-                let (xb, hhb) = (
-                    xw.row(&dims, d, t, b, 4 * h),
-                    &hh[b * 4 * h..(b + 1) * 4 * h],
-                );
-                for j in 0..h {
-                    let i = sigmoid(xb[j] + hhb[j]);
-                    let f = sigmoid(xb[h + j] + hhb[h + j]);
-                    let gg = tanh(xb[2 * h + j] + hhb[2 * h + j]);
-                    let og = sigmoid(xb[3 * h + j] + hhb[3 * h + j]);
-                    let c = f * cp[j] + i * gg;
-                    let hnew = og * tanh(c);
-                    cn[j] = c;
-                    hn[j] = hnew;
-                    o[j] = hnew;
-                    g[j] = i;
-                    g[h + j] = f;
-                    g[2 * h + j] = gg;
-                    g[3 * h + j] = og;
-                }
+                let hhb = &hh[b * 4 * h..(b + 1) * 4 * h];
+                lstm_row(hn, cn, o, g, xw.row(&dims, d, t, b, 4 * h), hhb, cp);
             }
         }
     });
+}
+
+/// The gates of one row: h and c next, out (H) and saved (4H) from xw and hh (4H) and c_prev
+/// (H). Its own function, compiled for each SIMD width, as `gru_cell::gru_row`.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn lstm_row(
+    hnext: &mut [f32],
+    cnext: &mut [f32],
+    out: &mut [f32],
+    saved: &mut [f32],
+    xw: &[f32],
+    hh: &[f32],
+    cprev: &[f32],
+) {
+    let h = hnext.len();
+    let (cnext, out, cprev) = (&mut cnext[..h], &mut out[..h], &cprev[..h]);
+    let (xw, hh) = (&xw[..4 * h], &hh[..4 * h]);
+    let (gi, rest) = saved[..4 * h].split_at_mut(h);
+    let (gf, rest) = rest.split_at_mut(h);
+    let (gg, go) = rest.split_at_mut(h);
+    for j in 0..h {
+        let i = sigmoid(xw[j] + hh[j]);
+        let f = sigmoid(xw[h + j] + hh[h + j]);
+        let g = tanh(xw[2 * h + j] + hh[2 * h + j]);
+        let og = sigmoid(xw[3 * h + j] + hh[3 * h + j]);
+        let c = f * cprev[j] + i * g;
+        let hnew = og * tanh(c);
+        cnext[j] = c;
+        hnext[j] = hnew;
+        out[j] = hnew;
+        gi[j] = i;
+        gf[j] = f;
+        gg[j] = g;
+        go[j] = og;
+    }
 }
 
 /// Backward of step `dims.s` for both directions: reads `dhh[d, s+1]`, `carry` and `dc_carry`
