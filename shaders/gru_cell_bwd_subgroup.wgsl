@@ -12,7 +12,7 @@
 //
 // An octet whose rows all ended before step s + 1 skips the product (a loop bound). Every lane
 // runs the k loop, also past the batch; the octet comes from subgroup_id and
-// subgroup_invocation_id. Dispatch: 8 invocations per (32-row block, unit quad),
+// subgroup_invocation_id. Dispatch: 8 invocations per (32-row block, pair of unit quads),
 // octet = rb·⌈H/8⌉ + unit octet, linear over x/y (index = x + y·nwg.x·WG), z = d; WG = 64.
 // CPU twin: src/cpu/gru_cell.rs (cpu::gru_cell::gru_cell_bwd).
 

@@ -292,10 +292,6 @@ fn matmul_subgroup(
         k_lim = k0 + step_rows(seg, wg.z, lane);
     }
     for (; k0 < k_lim; k0 += 8u) {
-        // This lane's k, and the A elements it shares: A[row0..row0 + 32, k] (zero from
-        // k_lim on).
-        let kl = min(k0 + lane, k_lim - 1u);
-        let k_in = k0 + lane < k_lim;
         // This lane's B[k0 + j, col..col + 4] for j < 8 (zero past K). Constant indices only:
         // lavapipe keeps indexed private arrays in memory.
         var bk: array<vec4<f32>, 8>;

@@ -1,4 +1,5 @@
-//! Runs plans on the CPU by calling each op's CPU twin.
+//! Runs plans on the CPU by calling each op's CPU twin; a layer's consecutive cell steps go to
+//! the twin's `_steps` form as one call (see cpu::cell).
 
 use super::Runtime;
 use crate::cpu;
@@ -396,30 +397,15 @@ impl CpuRuntime {
     }
 
     /// Runs `ops[0]`, or, when it is a cell step, it and the steps of the same layer that
-    /// follow it as one run (see cpu::cell); returns how many ops it ran.
+    /// follow it as one run (see [`cell_run`]); returns how many ops it ran.
     fn exec_run(&mut self, ops: &[Op]) -> usize {
+        let n = cell_run(ops);
         match &ops[0] {
-            Op::CellFwd(c) => {
-                let n = run_len(
-                    ops,
-                    |op, i| matches!(op, Op::CellFwd(x) if *x == CellFwd { dims: c.dims.at(c.dims.s + i), ..*c }),
-                );
-                self.cell_fwd(c, n);
-                n
-            }
-            Op::CellBwd(c) => {
-                let n = run_len(ops, |op, i| {
-                    i <= c.dims.s
-                        && matches!(op, Op::CellBwd(x) if *x == CellBwd { dims: c.dims.at(c.dims.s - i), ..*c })
-                });
-                self.cell_bwd(c, n);
-                n
-            }
-            op => {
-                self.exec(op);
-                1
-            }
+            Op::CellFwd(c) => self.cell_fwd(c, n),
+            Op::CellBwd(c) => self.cell_bwd(c, n),
+            op => self.exec(op),
         }
+        n
     }
 
     fn check(&self, buf: BufId, offset: usize, len: usize, dtype: &str) -> Result<()> {
@@ -516,13 +502,115 @@ impl Runtime for CpuRuntime {
     }
 }
 
-/// How many ops from `ops[0]` on are steps of one run: `ops[i]` belongs to it when
-/// `next(ops[i], i)`.
-fn run_len(ops: &[Op], next: impl Fn(&Op, usize) -> bool) -> usize {
-    1 + ops
-        .iter()
-        .enumerate()
-        .skip(1)
-        .take_while(|&(i, op)| next(op, i))
-        .count()
+/// How many ops from `ops[0]` on run as one call: a cell step and the steps of the same layer
+/// right after it (the same op but for the step: s + 1, s + 2, … forward, s − 1, … backward),
+/// else 1.
+fn cell_run(ops: &[Op]) -> usize {
+    let follows = |i: usize| match (&ops[0], &ops[i]) {
+        (Op::CellFwd(c), Op::CellFwd(x)) => {
+            *x == CellFwd {
+                dims: c.dims.at(c.dims.s + i),
+                ..*c
+            }
+        }
+        (Op::CellBwd(c), Op::CellBwd(x)) => {
+            i <= c.dims.s
+                && *x
+                    == CellBwd {
+                        dims: c.dims.at(c.dims.s - i),
+                        ..*c
+                    }
+        }
+        _ => false,
+    };
+    1 + (1..ops.len()).take_while(|&i| follows(i)).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell_run;
+    use crate::cpu::cell::CellDims;
+    use crate::model::plan::{BufId, CellBwd, CellFwd, CellKind, Op, View};
+
+    fn step(s: usize, layer: usize) -> Op {
+        let v = |buf: usize| View {
+            buf: BufId(buf + 10 * layer),
+            offset: 0,
+            len: 1,
+        };
+        let dims = CellDims {
+            b: 1,
+            h: 1,
+            d: 1,
+            t: 4,
+            s,
+            relu: false,
+            has_bias: false,
+        };
+        Op::CellFwd(CellFwd {
+            kind: CellKind::Gru,
+            dims,
+            xw: v(0),
+            ids: None,
+            whh: v(1),
+            bhh: None,
+            lens: v(2),
+            hs: v(3),
+            cs: None,
+            out: v(4),
+            gates: Some(v(5)),
+        })
+    }
+
+    fn back(s: usize) -> Op {
+        let Op::CellFwd(f) = step(s, 0) else {
+            unreachable!()
+        };
+        Op::CellBwd(CellBwd {
+            kind: f.kind,
+            dims: f.dims,
+            dout: f.out,
+            dhn: f.hs,
+            dcn: None,
+            whh: f.whh,
+            lens: f.lens,
+            hs: f.hs,
+            cs: None,
+            gates: f.gates,
+            dxw: f.xw,
+            dhh: f.xw,
+            carry: f.out,
+            dc_carry: None,
+        })
+    }
+
+    // Backward runs go down to step 0 and no further.
+    #[test]
+    fn backward_cell_runs_go_down() {
+        assert_eq!(cell_run(&[back(3), back(2), back(1), back(0)]), 4);
+        assert_eq!(cell_run(&[back(1), back(0), back(3)]), 2);
+        assert_eq!(cell_run(&[back(0), back(1)]), 1);
+        assert_eq!(cell_run(&[back(2), back(2)]), 1);
+    }
+
+    // A run takes the steps that follow in order, of the same layer, and stops at anything else.
+    #[test]
+    fn cell_runs_stop_at_another_layer_op_or_step() {
+        let fill = Op::Fill {
+            out: View {
+                buf: BufId(0),
+                offset: 0,
+                len: 1,
+            },
+            value: 0.0,
+        };
+        let ops = [step(0, 0), step(1, 0), step(2, 0), step(3, 0), step(0, 1)];
+        assert_eq!(cell_run(&ops), 4);
+        assert_eq!(cell_run(&ops[1..]), 3);
+        assert_eq!(cell_run(&ops[4..]), 1);
+        assert_eq!(cell_run(&[step(0, 0), step(2, 0)]), 1);
+        assert_eq!(cell_run(&[step(1, 0), step(0, 0)]), 1);
+        assert_eq!(cell_run(&[step(0, 0), fill.clone(), step(1, 0)]), 1);
+        assert_eq!(cell_run(&[fill, step(0, 0)]), 1);
+    }
 }

@@ -65,13 +65,24 @@ impl CellDims {
         Self { s, ..*self }
     }
 
-    /// Steps `s, s+1, …, s+n−1`: a forward run of `n` steps from this one.
+    /// Steps `s, s+1, …, s+n−1`: a forward run of `n` steps from this one (at most to T).
     pub fn run_fwd(&self, n: usize) -> impl Iterator<Item = CellDims> {
+        assert!(
+            self.s + n <= self.t,
+            "run of {n} steps from {} past T = {}",
+            self.s,
+            self.t
+        );
         (self.s..self.s + n).map(|s| self.at(s))
     }
 
-    /// Steps `s, s−1, …, s−n+1`: a backward run of `n` steps from this one.
+    /// Steps `s, s−1, …, s−n+1`: a backward run of `n` steps from this one (at most to 0).
     pub fn run_bwd(&self, n: usize) -> impl Iterator<Item = CellDims> {
+        assert!(
+            n <= self.s + 1,
+            "backward run of {n} steps from step {}",
+            self.s
+        );
         (self.s + 1 - n..=self.s).rev().map(|s| self.at(s))
     }
 }
@@ -81,7 +92,7 @@ pub(crate) fn packed_whh_t(whh: &[f32], g: usize, h: usize, d: usize) -> PackedW
     PackedW::transposed(&whh[d * g * h * h..(d + 1) * g * h * h], g * h, h)
 }
 
-/// W_hh[d] packed for [`state_grad_dir`]; `whh` is (D, G·H, H).
+/// W_hh[d] packed for [`state_grad`]; `whh` is (D, G·H, H).
 pub(crate) fn packed_whh(whh: &[f32], g: usize, h: usize, d: usize) -> PackedW {
     PackedW::new(&whh[d * g * h * h..(d + 1) * g * h * h], g * h, h)
 }
@@ -95,16 +106,20 @@ pub struct Xw<'a> {
 }
 
 impl<'a> Xw<'a> {
-    /// A (T, B, D·G·H) buffer.
-    pub fn rows(data: &'a [f32]) -> Self {
-        Self { data, ids: None }
-    }
-
-    /// Direction d's part (`width` = G·H) of step row (t, b).
+    /// Direction d's part (`width` = G·H) of step row (t, b). Every id, padding included, must
+    /// name a row of the table (the data layer checks them; padding is id 0).
     pub fn row(&self, dims: &CellDims, d: usize, t: usize, b: usize, width: usize) -> &'a [f32] {
         let x = match self.ids {
             None => dims.time_row(d, t, b, width),
-            Some(ids) => (ids[t * dims.b + b] as usize * dims.d + d) * width,
+            Some(ids) => {
+                let id = ids[t * dims.b + b] as usize;
+                let rows = self.data.len() / (dims.d * width);
+                assert!(
+                    id < rows,
+                    "xw: token id {id} outside a table of {rows} rows"
+                );
+                (id * dims.d + d) * width
+            }
         };
         &self.data[x..x + width]
     }
@@ -169,12 +184,13 @@ pub(crate) fn prefetch_rows(
 /// A hint to load `xs` into the L2 cache; nothing where it is not implemented.
 #[inline]
 fn prefetch(xs: &[f32]) {
+    // Every 16th element, and the last: each 64-byte line `xs` touches, wherever it starts.
     #[cfg(target_arch = "x86_64")]
-    for line in xs.chunks(16) {
+    for x in xs.iter().step_by(16).chain(xs.last()) {
         use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
         // SAFETY: a prefetch reads nothing into the program and cannot fault; the address is
         // inside `xs` anyway.
-        unsafe { _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast()) };
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(std::ptr::from_ref(x).cast()) };
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = xs;

@@ -15,7 +15,7 @@ const NR: usize = 16;
 /// Rows per register block.
 const MR: usize = 8;
 
-/// W (K, N) with each row padded with zeros to `np` (a multiple of [`NR`]) columns.
+/// W (K, N) with each row padded with zeros to `np` (a multiple of `NR`, 16) columns.
 pub struct PackedW {
     data: Vec<f32>,
     k: usize,

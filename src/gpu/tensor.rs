@@ -30,7 +30,7 @@ const ELEM: u64 = 4;
 impl GpuTensor {
     /// Bytes of a tensor of `len` elements: at least one element (wgpu rejects empty
     /// bindings), rounded up to whole vec4s so any tensor can also be bound as
-    /// array<vec4<f32>>.
+    /// `array<vec4<f32>>`.
     pub fn bytes_for(len: usize) -> u64 {
         (len.max(1).next_multiple_of(4) as u64) * ELEM
     }

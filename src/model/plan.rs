@@ -98,7 +98,7 @@ pub struct CellFwd<V = View> {
     pub dims: CellDims,
     /// x·W_ihᵀ + b_ih: `(T, B, D·G·H)`, or with `ids` a `(V, D·G·H)` table of it per token.
     pub xw: V,
-    /// Tokens `(T, B)` (u32): step row (t, b) reads `xw` row `ids[t·B + b]`. Layer 0 of the
+    /// Tokens `(T, B)` (u32, all below V): step row (t, b) reads `xw` row `ids[t·B + b]`. Layer 0 of the
     /// classifier, whose input projection is a table (embedding·W_ihᵀ + b_ih): the steps read
     /// it in place of a (T, B) copy.
     pub ids: Option<V>,

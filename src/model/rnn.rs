@@ -43,8 +43,8 @@ pub enum LayerInput {
     /// `x (T, B, I)`: layer 0 projects it, x·W_ihᵀ + b_ih, into its own xw.
     Rows(View),
     /// The projection already made per token: a `(V, D·G·H)` table (the classifier's
-    /// embedding·W_ihᵀ + b_ih) and the tokens `ids (T, B)`. The steps read each token's row of
-    /// the table; nothing is copied.
+    /// embedding·W_ihᵀ + b_ih) and the tokens `ids (T, B)`, every one below V (padding too).
+    /// The steps read each token's row of the table; nothing is copied.
     Table { table: View, ids: View },
 }
 

@@ -207,6 +207,13 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
         Some(ids) => {
             check_len(op, "ids (T, B)", ids, a.t * a.b)?;
             check_len(op, "xw (V, D·G·H)", &c.xw, a.d * gh)?;
+            if !c.xw.len.is_multiple_of(a.d * gh) {
+                return Err(Error::Shape {
+                    op,
+                    expected: format!("a table of whole rows of D·G·H = {}", a.d * gh),
+                    got: format!("{} elements", c.xw.len),
+                });
+            }
         }
     }
     check_len(op, "out (T, B, D·H)", &c.out, a.t * a.b * a.d * a.h)?;
@@ -276,7 +283,8 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
     Ok(Dispatch::new(ctx, op, pipeline, &p, &bufs, groups))
 }
 
-/// One invocation per (row, unit), or per 4 × 4 tile with the vec4 kernel.
+/// One invocation per (row, unit), per 4 × 4 tile with the vec4 kernel, or eight per 32 rows
+/// and 4 units (8 units `backward`) with the subgroup kernel.
 fn invocations(kernel: CellKernel, a: &crate::cpu::cell::CellDims, backward: bool) -> usize {
     match kernel {
         CellKernel::Scalar => a.b * a.h,

@@ -1,5 +1,6 @@
-//! The recurrent layers: the CPU's runs of steps against its single steps, GPU against CPU on random configurations, central-difference
-//! gradient checks of the CPU path, PyTorch parity fixtures, and the dispatch budget.
+//! The recurrent layers: the CPU's runs of steps against its single steps, GPU against CPU on
+//! random configurations, central-difference gradient checks of the CPU path, PyTorch parity
+//! fixtures, and the dispatch budget.
 
 #[path = "../common/mod.rs"]
 mod common;
