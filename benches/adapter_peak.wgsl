@@ -5,6 +5,8 @@
 //   uniform_fma:  the same loads from a uniform buffer.
 //   shuffle_fma:  one FMA per subgroup shuffle, one storage load per 8 shuffles: what sharing
 //                 loaded values through subgroup shuffles costs (matmul_subgroup does that).
+//   shuffle_unrolled, broadcast_fma: the same with the 8 shuffles written out, and as
+//                 broadcasts from constant lanes (possible where a subgroup is one octet).
 //   indexed_acc:  four vec4 accumulators in a private array indexed by a loop variable;
 //   named_acc:    the same sums in four named variables (lavapipe keeps the first in memory).
 //   scalar_load:  one vec4 FMA per four scalar storage loads;

@@ -140,38 +140,7 @@ fn rank1(acc: ptr<function, array<vec4<f32>, 32>>, aq: ptr<function, array<vec4<
     let s5 = subgroupShuffle((*aq)[5], src);
     let s6 = subgroupShuffle((*aq)[6], src);
     let s7 = subgroupShuffle((*aq)[7], src);
-    (*acc)[0] = fma(vec4<f32>(s0.x), bk, (*acc)[0]);
-    (*acc)[1] = fma(vec4<f32>(s0.y), bk, (*acc)[1]);
-    (*acc)[2] = fma(vec4<f32>(s0.z), bk, (*acc)[2]);
-    (*acc)[3] = fma(vec4<f32>(s0.w), bk, (*acc)[3]);
-    (*acc)[4] = fma(vec4<f32>(s1.x), bk, (*acc)[4]);
-    (*acc)[5] = fma(vec4<f32>(s1.y), bk, (*acc)[5]);
-    (*acc)[6] = fma(vec4<f32>(s1.z), bk, (*acc)[6]);
-    (*acc)[7] = fma(vec4<f32>(s1.w), bk, (*acc)[7]);
-    (*acc)[8] = fma(vec4<f32>(s2.x), bk, (*acc)[8]);
-    (*acc)[9] = fma(vec4<f32>(s2.y), bk, (*acc)[9]);
-    (*acc)[10] = fma(vec4<f32>(s2.z), bk, (*acc)[10]);
-    (*acc)[11] = fma(vec4<f32>(s2.w), bk, (*acc)[11]);
-    (*acc)[12] = fma(vec4<f32>(s3.x), bk, (*acc)[12]);
-    (*acc)[13] = fma(vec4<f32>(s3.y), bk, (*acc)[13]);
-    (*acc)[14] = fma(vec4<f32>(s3.z), bk, (*acc)[14]);
-    (*acc)[15] = fma(vec4<f32>(s3.w), bk, (*acc)[15]);
-    (*acc)[16] = fma(vec4<f32>(s4.x), bk, (*acc)[16]);
-    (*acc)[17] = fma(vec4<f32>(s4.y), bk, (*acc)[17]);
-    (*acc)[18] = fma(vec4<f32>(s4.z), bk, (*acc)[18]);
-    (*acc)[19] = fma(vec4<f32>(s4.w), bk, (*acc)[19]);
-    (*acc)[20] = fma(vec4<f32>(s5.x), bk, (*acc)[20]);
-    (*acc)[21] = fma(vec4<f32>(s5.y), bk, (*acc)[21]);
-    (*acc)[22] = fma(vec4<f32>(s5.z), bk, (*acc)[22]);
-    (*acc)[23] = fma(vec4<f32>(s5.w), bk, (*acc)[23]);
-    (*acc)[24] = fma(vec4<f32>(s6.x), bk, (*acc)[24]);
-    (*acc)[25] = fma(vec4<f32>(s6.y), bk, (*acc)[25]);
-    (*acc)[26] = fma(vec4<f32>(s6.z), bk, (*acc)[26]);
-    (*acc)[27] = fma(vec4<f32>(s6.w), bk, (*acc)[27]);
-    (*acc)[28] = fma(vec4<f32>(s7.x), bk, (*acc)[28]);
-    (*acc)[29] = fma(vec4<f32>(s7.y), bk, (*acc)[29]);
-    (*acc)[30] = fma(vec4<f32>(s7.z), bk, (*acc)[30]);
-    (*acc)[31] = fma(vec4<f32>(s7.w), bk, (*acc)[31]);
+    add_rank1(acc, s0, s1, s2, s3, s4, s5, s6, s7, bk);
 }
 
 // acc[r] += A[r, k] · bk for the 32 rows, where lane q of the octet holds A[4q..4q + 4, k]
@@ -185,6 +154,12 @@ fn rank1_rows(acc: ptr<function, array<vec4<f32>, 32>>, quad: vec4<f32>, first: 
     let s5 = subgroupShuffle(quad, first + 5u);
     let s6 = subgroupShuffle(quad, first + 6u);
     let s7 = subgroupShuffle(quad, first + 7u);
+    add_rank1(acc, s0, s1, s2, s3, s4, s5, s6, s7, bk);
+}
+
+// acc[4q + i] += sq[i] · bk: one k's column of A for the 32 rows, as eight quads, times this
+// lane's row of B.
+fn add_rank1(acc: ptr<function, array<vec4<f32>, 32>>, s0: vec4<f32>, s1: vec4<f32>, s2: vec4<f32>, s3: vec4<f32>, s4: vec4<f32>, s5: vec4<f32>, s6: vec4<f32>, s7: vec4<f32>, bk: vec4<f32>) {
     (*acc)[0] = fma(vec4<f32>(s0.x), bk, (*acc)[0]);
     (*acc)[1] = fma(vec4<f32>(s0.y), bk, (*acc)[1]);
     (*acc)[2] = fma(vec4<f32>(s0.z), bk, (*acc)[2]);

@@ -1,5 +1,5 @@
 //! Runs plans on the CPU by calling each op's CPU twin; a layer's consecutive cell steps go to
-//! the twin's `_steps` form as one call (see cpu::cell).
+//! its twin as one call of n steps (see cpu::cell).
 
 use super::Runtime;
 use crate::cpu;
@@ -302,12 +302,10 @@ impl CpuRuntime {
         let bhh = c.bhh.map(|v| self.f(v));
         let (hsv, outv) = (&mut hs[range(c.hs)], &mut out[range(c.out)]);
         match c.kind {
-            CellKind::Rnn => {
-                cpu::rnn_cell::rnn_cell_fwd_steps(hsv, outv, xw, whh, bhh, lens, &c.dims, n)
-            }
+            CellKind::Rnn => cpu::rnn_cell::rnn_cell_fwd(hsv, outv, xw, whh, bhh, lens, &c.dims, n),
             CellKind::Gru => {
                 let g = gates.as_mut().expect("gru_cell_fwd needs gates");
-                cpu::gru_cell::gru_cell_fwd_steps(
+                cpu::gru_cell::gru_cell_fwd(
                     hsv,
                     outv,
                     &mut g[range(c.gates.unwrap())],
@@ -322,7 +320,7 @@ impl CpuRuntime {
             CellKind::Lstm => {
                 let g = gates.as_mut().expect("lstm_cell_fwd needs gates");
                 let csb = cs.as_mut().expect("lstm_cell_fwd needs cs");
-                cpu::lstm_cell::lstm_cell_fwd_steps(
+                cpu::lstm_cell::lstm_cell_fwd(
                     hsv,
                     &mut csb[range(c.cs.unwrap())],
                     outv,
@@ -368,12 +366,12 @@ impl CpuRuntime {
             &mut carry[range(c.carry)],
         );
         match c.kind {
-            CellKind::Rnn => cpu::rnn_cell::rnn_cell_bwd_steps(
-                dxv, dhv, cv, dout, dhn, whh, lens, hs, &c.dims, n,
-            ),
+            CellKind::Rnn => {
+                cpu::rnn_cell::rnn_cell_bwd(dxv, dhv, cv, dout, dhn, whh, lens, hs, &c.dims, n)
+            }
             CellKind::Gru => {
                 let gates = self.f(c.gates.expect("gru_cell_bwd needs gates"));
-                cpu::gru_cell::gru_cell_bwd_steps(
+                cpu::gru_cell::gru_cell_bwd(
                     dxv, dhv, cv, dout, dhn, whh, lens, hs, gates, &c.dims, n,
                 )
             }
@@ -383,7 +381,7 @@ impl CpuRuntime {
                 let dcn = self.f(c.dcn.expect("lstm_cell_bwd needs dc_n"));
                 let d = dcc.as_mut().expect("lstm_cell_bwd needs dc_carry");
                 let dcv = &mut d[range(c.dc_carry.unwrap())];
-                cpu::lstm_cell::lstm_cell_bwd_steps(
+                cpu::lstm_cell::lstm_cell_bwd(
                     dxv, dhv, cv, dcv, dout, dhn, dcn, whh, lens, cs, gates, &c.dims, n,
                 )
             }

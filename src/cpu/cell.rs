@@ -15,10 +15,10 @@
 //!
 //! Direction 0's step s is time s; direction 1's step s is time T − 1 − s.
 //!
-//! Each cell has a one-step function, the twin of its kernel, and a `_steps` form of it that
-//! runs consecutive steps of one layer: the CPU runtime hands it the T steps a plan lists one
-//! after another, so each direction keeps one thread and one packed W_hh for the whole layer
-//! instead of meeting the other at every step.
+//! Each cell's twin runs n consecutive steps of one layer: its kernel is one step (n = 1),
+//! and the CPU runtime hands it the T steps a plan lists one after another, so each direction
+//! keeps one thread and one packed W_hh for the whole layer instead of meeting the other at
+//! every step.
 
 use crate::cpu::step_gemm::{PackedW, gemm};
 

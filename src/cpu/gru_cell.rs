@@ -8,23 +8,10 @@ use crate::cpu::cell::{
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, writes `hs[d, s+1]`, `out` at the
 /// step's time and `gates (D, T, B, 4H)` = r, z, n, hn.
+/// Runs steps `dims.s .. dims.s + n` one after another: the kernel is one step (n = 1), the
+/// CPU runtime hands it a layer's whole run (see cpu::cell).
 #[allow(clippy::too_many_arguments)]
 pub fn gru_cell_fwd(
-    hs: &mut [f32],
-    out: &mut [f32],
-    gates: &mut [f32],
-    xw: Xw,
-    whh: &[f32],
-    bhh: Option<&[f32]>,
-    lens: &[u32],
-    dims: &CellDims,
-) {
-    gru_cell_fwd_steps(hs, out, gates, xw, whh, bhh, lens, dims, 1);
-}
-
-/// [`gru_cell_fwd`] for steps `dims.s .. dims.s + n`, one after another.
-#[allow(clippy::too_many_arguments)]
-pub fn gru_cell_fwd_steps(
     hs: &mut [f32],
     out: &mut [f32],
     gates: &mut [f32],
@@ -116,25 +103,10 @@ fn gru_row(
 
 /// Backward of step `dims.s` for both directions: reads `dhh[d, s+1]` and `carry` (or `dhn
 /// (D, B, H)` at the last step), writes `dxw` at the step's time, `dhh[d, s]` and `carry`.
+/// Runs steps `dims.s, dims.s − 1, …, dims.s − n + 1` one after another: the kernel is one
+/// step (n = 1), the CPU runtime hands it a layer's whole run (see cpu::cell).
 #[allow(clippy::too_many_arguments)]
 pub fn gru_cell_bwd(
-    dxw: &mut [f32],
-    dhh: &mut [f32],
-    carry: &mut [f32],
-    dout: &[f32],
-    dhn: &[f32],
-    whh: &[f32],
-    lens: &[u32],
-    hs: &[f32],
-    gates: &[f32],
-    dims: &CellDims,
-) {
-    gru_cell_bwd_steps(dxw, dhh, carry, dout, dhn, whh, lens, hs, gates, dims, 1);
-}
-
-/// [`gru_cell_bwd`] for steps `dims.s, dims.s − 1, …, dims.s − n + 1`, one after another.
-#[allow(clippy::too_many_arguments)]
-pub fn gru_cell_bwd_steps(
     dxw: &mut [f32],
     dhh: &mut [f32],
     carry: &mut [f32],

@@ -8,24 +8,10 @@ use crate::cpu::cell::{
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, `cs[d, s]`, writes slot s+1 of both,
 /// `out` at the step's time and `gates (D, T, B, 4H)` = i, f, g, o.
+/// Runs steps `dims.s .. dims.s + n` one after another: the kernel is one step (n = 1), the
+/// CPU runtime hands it a layer's whole run (see cpu::cell).
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_cell_fwd(
-    hs: &mut [f32],
-    cs: &mut [f32],
-    out: &mut [f32],
-    gates: &mut [f32],
-    xw: Xw,
-    whh: &[f32],
-    bhh: Option<&[f32]>,
-    lens: &[u32],
-    dims: &CellDims,
-) {
-    lstm_cell_fwd_steps(hs, cs, out, gates, xw, whh, bhh, lens, dims, 1);
-}
-
-/// [`lstm_cell_fwd`] for steps `dims.s .. dims.s + n`, one after another.
-#[allow(clippy::too_many_arguments)]
-pub fn lstm_cell_fwd_steps(
     hs: &mut [f32],
     cs: &mut [f32],
     out: &mut [f32],
@@ -121,29 +107,10 @@ fn lstm_row(
 /// Backward of step `dims.s` for both directions: reads `dhh[d, s+1]`, `carry` and `dc_carry`
 /// (or `dhn`, `dcn (D, B, H)` at the last step), writes `dxw` at the step's time, `dhh[d, s]`,
 /// `carry` and `dc_carry`.
+/// Runs steps `dims.s, dims.s − 1, …, dims.s − n + 1` one after another: the kernel is one
+/// step (n = 1), the CPU runtime hands it a layer's whole run (see cpu::cell).
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_cell_bwd(
-    dxw: &mut [f32],
-    dhh: &mut [f32],
-    carry: &mut [f32],
-    dc_carry: &mut [f32],
-    dout: &[f32],
-    dhn: &[f32],
-    dcn: &[f32],
-    whh: &[f32],
-    lens: &[u32],
-    cs: &[f32],
-    gates: &[f32],
-    dims: &CellDims,
-) {
-    lstm_cell_bwd_steps(
-        dxw, dhh, carry, dc_carry, dout, dhn, dcn, whh, lens, cs, gates, dims, 1,
-    );
-}
-
-/// [`lstm_cell_bwd`] for steps `dims.s, dims.s − 1, …, dims.s − n + 1`, one after another.
-#[allow(clippy::too_many_arguments)]
-pub fn lstm_cell_bwd_steps(
     dxw: &mut [f32],
     dhh: &mut [f32],
     carry: &mut [f32],

@@ -8,21 +8,10 @@ use crate::cpu::cell::{
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, writes `hs[d, s+1]` and `out` at the
 /// step's time.
-pub fn rnn_cell_fwd(
-    hs: &mut [f32],
-    out: &mut [f32],
-    xw: Xw,
-    whh: &[f32],
-    bhh: Option<&[f32]>,
-    lens: &[u32],
-    dims: &CellDims,
-) {
-    rnn_cell_fwd_steps(hs, out, xw, whh, bhh, lens, dims, 1);
-}
-
-/// [`rnn_cell_fwd`] for steps `dims.s .. dims.s + n`, one after another.
+/// Runs steps `dims.s .. dims.s + n` one after another: the kernel is one step (n = 1), the
+/// CPU runtime hands it a layer's whole run (see cpu::cell).
 #[allow(clippy::too_many_arguments)]
-pub fn rnn_cell_fwd_steps(
+pub fn rnn_cell_fwd(
     hs: &mut [f32],
     out: &mut [f32],
     xw: Xw,
@@ -71,24 +60,10 @@ pub fn rnn_cell_fwd_steps(
 
 /// Backward of step `dims.s` for both directions: reads `dhh[d, s+1]` and `carry` (or `dhn
 /// (D, B, H)` at the last step), writes `dxw` at the step's time, `dhh[d, s]` and `carry`.
+/// Runs steps `dims.s, dims.s − 1, …, dims.s − n + 1` one after another: the kernel is one
+/// step (n = 1), the CPU runtime hands it a layer's whole run (see cpu::cell).
 #[allow(clippy::too_many_arguments)]
 pub fn rnn_cell_bwd(
-    dxw: &mut [f32],
-    dhh: &mut [f32],
-    carry: &mut [f32],
-    dout: &[f32],
-    dhn: &[f32],
-    whh: &[f32],
-    lens: &[u32],
-    hs: &[f32],
-    dims: &CellDims,
-) {
-    rnn_cell_bwd_steps(dxw, dhh, carry, dout, dhn, whh, lens, hs, dims, 1);
-}
-
-/// [`rnn_cell_bwd`] for steps `dims.s, dims.s − 1, …, dims.s − n + 1`, one after another.
-#[allow(clippy::too_many_arguments)]
-pub fn rnn_cell_bwd_steps(
     dxw: &mut [f32],
     dhh: &mut [f32],
     carry: &mut [f32],

@@ -1,6 +1,6 @@
-//! The CPU runtime runs a layer's consecutive steps as one call (`*_cell_fwd_steps`,
-//! `*_cell_bwd_steps`): every buffer must come out bit for bit as from the one-step twins
-//! called step by step, for every cell, one or two directions, runs that start mid-sequence,
+//! The CPU runtime runs a layer's consecutive steps as one call of the twins (`*_cell_fwd`,
+//! `*_cell_bwd` with n steps): every buffer must come out bit for bit as from one call per
+//! step, for every cell, one or two directions, runs that start mid-sequence,
 //! lengths sorted or not, and xw as (T, B) rows or as a table read through token ids.
 
 use gpu_rnn::cpu::cell::{CellDims, Xw};
@@ -86,10 +86,10 @@ fn forward(cell: CellKind, l: &mut Layer, dims: CellDims, n: usize) {
     };
     for (dims, n) in calls {
         match cell {
-            CellKind::Rnn => rnn_cell::rnn_cell_fwd_steps(
-                &mut l.hs, &mut l.out, xw, &l.whh, bhh, &l.lens, &dims, n,
-            ),
-            CellKind::Gru => gru_cell::gru_cell_fwd_steps(
+            CellKind::Rnn => {
+                rnn_cell::rnn_cell_fwd(&mut l.hs, &mut l.out, xw, &l.whh, bhh, &l.lens, &dims, n)
+            }
+            CellKind::Gru => gru_cell::gru_cell_fwd(
                 &mut l.hs,
                 &mut l.out,
                 &mut l.gates,
@@ -100,7 +100,7 @@ fn forward(cell: CellKind, l: &mut Layer, dims: CellDims, n: usize) {
                 &dims,
                 n,
             ),
-            CellKind::Lstm => lstm_cell::lstm_cell_fwd_steps(
+            CellKind::Lstm => lstm_cell::lstm_cell_fwd(
                 &mut l.hs,
                 &mut l.cs,
                 &mut l.out,
@@ -125,7 +125,7 @@ fn backward(cell: CellKind, l: &mut Layer, dims: CellDims, n: usize) {
     };
     for (dims, n) in calls {
         match cell {
-            CellKind::Rnn => rnn_cell::rnn_cell_bwd_steps(
+            CellKind::Rnn => rnn_cell::rnn_cell_bwd(
                 &mut l.dxw,
                 &mut l.dhh,
                 &mut l.carry,
@@ -137,7 +137,7 @@ fn backward(cell: CellKind, l: &mut Layer, dims: CellDims, n: usize) {
                 &dims,
                 n,
             ),
-            CellKind::Gru => gru_cell::gru_cell_bwd_steps(
+            CellKind::Gru => gru_cell::gru_cell_bwd(
                 &mut l.dxw,
                 &mut l.dhh,
                 &mut l.carry,
@@ -150,7 +150,7 @@ fn backward(cell: CellKind, l: &mut Layer, dims: CellDims, n: usize) {
                 &dims,
                 n,
             ),
-            CellKind::Lstm => lstm_cell::lstm_cell_bwd_steps(
+            CellKind::Lstm => lstm_cell::lstm_cell_bwd(
                 &mut l.dxw,
                 &mut l.dhh,
                 &mut l.carry,

@@ -268,7 +268,7 @@ fn gru_cell_fwd_aligned_kernels_match_cpu() {
                 ids: ids.as_deref(),
             };
             gpu_rnn::cpu::gru_cell::gru_cell_fwd(
-                &mut hs, &mut out, &mut gates, xw_cpu, whh, bhh, &lens, &dims,
+                &mut hs, &mut out, &mut gates, xw_cpu, whh, bhh, &lens, &dims, 1,
             );
 
             let gw = upload(ctx, "w", &w);
@@ -370,7 +370,7 @@ fn gru_cell_bwd_aligned_kernels_match_cpu() {
 
             let (mut dxw, mut dhh, mut carry) = (dxw0.clone(), dhh0.clone(), carry0.clone());
             gpu_rnn::cpu::gru_cell::gru_cell_bwd(
-                &mut dxw, &mut dhh, &mut carry, &dout, &dhn, &whh, &lens, &hs, &gates, &dims,
+                &mut dxw, &mut dhh, &mut carry, &dout, &dhn, &whh, &lens, &hs, &gates, &dims, 1,
             );
 
             let (gw, gl) = (upload(ctx, "whh", &whh), upload(ctx, "lens", &lens));
