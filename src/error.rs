@@ -46,6 +46,19 @@ pub enum Error {
         limit_name: &'static str,
     },
 
+    #[error(
+        "{what} needs {bytes:.0} bytes ({}), over the memory budget of {budget} bytes ({}; \
+         GPU_RNN_MEMORY_BUDGET overrides it){hint}",
+        crate::memory::human(*bytes),
+        crate::memory::human(*budget as f64)
+    )]
+    Memory {
+        what: String,
+        bytes: f64,
+        budget: u64,
+        hint: String,
+    },
+
     #[error("{op}: {message}")]
     InvalidArgument { op: &'static str, message: String },
 
@@ -57,6 +70,11 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+
+    /// An output path that is refused: it is not a regular file or a character device, or it
+    /// is in use by another run.
+    #[error("{}: {message}", path.display())]
+    Output { path: PathBuf, message: String },
 
     #[error("checkpoint {}: {message}", path.display())]
     Checkpoint { path: PathBuf, message: String },

@@ -5,7 +5,6 @@
 //! (its CPU twin), `ops::matmul` (the host wrapper that builds and records it), and the tests
 //! named `matmul_*` in `tests/golden/`.
 
-pub mod atomic;
 pub mod backend;
 pub mod checkpoint;
 pub mod cli;
@@ -13,8 +12,10 @@ pub mod cpu;
 pub mod data;
 pub mod error;
 pub mod gpu;
+pub mod memory;
 pub mod model;
 pub mod ops;
+pub mod output;
 pub mod shaders;
 
 pub use error::{Error, Result};

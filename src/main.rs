@@ -46,7 +46,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(args) => cli::eval::predict(args)?,
         Command::Demo(args) => cli::demo::run(args)?,
         Command::Adapters { adapter } => {
-            for a in GpuContext::adapters() {
+            for a in GpuContext::adapters()? {
                 println!("found: {a}");
             }
             let ctx = GpuContext::new(adapter.as_deref())?;
@@ -57,11 +57,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The error and its causes, each said once: a cause whose text the message above it already
+/// includes (an OS error inside `path: error`) is not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text = format!("{text}: {c}");
+        }
+    }
+    text
+}
+
 fn main() -> ExitCode {
+    // SAFETY: no other thread has started yet.
+    unsafe { gpu_rnn::gpu::quiet_loader() };
+    if let Err(e) = gpu_rnn::output::cleanup::install() {
+        eprintln!("error: could not install the SIGINT/SIGTERM handler: {e}");
+        return ExitCode::FAILURE;
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitCode::FAILURE
         }
     }

@@ -40,8 +40,21 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// A runtime holding `buffers`.
+    /// A runtime holding `buffers`. Buffers over the host memory budget (on the CPU, or on a
+    /// GPU that is a CPU emulation and so shares it) are refused before any is allocated.
     pub fn runtime(&self, buffers: &crate::model::plan::Buffers) -> Result<Box<dyn Runtime>> {
+        let host = match self {
+            Backend::Cpu => true,
+            Backend::Gpu(ctx) => ctx.adapter.device_type == wgpu::DeviceType::Cpu,
+        };
+        if host {
+            let bytes: f64 = buffers.decls.iter().map(|d| 4.0 * d.len as f64).sum();
+            crate::memory::check(
+                &format!("the plan's {} buffers", buffers.decls.len()),
+                bytes,
+                "; a smaller --batch-size, --max-len or model fits",
+            )?;
+        }
         Ok(match self {
             Backend::Cpu => Box::new(CpuRuntime::new(buffers)),
             Backend::Gpu(ctx) => Box::new(GpuRuntime::new(ctx.clone(), buffers)?),

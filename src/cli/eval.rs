@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::BackendArgs;
 use super::train::{argmax_rows, encode, predict_all};
-use crate::atomic::write_atomic;
+use crate::output::write_atomic;
 use crate::checkpoint;
 use crate::cpu::adam::AdamConfig;
 use crate::data::{names, sentiment};
@@ -218,17 +218,10 @@ fn report(
 /// The logits as one f32 safetensors tensor `logits` (N, C).
 fn write_logits(path: &std::path::Path, logits: &[f32], c: usize) -> Result<()> {
     let n = logits.len() / c;
-    let bytes: &[u8] = bytemuck::cast_slice(logits);
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![n, c], bytes)
-        .map_err(|e| Error::InvalidArgument {
-            op: "eval --logits",
-            message: e.to_string(),
-        })?;
-    let out =
-        safetensors::serialize([("logits", view)], None).map_err(|e| Error::InvalidArgument {
-            op: "eval --logits",
-            message: e.to_string(),
-        })?;
+    let out = checkpoint::file::serialize(
+        &[checkpoint::file::Tensor::f32("logits", vec![n, c], logits)],
+        &Default::default(),
+    );
     write_atomic(path, &out)?;
     println!("\nlogits ({n}, {c}) written to {}", path.display());
     Ok(())

@@ -54,23 +54,47 @@ pub fn open_backend(choice: BackendChoice, adapter: Option<&str>) -> Result<(Bac
             let line = format!("backend: gpu, adapter {} (--backend gpu)", ctx.adapter);
             Ok((Backend::Gpu(Arc::new(ctx)), line))
         }
-        BackendChoice::Auto => match GpuContext::new(adapter) {
-            Ok(ctx) => {
-                let line = format!(
-                    "backend: gpu, adapter {} (--backend auto found an adapter)",
-                    ctx.adapter
-                );
-                Ok((Backend::Gpu(Arc::new(ctx)), line))
-            }
-            Err(e @ Error::AdapterNotFound { .. }) => Err(e),
-            Err(e) => Ok((
+        BackendChoice::Auto => auto_backend(adapter),
+    }
+}
+
+/// `--backend auto`: a real GPU when wgpu finds one; the native CPU backend when it finds
+/// none, or only CPU emulations of one (lavapipe, SwiftShader, WARP), which train several
+/// times slower than it. `--adapter` (or `GPU_RNN_ADAPTER`) asks for a GPU by name.
+fn auto_backend(adapter: Option<&str>) -> Result<(Backend, String)> {
+    let named = adapter.is_some()
+        || std::env::var(crate::gpu::ADAPTER_ENV).is_ok_and(|s| !s.is_empty());
+    if !named {
+        let found = GpuContext::adapters()?;
+        if !found.is_empty() && found.iter().all(|a| a.device_type == wgpu::DeviceType::Cpu) {
+            let names: Vec<&str> = found.iter().map(|a| a.name.as_str()).collect();
+            return Ok((
                 Backend::Cpu,
                 format!(
-                    "backend: cpu (--backend auto: {})",
-                    first_line(&e.to_string())
+                    "backend: cpu (--backend auto: the only adapter wgpu finds, {}, emulates a \
+                     GPU on the CPU, where the native CPU backend is faster; --backend gpu \
+                     uses it)",
+                    names.join(", ")
                 ),
-            )),
-        },
+            ));
+        }
+    }
+    match GpuContext::new(adapter) {
+        Ok(ctx) => {
+            let line = format!(
+                "backend: gpu, adapter {} (--backend auto found a GPU)",
+                ctx.adapter
+            );
+            Ok((Backend::Gpu(Arc::new(ctx)), line))
+        }
+        Err(e @ (Error::AdapterNotFound { .. } | Error::InvalidArgument { .. })) => Err(e),
+        Err(e) => Ok((
+            Backend::Cpu,
+            format!(
+                "backend: cpu (--backend auto: {})",
+                first_line(&e.to_string())
+            ),
+        )),
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::atomic::write_atomic;
+use crate::output::write_atomic;
 use crate::{Error, Result};
 
 /// Draw test accuracy (%) against epoch and write it atomically to `path` (SVG).

@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
 use super::BackendArgs;
-use crate::atomic::write_atomic;
+use crate::output::write_atomic;
 use crate::checkpoint;
 use crate::cpu::adam::AdamConfig;
 use crate::data::names::{self, Example};

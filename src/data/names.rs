@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
-use super::{Source, data_error, io_error, read_maybe_gz};
+use super::{Source, csv_message, data_error, io_error, read_maybe_gz};
 use crate::Result;
 
 /// The tutorial's `all_letters`: `string.ascii_letters + " .,;'"`.
@@ -103,11 +103,11 @@ fn fold(
                 first: src.clone(),
             });
     }
-    if out.is_empty() {
+    if out.trim().is_empty() {
         return Err(data_error(
             &src.path,
             src.line,
-            format!("the name {raw:?} is empty after folding to the alphabet"),
+            format!("the name {raw:?} is blank after folding to the alphabet"),
         ));
     }
     Ok(out)
@@ -138,9 +138,53 @@ impl LineCounter<'_> {
     }
 }
 
+/// A quoted field that runs past the end of its line (names never hold a line break) or to
+/// the end of the file: an unterminated quote. The error names the line where it opened.
+/// Quotes follow RFC 4180: a field that starts with `"` is quoted, `""` inside it is one
+/// quote, and a quote elsewhere is an ordinary character.
+fn check_quotes(path: &Path, bytes: &[u8]) -> Result<()> {
+    let (mut line, mut opened) = (1u64, None::<u64>);
+    let mut field_start = true;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match opened {
+            Some(at) => match b {
+                b'"' if bytes.get(i + 1) == Some(&b'"') => i += 1,
+                b'"' => opened = None,
+                b'\n' | b'\r' => {
+                    return Err(data_error(
+                        path,
+                        at,
+                        "a quoted field opens here and runs past the end of the line: an \
+                         unterminated quote",
+                    ));
+                }
+                _ => {}
+            },
+            None if b == b'"' && field_start => opened = Some(line),
+            None => {}
+        }
+        if b == b'\n' {
+            line += 1;
+        }
+        field_start = opened.is_none() && matches!(b, b',' | b'\n' | b'\r');
+        i += 1;
+    }
+    match opened {
+        Some(at) => Err(data_error(
+            path,
+            at,
+            "a quoted field opens here and is never closed: an unterminated quote",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Read a CSV of `name,label` rows (gzip or plain, no header).
 pub fn read_csv(path: &Path, strict: bool) -> Result<Folded> {
     let bytes = read_maybe_gz(path)?;
+    check_quotes(path, &bytes)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -154,7 +198,7 @@ pub fn read_csv(path: &Path, strict: bool) -> Result<Folded> {
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
-            data_error(path, line, format!("malformed CSV: {e}"))
+            data_error(path, line, format!("malformed CSV: {}", csv_message(&e)))
         })?;
         let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
         if record.len() != 2 {
@@ -214,6 +258,7 @@ pub fn read_folder(dir: &Path, strict: bool) -> Result<Folded> {
                 .count() as u64;
             data_error(&file, line, "not valid UTF-8")
         })?;
+        let before = folded.examples.len();
         for (i, raw) in text.lines().enumerate() {
             let src = Source {
                 path: file.clone(),
@@ -232,6 +277,13 @@ pub fn read_folder(dir: &Path, strict: bool) -> Result<Folded> {
                 label: label.clone(),
                 source: src,
             });
+        }
+        if folded.examples.len() == before {
+            return Err(data_error(
+                &file,
+                0,
+                "has no names (expected one name per line; the file's name is the class)",
+            ));
         }
     }
     Ok(folded)

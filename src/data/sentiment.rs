@@ -13,7 +13,7 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use super::{data_error, read_maybe_gz};
+use super::{csv_message, data_error, read_maybe_gz};
 use crate::{Error, Result};
 
 /// The five labels, in index order.
@@ -81,7 +81,7 @@ pub fn read(path: &Path) -> Result<Vec<Phrase>> {
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
-            data_error(path, line, format!("malformed TSV: {e}"))
+            data_error(path, line, format!("malformed TSV: {}", csv_message(&e)))
         })?;
         let line = record.position().map_or(0, |p| p.line());
         if record.len() != want {

@@ -76,9 +76,67 @@ fn rank(device_type: wgpu::DeviceType) -> u8 {
     }
 }
 
-/// Vulkan, Metal, DX12 (and WebGPU in a browser); the `WGPU_BACKEND` variable overrides.
-pub fn default_backends() -> wgpu::Backends {
-    wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY)
+/// The backend names `WGPU_BACKEND` may list, comma-separated (wgpu's own spellings).
+const BACKEND_NAMES: [(&str, wgpu::Backends); 10] = [
+    ("vulkan", wgpu::Backends::VULKAN),
+    ("vk", wgpu::Backends::VULKAN),
+    ("dx12", wgpu::Backends::DX12),
+    ("d3d12", wgpu::Backends::DX12),
+    ("metal", wgpu::Backends::METAL),
+    ("mtl", wgpu::Backends::METAL),
+    ("opengl", wgpu::Backends::GL),
+    ("gles", wgpu::Backends::GL),
+    ("gl", wgpu::Backends::GL),
+    ("webgpu", wgpu::Backends::BROWSER_WEBGPU),
+];
+
+/// Vulkan, Metal, DX12 (and WebGPU in a browser), or what the `WGPU_BACKEND` variable lists.
+/// A name wgpu does not know is an error naming the variable, not a silent "no adapter".
+pub fn default_backends() -> Result<wgpu::Backends> {
+    let Ok(list) = std::env::var("WGPU_BACKEND") else {
+        return Ok(wgpu::Backends::PRIMARY);
+    };
+    let mut backends = wgpu::Backends::empty();
+    for name in list.split(',').map(|n| n.trim().to_lowercase()) {
+        match BACKEND_NAMES.iter().find(|(n, _)| *n == name) {
+            Some(&(_, b)) => backends |= b,
+            None => {
+                return Err(Error::InvalidArgument {
+                    op: "WGPU_BACKEND",
+                    message: format!(
+                        "{list:?} names {name:?}, which is not a wgpu backend; expected a \
+                         comma-separated list of vulkan, metal, dx12, gl or webgpu"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(backends)
+}
+
+/// Keep the Vulkan loader's and Mesa's `XDG_RUNTIME_DIR is invalid or not set` lines from
+/// the user: where the variable is unset or names no folder, point it at a private folder
+/// of this user's (`$TMPDIR/gpu-rnn-runtime-UID`, mode 0700), which is all they look for.
+///
+/// # Safety
+/// It sets an environment variable: call it before any other thread starts, as the first
+/// thing in `main`.
+pub unsafe fn quiet_loader() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir()) {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        // SAFETY: getuid has no preconditions.
+        let uid = unsafe { libc::getuid() };
+        let dir = std::env::temp_dir().join(format!("gpu-rnn-runtime-{uid}"));
+        let made = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        if made.is_ok() || dir.is_dir() {
+            // SAFETY: the caller guarantees no other thread runs yet.
+            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+        }
+    }
 }
 
 fn enumerate(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
@@ -91,17 +149,17 @@ fn enumerate(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
 
 impl GpuContext {
     /// Every adapter wgpu can see, best first.
-    pub fn adapters() -> Vec<AdapterSummary> {
-        enumerate(default_backends())
+    pub fn adapters() -> Result<Vec<AdapterSummary>> {
+        Ok(enumerate(default_backends()?)
             .iter()
             .map(|a| AdapterSummary::new(&a.get_info()))
-            .collect()
+            .collect())
     }
 
     /// Open the best adapter, or the first whose name contains `wanted` (case-insensitive).
     /// `wanted = None` falls back to the `GPU_RNN_ADAPTER` environment variable.
     pub fn new(wanted: Option<&str>) -> Result<Self> {
-        Self::with_backends(wanted, default_backends())
+        Self::with_backends(wanted, default_backends()?)
     }
 
     /// As [`GpuContext::new`], searching only `backends`.

@@ -6,7 +6,7 @@ mod recorder;
 mod tensor;
 mod timer;
 
-pub use context::{ADAPTER_ENV, AdapterSummary, GpuContext};
+pub use context::{ADAPTER_ENV, AdapterSummary, GpuContext, default_backends, quiet_loader};
 pub use recorder::Recorder;
 pub use tensor::{GpuTensor, Slice};
 pub use timer::time_dispatch;

@@ -84,7 +84,20 @@ impl ClassifierConfig {
                 message: format!("inconsistent architecture: {self:?}"),
             });
         }
-        Ok(())
+        // Parameters, gradients and Adam's two moments, before any of them is laid out.
+        let params = self.param_count();
+        crate::memory::check(
+            &format!("a model of {params:.0} parameters"),
+            16.0 * params,
+            "; a smaller --hidden, --layers or --embed fits",
+        )
+    }
+
+    /// The parameter count (a float: see [`RnnConfig::param_count`]).
+    pub fn param_count(&self) -> f64 {
+        self.rnn.param_count()
+            + (self.vocab * self.embed) as f64
+            + (self.classes * (self.fc_in() + 1)) as f64
     }
 }
 
@@ -176,7 +189,11 @@ impl Classifier {
     ) -> Result<Self> {
         cfg.check()?;
         let layout = cfg.layout();
-        let (p, tb) = (layout.len, t_max * b_max);
+        let tb = t_max.checked_mul(b_max).ok_or_else(|| Error::InvalidArgument {
+            op: "classifier",
+            message: format!("{t_max} steps × {b_max} sequences overflow"),
+        })?;
+        let p = layout.len;
         let mut bufs = Buffers::default();
         let opt = Optimizer::declare(&mut bufs, p, adam, max_norm);
         let b = Bufs {

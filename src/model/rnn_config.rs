@@ -50,6 +50,20 @@ impl RnnConfig {
         }
     }
 
+    /// The number of parameters, as a float so that absurd sizes cannot overflow: what a
+    /// memory check needs before any layout is built.
+    pub fn param_count(&self) -> f64 {
+        let (gh, h, d) = (
+            (self.cell.gates() * self.hidden) as f64,
+            self.hidden as f64,
+            self.dirs() as f64,
+        );
+        let bias = if self.bias { 2.0 * gh } else { 0.0 };
+        let first = gh * (self.input_size as f64 + h) + bias;
+        let rest = gh * (d * h + h) + bias;
+        d * (first + (self.layers as f64 - 1.0).max(0.0) * rest)
+    }
+
     /// `weight_ih_l0`, `bias_hh_l1_reverse`, … under `prefix` (e.g. `gru.`).
     pub fn param_name(prefix: &str, what: &str, k: usize, d: usize) -> String {
         format!(

@@ -239,7 +239,7 @@ pub fn tuned_from(ctx: &GpuContext, path: &std::path::Path) -> Result<[MatmulKer
     file.insert(key, serde_json::Value::Object(entry));
     let text = serde_json::to_string_pretty(&file).expect("a JSON map");
     // A folder that can't be written costs the next run a measurement, nothing more.
-    if let Err(e) = crate::atomic::write_atomic(path, text.as_bytes()) {
+    if let Err(e) = crate::output::write_atomic(path, text.as_bytes()) {
         eprintln!("warning: could not save the matmul autotune: {e}");
     }
     Ok(kernels)

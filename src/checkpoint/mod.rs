@@ -8,10 +8,12 @@
 //! `safetensors.torch.save_file(model.state_dict(), path, metadata=…)` loads as it is, and a
 //! file written here loads into the PyTorch model with `load_state_dict`.
 
-use std::collections::{BTreeMap, HashMap};
+pub mod file;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::atomic::write_atomic;
+use crate::output::write_atomic;
 use crate::data::sentiment::Vocab;
 use crate::model::classifier::ClassifierConfig;
 use crate::model::plan::CellKind;
@@ -58,7 +60,7 @@ pub fn save(
             ),
         ));
     }
-    let mut meta = HashMap::new();
+    let mut meta = BTreeMap::new();
     meta.insert(
         "classes".to_string(),
         serde_json::to_string(classes).expect("a list of strings is JSON"),
@@ -77,32 +79,84 @@ pub fn save(
     for (k, v) in extra {
         meta.insert(k.to_string(), v.clone());
     }
-    let bytes: Vec<Vec<u8>> = layout
+    let tensors: Vec<file::Tensor> = layout
         .entries
         .iter()
-        .map(|e| bytemuck::cast_slice(&params[e.offset..e.offset + e.len()]).to_vec())
+        .map(|e| file::Tensor::f32(&e.name, e.shape.clone(), &params[e.offset..e.offset + e.len()]))
         .collect();
-    let views = layout
-        .entries
+    write_atomic(path, &file::serialize(&tensors, &meta))
+}
+
+/// The task names a checkpoint's `task` metadata may hold.
+pub const TASKS: [&str; 2] = ["names", "sentiment"];
+
+/// Metadata that contradicts itself or the tensors: duplicate class names, `nonlinearity` on
+/// a GRU or LSTM, an unknown `task`, or a `task` that disagrees with the vocabulary.
+fn check_metadata(
+    path: &Path,
+    metadata: &BTreeMap<String, String>,
+    cell: CellKind,
+    classes: &[String],
+) -> Result<()> {
+    if let Some((i, c)) = classes
         .iter()
-        .zip(&bytes)
-        .map(|(e, b)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, e.shape.clone(), b)
-                .map(|v| (e.name.clone(), v))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(path, e.to_string()))?;
-    let out = safetensors::serialize(views, Some(meta)).map_err(|e| bad(path, e.to_string()))?;
-    write_atomic(path, &out)
+        .enumerate()
+        .find(|(i, c)| classes[..*i].contains(c))
+    {
+        return Err(bad(
+            path,
+            format!("__metadata__ classes lists {c:?} twice (again at index {i})"),
+        ));
+    }
+    if cell != CellKind::Rnn
+        && let Some(n) = metadata.get("nonlinearity")
+    {
+        return Err(bad(
+            path,
+            format!(
+                "__metadata__ nonlinearity is {n:?}, but this is a {} model: only rnn. layers \
+                 have one",
+                cell.torch_name()
+            ),
+        ));
+    }
+    let has_vocab = metadata.contains_key("vocab");
+    match metadata.get("task").map(String::as_str) {
+        None => Ok(()),
+        Some("names") if has_vocab => Err(bad(
+            path,
+            "__metadata__ task is \"names\" but it has a word vocabulary (a sentiment model)",
+        )),
+        Some("sentiment") if !has_vocab => Err(bad(
+            path,
+            "__metadata__ task is \"sentiment\" but it has no \"vocab\"",
+        )),
+        Some(t) if TASKS.contains(&t) => Ok(()),
+        Some(t) => Err(bad(
+            path,
+            format!("__metadata__ task is {t:?}, expected one of {}", TASKS.join(", ")),
+        )),
+    }
+}
+
+/// The first NaN or infinity of a tensor, as an error naming it.
+fn check_finite(path: &Path, name: &str, shape: &[usize], values: &[f32]) -> Result<()> {
+    match values.iter().position(|x| !x.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(bad(
+            path,
+            format!(
+                "tensor {name} {shape:?} holds {} at flat index {i}; every weight must be finite",
+                values[i]
+            ),
+        )),
+    }
 }
 
 /// Load a checkpoint, inferring the architecture; a missing tensor, a wrong shape, an
 /// unexpected tensor or missing metadata is an error naming it.
 pub fn load(path: &Path) -> Result<Checkpoint> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let bytes = file::read(path, crate::memory::budget())?;
     let st = safetensors::SafeTensors::deserialize(&bytes)
         .map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
     let (_, header) =
@@ -197,6 +251,7 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
             ),
         ));
     }
+    check_metadata(path, &metadata, cell, &classes)?;
 
     let layout = cfg.layout();
     let mut params = vec![0f32; layout.len];
@@ -227,6 +282,7 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         {
             *dst = f32::from_le_bytes([src[0], src[1], src[2], src[3]]);
         }
+        check_finite(path, &e.name, &e.shape, &params[e.offset..e.offset + e.len()])?;
     }
     let known: Vec<&str> = layout.entries.iter().map(|e| e.name.as_str()).collect();
     if let Some(extra) = st.names().into_iter().find(|n| !known.contains(n)) {
