@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use crate::data::read_limited;
 use crate::{Error, Result};
 
 /// The largest header read (the `safetensors` crate's own limit).
@@ -88,8 +87,12 @@ pub fn read(path: &Path, max_data: u64) -> Result<Vec<u8>> {
     };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let mut len = [0u8; 8];
-    f.read_exact(&mut len)
-        .map_err(|_| bad(path, "not a safetensors file: shorter than its 8-byte header length"))?;
+    f.read_exact(&mut len).map_err(|_| {
+        bad(
+            path,
+            "not a safetensors file: shorter than its 8-byte header length",
+        )
+    })?;
     let n = u64::from_le_bytes(len);
     if !(2..=MAX_HEADER_BYTES).contains(&n) {
         return Err(bad(
@@ -99,15 +102,28 @@ pub fn read(path: &Path, max_data: u64) -> Result<Vec<u8>> {
             ),
         ));
     }
-    let header = read_limited(&mut f, n)
-        .map_err(io)?
-        .filter(|h| h.len() as u64 == n)
-        .ok_or_else(|| bad(path, format!("not a safetensors file: its {n}-byte header is cut short")))?;
-    let value: serde_json::Value = serde_json::from_slice(&header)
-        .map_err(|e| bad(path, format!("not a safetensors file: the header is not JSON: {e}")))?;
+    let mut header = Vec::new();
+    (&mut f).take(n).read_to_end(&mut header).map_err(io)?;
+    if header.len() as u64 != n {
+        return Err(bad(
+            path,
+            format!("not a safetensors file: its {n}-byte header is cut short"),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&header).map_err(|e| {
+        bad(
+            path,
+            format!("not a safetensors file: the header is not JSON: {e}"),
+        )
+    })?;
     let end = value
         .as_object()
-        .ok_or_else(|| bad(path, "not a safetensors file: the header is not a JSON object"))?
+        .ok_or_else(|| {
+            bad(
+                path,
+                "not a safetensors file: the header is not a JSON object",
+            )
+        })?
         .iter()
         .filter(|(k, _)| *k != "__metadata__")
         .filter_map(|(_, t)| t.get("data_offsets")?.get(1)?.as_u64())
@@ -119,7 +135,8 @@ pub fn read(path: &Path, max_data: u64) -> Result<Vec<u8>> {
             format!("its tensors take {end} bytes, over the memory budget of {max_data} bytes"),
         ));
     }
-    let data = read_limited(&mut f, end).map_err(io)?.unwrap_or_default();
+    let mut data = Vec::new();
+    f.take(end).read_to_end(&mut data).map_err(io)?;
     if (data.len() as u64) < end {
         return Err(bad(
             path,

@@ -13,11 +13,11 @@ pub mod file;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::output::write_atomic;
 use crate::data::sentiment::Vocab;
 use crate::model::classifier::ClassifierConfig;
 use crate::model::plan::CellKind;
 use crate::model::rnn::RnnConfig;
+use crate::output::write_atomic;
 use crate::{Error, Result};
 
 /// A loaded checkpoint: the architecture, the class names and the parameters (flat, in
@@ -47,6 +47,17 @@ pub fn save(
     params: &[f32],
     extra: &[(&str, String)],
 ) -> Result<()> {
+    write_atomic(path, &to_bytes(path, cfg, classes, params, extra)?)
+}
+
+/// The bytes [`save`] writes: the same arguments give the same bytes.
+pub fn to_bytes(
+    path: &Path,
+    cfg: &ClassifierConfig,
+    classes: &[String],
+    params: &[f32],
+    extra: &[(&str, String)],
+) -> Result<Vec<u8>> {
     let layout = cfg.layout();
     if params.len() != layout.len || classes.len() != cfg.classes {
         return Err(bad(
@@ -82,9 +93,15 @@ pub fn save(
     let tensors: Vec<file::Tensor> = layout
         .entries
         .iter()
-        .map(|e| file::Tensor::f32(&e.name, e.shape.clone(), &params[e.offset..e.offset + e.len()]))
+        .map(|e| {
+            file::Tensor::f32(
+                &e.name,
+                e.shape.clone(),
+                &params[e.offset..e.offset + e.len()],
+            )
+        })
         .collect();
-    write_atomic(path, &file::serialize(&tensors, &meta))
+    Ok(file::serialize(&tensors, &meta))
 }
 
 /// The task names a checkpoint's `task` metadata may hold.
@@ -134,7 +151,10 @@ fn check_metadata(
         Some(t) if TASKS.contains(&t) => Ok(()),
         Some(t) => Err(bad(
             path,
-            format!("__metadata__ task is {t:?}, expected one of {}", TASKS.join(", ")),
+            format!(
+                "__metadata__ task is {t:?}, expected one of {}",
+                TASKS.join(", ")
+            ),
         )),
     }
 }
@@ -282,7 +302,12 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         {
             *dst = f32::from_le_bytes([src[0], src[1], src[2], src[3]]);
         }
-        check_finite(path, &e.name, &e.shape, &params[e.offset..e.offset + e.len()])?;
+        check_finite(
+            path,
+            &e.name,
+            &e.shape,
+            &params[e.offset..e.offset + e.len()],
+        )?;
     }
     let known: Vec<&str> = layout.entries.iter().map(|e| e.name.as_str()).collect();
     if let Some(extra) = st.names().into_iter().find(|n| !known.contains(n)) {

@@ -80,7 +80,7 @@ pub fn lecture_data_batches(path: &std::path::Path, b: usize, count: usize) -> R
     use rand::seq::SliceRandom;
     let data = crate::data::names::read(path, false)?;
     let classes = crate::data::names::classes(&data.examples);
-    let targets = crate::data::names::class_indices(&data.examples, &classes)?;
+    let targets = crate::data::names::class_indices(&data.examples, &classes, "the training data")?;
     let mut order: Vec<usize> = (0..data.examples.len()).collect();
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(0));
     Ok(order
@@ -184,10 +184,20 @@ pub struct BenchArgs {
 
 pub fn run(args: BenchArgs) -> Result<()> {
     // One query set holds the runs' timestamps: wgpu allows 4096 queries, two per run.
-    if !(1..=2048).contains(&args.runs) || args.batch_size == 0 || args.batches == 0 {
+    if !(1..=2048).contains(&args.runs)
+        || !(1..=1 << 20).contains(&args.batch_size)
+        || !(1..=10_000).contains(&args.batches)
+        || args
+            .synthetic
+            .is_some_and(|t| !(1..=super::train::DEFAULT_MAX_LEN).contains(&t))
+    {
         return Err(crate::Error::InvalidArgument {
             op: "bench",
-            message: "--runs must be 1 to 2048, --batch-size and --batches at least 1".into(),
+            message: format!(
+                "--runs must be 1 to 2048, --batch-size 1 to 1048576, --batches 1 to 10000 and \
+                 --synthetic 1 to {}",
+                super::train::DEFAULT_MAX_LEN
+            ),
         });
     }
     let mut backends = Vec::new();
@@ -195,7 +205,26 @@ pub fn run(args: BenchArgs) -> Result<()> {
     match args.backend {
         BackendChoice::Cpu => backends.push(Backend::Cpu),
         choice => {
-            let (b, line) = open_backend(choice, args.adapter.as_deref())?;
+            // Auto measures any GPU adapter, a CPU emulation too: the comparison is the point.
+            let (b, line) = match open_backend(BackendChoice::Gpu, args.adapter.as_deref()) {
+                Err(e)
+                    if choice == BackendChoice::Auto
+                        && !matches!(
+                            e,
+                            crate::Error::InvalidArgument { .. }
+                                | crate::Error::AdapterNotFound { .. }
+                        ) =>
+                {
+                    (
+                        Backend::Cpu,
+                        format!(
+                            "backend: cpu only (no GPU: {})",
+                            e.to_string().lines().next().unwrap_or("")
+                        ),
+                    )
+                }
+                r => r?,
+            };
             if !args.json {
                 println!("{line}");
             }
@@ -334,19 +363,30 @@ fn kernel_table(
 /// The lecture model's training and inference throughput on each backend.
 fn step_table(args: &BenchArgs, backends: &[Backend]) -> Result<()> {
     let batch_size = args.batch_size;
+    if let Some(t) = args.synthetic {
+        let bytes = 4.0 * (batch_size * t * args.batches) as f64;
+        crate::memory::check(
+            "the synthetic batches",
+            bytes,
+            "; a smaller --batch-size fits",
+        )?;
+    }
     let (set, what) = match args.synthetic {
         Some(t) => (
-            vec![lecture_like_batch(batch_size, t.max(1)); args.batches.max(1)],
+            vec![lecture_like_batch(batch_size, t); args.batches],
             format!("a synthetic batch of {batch_size}, T = {t}"),
         ),
-        None => (
-            lecture_data_batches(&args.data, batch_size, args.batches.max(1))?,
-            format!(
-                "{} shuffled batches of {batch_size} names from {}",
-                args.batches.max(1),
+        None => {
+            let set = lecture_data_batches(&args.data, batch_size, args.batches)?;
+            let names: usize = set.iter().map(|b| b.tokens.len()).sum();
+            let largest = set.iter().map(|b| b.tokens.len()).max().unwrap_or(0);
+            let what = format!(
+                "{} shuffled batch(es) of up to {largest} names ({names} in all) from {}",
+                set.len(),
                 args.data.display()
-            ),
-        ),
+            );
+            (set, what)
+        }
     };
     let mean_t = set.iter().map(|b| b.steps()).sum::<usize>() as f64 / set.len() as f64;
     if !args.json {

@@ -8,11 +8,14 @@ use clap::Args;
 
 use super::BackendArgs;
 use super::train::{argmax_rows, encode, predict_all};
-use crate::output::write_atomic;
 use crate::checkpoint;
+use crate::cli::train::check_len;
 use crate::cpu::adam::AdamConfig;
+use crate::data::Source;
 use crate::data::{names, sentiment};
 use crate::model::classifier::Classifier;
+use crate::output::check::{Named, check_outputs};
+use crate::output::write_atomic;
 use crate::{Error, Result};
 
 #[derive(Args, Debug)]
@@ -32,9 +35,12 @@ pub struct EvalArgs {
     /// Write the logits as one f32 tensor `logits` (N, C), rows in the data file's order.
     #[arg(long)]
     pub logits: Option<PathBuf>,
-    /// Names per inference batch.
+    /// Names per inference batch (at most the number of rows).
     #[arg(long, default_value_t = 256)]
     pub batch_size: usize,
+    /// The longest sequence accepted, in tokens; a longer one is an error naming its line.
+    #[arg(long, default_value_t = super::train::DEFAULT_MAX_LEN)]
+    pub max_len: usize,
     /// Make a character outside the alphabet an error instead of dropping it.
     #[arg(long)]
     pub strict: bool,
@@ -82,11 +88,43 @@ fn softmax(row: &[f32]) -> Vec<f64> {
     e.into_iter().map(|x| x / s).collect()
 }
 
+/// The outputs of `eval`, checked before any work: not an input, not each other.
+fn check_eval_outputs(
+    a: &EvalArgs,
+    data: &std::path::Path,
+    submission: Option<&PathBuf>,
+) -> Result<()> {
+    let mut outputs = Vec::new();
+    if let Some(p) = &a.logits {
+        outputs.push(Named {
+            flag: "--logits",
+            path: p,
+        });
+    }
+    if let Some(p) = submission {
+        outputs.push(Named {
+            flag: "--submission",
+            path: p,
+        });
+    }
+    let inputs = [
+        Named {
+            flag: "--model",
+            path: &a.model,
+        },
+        Named {
+            flag: "--data",
+            path: data,
+        },
+    ];
+    check_outputs(&outputs, &inputs)
+}
+
 pub fn eval(a: EvalArgs) -> Result<()> {
-    if a.batch_size == 0 {
+    if a.batch_size == 0 || a.max_len == 0 {
         return Err(Error::InvalidArgument {
             op: "eval",
-            message: "--batch-size must be at least 1".into(),
+            message: "--batch-size and --max-len must be at least 1".into(),
         });
     }
     let ck = checkpoint::load(&a.model)?;
@@ -103,9 +141,13 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         .data
         .clone()
         .unwrap_or_else(|| "data/names_test.csv.gz".into());
+    check_eval_outputs(&a, &path, None)?;
     let data = names::read(&path, a.strict)?;
     if let Some(w) = data.warning() {
         println!("{w}");
+    }
+    for e in &data.examples {
+        check_len(&e.source, e.name.len(), a.max_len, "characters")?;
     }
     let t_max = data
         .examples
@@ -113,9 +155,11 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         .map(|e| e.name.len())
         .max()
         .unwrap_or(1);
-    let mut m = open(&ck, &a.device, t_max, a.batch_size)?;
-    let enc = encode(&data.examples, &ck.classes)?;
-    let logits = predict_all(&mut m, &enc.tokens, a.batch_size)?;
+    let origin = format!("the checkpoint {}", a.model.display());
+    let enc = encode(&data.examples, &ck.classes, &origin)?;
+    let b = a.batch_size.min(enc.tokens.len());
+    let mut m = open(&ck, &a.device, t_max, b)?;
+    let logits = predict_all(&mut m, &enc.tokens, b)?;
     report(&path, &ck.classes, &logits, &enc.targets)?;
     if let Some(out) = &a.logits {
         write_logits(out, &logits, ck.classes.len())?;
@@ -130,12 +174,27 @@ fn eval_phrases(a: &EvalArgs, ck: &checkpoint::Checkpoint, vocab: &sentiment::Vo
         .clone()
         .unwrap_or_else(|| "data/sentiment_test.tsv.gz".into());
     let rows = sentiment::read(&path)?;
-    let tokens: Vec<Vec<u32>> = rows.iter().map(|r| vocab.encode(&r.text)).collect();
-    let t_max = tokens.iter().map(Vec::len).max().unwrap_or(1);
-    let mut m = open(ck, &a.device, t_max, a.batch_size)?;
-    let logits = predict_all(&mut m, &tokens, a.batch_size)?;
-    let c = ck.classes.len();
     let labelled = rows[0].label.is_some();
+    let submission = a
+        .submission
+        .clone()
+        .or_else(|| (!labelled).then(|| PathBuf::from("submission.csv")));
+    check_eval_outputs(a, &path, submission.as_ref())?;
+    let mut tokens: Vec<Vec<u32>> = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let t = vocab.encode(&r.text);
+        let src = Source {
+            path: path.clone(),
+            line: r.line,
+        };
+        check_len(&src, t.len(), a.max_len, "words")?;
+        tokens.push(t);
+    }
+    let t_max = tokens.iter().map(Vec::len).max().unwrap_or(1);
+    let b = a.batch_size.min(tokens.len());
+    let mut m = open(ck, &a.device, t_max, b)?;
+    let logits = predict_all(&mut m, &tokens, b)?;
+    let c = ck.classes.len();
     if labelled {
         if let Some(r) = rows
             .iter()
@@ -153,10 +212,6 @@ fn eval_phrases(a: &EvalArgs, ck: &checkpoint::Checkpoint, vocab: &sentiment::Vo
             .collect();
         report(&path, &ck.classes, &logits, &targets)?;
     }
-    let submission = a
-        .submission
-        .clone()
-        .or_else(|| (!labelled).then(|| PathBuf::from("submission.csv")));
     if let Some(out) = submission {
         let mut csv = String::from("PhraseId,Sentiment\n");
         for (r, p) in rows.iter().zip(argmax_rows(&logits, c)) {
@@ -249,15 +304,18 @@ pub fn predict(a: PredictArgs) -> Result<()> {
     }
     let mut tokens = Vec::new();
     for raw in &a.names {
-        let folded: String = {
-            use unicode_normalization::UnicodeNormalization;
-            raw.nfd()
-                .filter(|&c| {
-                    !unicode_normalization::char::is_combining_mark(c) && names::in_alphabet(c)
-                })
-                .collect()
-        };
-        if folded.is_empty() {
+        let (folded, dropped) = names::fold_text(raw);
+        if !dropped.is_empty() {
+            let list: Vec<String> = dropped
+                .iter()
+                .map(|c| format!("{c:?} (U+{:04X})", *c as u32))
+                .collect();
+            eprintln!(
+                "warning: dropped characters outside the alphabet from {raw:?}: {}",
+                list.join(", ")
+            );
+        }
+        if folded.trim().is_empty() {
             return Err(Error::InvalidArgument {
                 op: "predict",
                 message: format!(

@@ -62,8 +62,8 @@ pub fn open_backend(choice: BackendChoice, adapter: Option<&str>) -> Result<(Bac
 /// none, or only CPU emulations of one (lavapipe, SwiftShader, WARP), which train several
 /// times slower than it. `--adapter` (or `GPU_RNN_ADAPTER`) asks for a GPU by name.
 fn auto_backend(adapter: Option<&str>) -> Result<(Backend, String)> {
-    let named = adapter.is_some()
-        || std::env::var(crate::gpu::ADAPTER_ENV).is_ok_and(|s| !s.is_empty());
+    let named =
+        adapter.is_some() || std::env::var(crate::gpu::ADAPTER_ENV).is_ok_and(|s| !s.is_empty());
     if !named {
         let found = GpuContext::adapters()?;
         if !found.is_empty() && found.iter().all(|a| a.device_type == wgpu::DeviceType::Cpu) {

@@ -1,62 +1,137 @@
-//! The accuracy-vs-epoch plot of a run, like the lecture's, as SVG.
+//! The accuracy-vs-epoch plot of a run, like the lecture's: SVG for `.svg`, PNG for `.png`
+//! (text measured and drawn with the bundled DejaVu Sans, so no system font is needed). Any other extension is
+//! an error, found before the run starts ([`check_extension`]).
 
 use std::path::Path;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::output::write_atomic;
 use crate::{Error, Result};
 
-/// Draw test accuracy (%) against epoch and write it atomically to `path` (SVG).
-pub fn accuracy_svg(path: &Path, title: &str, accuracy: &[(usize, f64)]) -> Result<()> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (720, 480)).into_drawing_area();
-        let err = |e: String| Error::InvalidArgument {
-            op: "plot",
-            message: e,
-        };
-        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-        let last = accuracy.last().map_or(1, |a| a.0).max(2);
-        let lo = accuracy
-            .iter()
-            .map(|a| a.1)
-            .fold(100.0, f64::min)
-            .min(50.0)
-            .floor();
-        let caption = match accuracy.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
-            Some(&(bx, by)) => format!("{title}: best {by:.2}% at epoch {bx}"),
-            None => title.to_string(),
-        };
-        let mut chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 20))
-            .margin(16)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
-            .build_cartesian_2d(1usize..last, lo..100.0)
-            .map_err(|e| err(e.to_string()))?;
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
-            .y_desc("test accuracy (%)")
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        chart
-            .draw_series(LineSeries::new(accuracy.iter().copied(), &BLUE))
-            .map_err(|e| err(e.to_string()))?;
-        chart
-            .draw_series(
-                accuracy
-                    .iter()
-                    .map(|&(x, y)| Circle::new((x, y), 3, BLUE.filled())),
-            )
-            .map_err(|e| err(e.to_string()))?;
-        if let Some(&best) = accuracy.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
-            chart
-                .draw_series(std::iter::once(Circle::new(best, 5, RED.filled())))
-                .map_err(|e| err(e.to_string()))?;
-        }
-        root.present().map_err(|e| err(e.to_string()))?;
+const SIZE: (u32, u32) = (720, 480);
+
+/// The plot formats, by the path's extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Svg,
+    Png,
+}
+
+/// The format `path` asks for; `flag` names the option in the error.
+pub fn check_extension(path: &Path, flag: &'static str) -> Result<Format> {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase());
+    match ext.as_deref() {
+        Some("svg") => Ok(Format::Svg),
+        Some("png") => Ok(Format::Png),
+        _ => Err(Error::InvalidArgument {
+            op: flag,
+            message: format!(
+                "{}: expected a .svg or .png file (the extension picks the format)",
+                path.display()
+            ),
+        }),
     }
-    write_atomic(path, svg.as_bytes())
+}
+
+fn err(e: impl std::fmt::Display) -> Error {
+    Error::InvalidArgument {
+        op: "plot",
+        message: e.to_string(),
+    }
+}
+
+/// Draw test accuracy (%) against epoch on `root`.
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    accuracy: &[(usize, f64)],
+) -> Result<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let last = accuracy.last().map_or(1, |a| a.0).max(2);
+    let lo = accuracy
+        .iter()
+        .map(|a| a.1)
+        .fold(100.0, f64::min)
+        .min(50.0)
+        .floor();
+    let best = accuracy.iter().max_by(|a, b| a.1.total_cmp(&b.1)).copied();
+    let caption = match best {
+        Some((bx, by)) => format!("{title}: best {by:.2}% at epoch {bx}"),
+        None => title.to_string(),
+    };
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(1usize..last, lo..100.0)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("test accuracy (%)")
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(LineSeries::new(accuracy.iter().copied(), &BLUE))
+        .map_err(err)?;
+    chart
+        .draw_series(
+            accuracy
+                .iter()
+                .map(|&(x, y)| Circle::new((x, y), 3, BLUE.filled())),
+        )
+        .map_err(err)?;
+    if let Some(best) = best {
+        chart
+            .draw_series(std::iter::once(Circle::new(best, 5, RED.filled())))
+            .map_err(err)?;
+    }
+    root.present().map_err(err)
+}
+
+fn register_font() -> Result<()> {
+    static FONT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *FONT.get_or_init(|| {
+        let bytes = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(err("the bundled font does not load"))
+    }
+}
+
+/// The plot's file contents in `format`.
+pub fn accuracy_plot(format: Format, title: &str, accuracy: &[(usize, f64)]) -> Result<Vec<u8>> {
+    register_font()?;
+    match format {
+        Format::Svg => {
+            let mut svg = String::new();
+            draw(
+                &SVGBackend::with_string(&mut svg, SIZE).into_drawing_area(),
+                title,
+                accuracy,
+            )?;
+            Ok(svg.into_bytes())
+        }
+        Format::Png => {
+            let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+            draw(
+                &BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area(),
+                title,
+                accuracy,
+            )?;
+            let mut out = Vec::new();
+            let mut enc = png::Encoder::new(&mut out, SIZE.0, SIZE.1);
+            enc.set_color(png::ColorType::Rgb);
+            enc.set_depth(png::BitDepth::Eight);
+            let mut w = enc.write_header().map_err(err)?;
+            w.write_image_data(&rgb).map_err(err)?;
+            w.finish().map_err(err)?;
+            Ok(out)
+        }
+    }
 }

@@ -68,6 +68,24 @@ impl Folded {
     }
 }
 
+/// Fold `raw` as training does, and list the characters dropped (each once, in order): what
+/// `predict` uses for a name typed on the command line.
+pub fn fold_text(raw: &str) -> (String, Vec<char>) {
+    let mut dropped = Vec::new();
+    let folded = raw
+        .nfd()
+        .filter(|&c| !is_combining_mark(c))
+        .filter(|&c| {
+            let keep = in_alphabet(c);
+            if !keep && !dropped.contains(&c) {
+                dropped.push(c);
+            }
+            keep
+        })
+        .collect();
+    (folded, dropped)
+}
+
 /// Fold `raw` (NFD, no combining marks, alphabet only); a dropped character is recorded, or an
 /// error in strict mode. An empty result is an error.
 fn fold(
@@ -306,8 +324,9 @@ pub fn classes(train: &[Example]) -> Vec<String> {
     c
 }
 
-/// Each example's class index; a label not in `classes` is an error naming its place.
-pub fn class_indices(examples: &[Example], classes: &[String]) -> Result<Vec<i32>> {
+/// Each example's class index; a label not in `classes` is an error naming its place and
+/// `origin`, where the classes came from ("the training data", "the checkpoint X").
+pub fn class_indices(examples: &[Example], classes: &[String], origin: &str) -> Result<Vec<i32>> {
     examples
         .iter()
         .map(|e| {
@@ -320,7 +339,7 @@ pub fn class_indices(examples: &[Example], classes: &[String]) -> Result<Vec<i32
                         &e.source.path,
                         e.source.line,
                         format!(
-                            "label {:?} does not occur in the training data (known: {})",
+                            "label {:?} is not a class of {origin} (known: {})",
                             e.label,
                             classes.join(", ")
                         ),

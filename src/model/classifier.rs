@@ -189,10 +189,12 @@ impl Classifier {
     ) -> Result<Self> {
         cfg.check()?;
         let layout = cfg.layout();
-        let tb = t_max.checked_mul(b_max).ok_or_else(|| Error::InvalidArgument {
-            op: "classifier",
-            message: format!("{t_max} steps × {b_max} sequences overflow"),
-        })?;
+        let tb = t_max
+            .checked_mul(b_max)
+            .ok_or_else(|| Error::InvalidArgument {
+                op: "classifier",
+                message: format!("{t_max} steps × {b_max} sequences overflow"),
+            })?;
         let p = layout.len;
         let mut bufs = Buffers::default();
         let opt = Optimizer::declare(&mut bufs, p, adam, max_norm);
@@ -312,6 +314,16 @@ impl Classifier {
 
     pub fn params(&mut self) -> Result<Vec<f32>> {
         self.opt.params(self.rt.as_mut())
+    }
+
+    /// Adam's moments and step count (see [`Optimizer::state`]).
+    pub fn optimizer_state(&mut self) -> Result<(Vec<f32>, Vec<f32>, u64)> {
+        self.opt.state(self.rt.as_mut())
+    }
+
+    /// Restore Adam's moments and step count, after [`Classifier::set_params`].
+    pub fn set_optimizer_state(&mut self, m: &[f32], v: &[f32], step: u64) -> Result<()> {
+        self.opt.set_state(self.rt.as_mut(), m, v, step)
     }
 
     /// Seed of the dropout masks.

@@ -101,6 +101,36 @@ impl Optimizer {
         Ok(())
     }
 
+    /// Adam's first and second moments and its step count: what resuming a run restores.
+    pub fn state(&self, rt: &mut dyn Runtime) -> Result<(Vec<f32>, Vec<f32>, u64)> {
+        Ok((
+            rt.read_f32(v(self.m, self.len))?,
+            rt.read_f32(v(self.v, self.len))?,
+            self.step,
+        ))
+    }
+
+    /// Restore what [`Optimizer::state`] returned.
+    pub fn set_state(
+        &mut self,
+        rt: &mut dyn Runtime,
+        m: &[f32],
+        v: &[f32],
+        step: u64,
+    ) -> Result<()> {
+        if m.len() != self.len || v.len() != self.len {
+            return Err(crate::Error::Shape {
+                op: "optimizer state",
+                expected: format!("2 × {} moments", self.len),
+                got: format!("{} and {}", m.len(), v.len()),
+            });
+        }
+        rt.write_f32(self.m, 0, m)?;
+        rt.write_f32(self.v, 0, v)?;
+        self.step = step;
+        Ok(())
+    }
+
     pub fn params(&self, rt: &mut dyn Runtime) -> Result<Vec<f32>> {
         rt.read_f32(v(self.params, self.len))
     }

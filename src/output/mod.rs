@@ -90,7 +90,11 @@ fn kind(m: &std::fs::Metadata) -> &'static str {
             return "a block device";
         }
     }
-    if m.is_dir() { "a folder" } else { "not a regular file" }
+    if m.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// Where a write to `path` goes, or why it is refused.
@@ -153,7 +157,9 @@ fn write_device(real: &Path, bytes: &[u8]) -> Result<()> {
         .write(true)
         .open(real)
         .map_err(io_err(real))?;
-    f.write_all(bytes).and_then(|()| f.flush()).map_err(io_err(real))
+    f.write_all(bytes)
+        .and_then(|()| f.flush())
+        .map_err(io_err(real))
 }
 
 fn replace_file(guard: &mut cleanup::Guard, real: &Path, bytes: &[u8]) -> Result<()> {

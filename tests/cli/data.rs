@@ -42,7 +42,7 @@ fn lecture_csv_files_read_with_quotes_crlf_and_commas() {
             "{comma} (a comma inside quotes) was not read whole"
         );
     }
-    assert!(names::class_indices(&test.examples, &classes).is_ok());
+    assert!(names::class_indices(&test.examples, &classes, "the training data").is_ok());
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn a_test_label_unseen_in_training_names_its_line() {
     )
     .unwrap();
     let classes = names::classes(&train.examples);
-    let e = names::class_indices(&test.examples, &classes)
+    let e = names::class_indices(&test.examples, &classes, "the training data")
         .unwrap_err()
         .to_string();
     assert!(e.contains("test.csv:2") && e.contains("Italian"), "{e}");

@@ -104,7 +104,7 @@ fn training_matches_pytorch_from_the_same_weights() {
         true,
     )
     .unwrap();
-    let targets = names::class_indices(&data.examples, &init.classes).unwrap();
+    let targets = names::class_indices(&data.examples, &init.classes, "the checkpoint").unwrap();
     for backend in backends("training_matches_pytorch_from_the_same_weights") {
         let mut m = Classifier::new(
             init.cfg.clone(),

@@ -1,0 +1,576 @@
+//! `gpu-rnn train`: the lecture-13 name classifier (by default on the bundled data), or
+//! exercise 13-1's sentiment classifier of Rotten Tomatoes phrases (`--task sentiment`, or a
+//! `.tsv` data file), with a metrics CSV, an accuracy plot, the best and the last checkpoint
+//! and the resume state in one run directory.
+//!
+//! Nothing is trained before everything is checked: the flags' ranges, the checkpoint, every
+//! output path (writable, not an input, not another output) and the run directory's lock.
+
+mod prepare;
+mod settings;
+mod state;
+
+pub use prepare::{Encoded, argmax_rows, check_len, encode, predict_all};
+pub use settings::{CellArg, DEFAULT_MAX_LEN, Nonlinearity, Settings, TaskArg, TrainArgs};
+pub use state::{LAST_FILE, RunState, STATE_FILE};
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+use crate::checkpoint;
+use crate::cpu::adam::AdamConfig;
+use crate::data::sentiment;
+use crate::model::classifier::{Batch, Classifier, ClassifierConfig};
+use crate::model::plan::CellKind;
+use crate::model::rnn::RnnConfig;
+use crate::output::check::{Named, check_outputs};
+use crate::output::lock::RunLock;
+use crate::{Error, Result};
+use prepare::Prepared;
+
+/// The architecture from the flags (lecture defaults), or from `--init` with conflicts
+/// reported.
+/// `source` names where `init` came from in messages ("checkpoint", "run").
+fn architecture(
+    a: &TrainArgs,
+    s: &Settings,
+    init: Option<&checkpoint::Checkpoint>,
+    source: &str,
+) -> Result<ClassifierConfig> {
+    let (dropout, embed_dropout) = (s.dropout, s.embed_dropout);
+    let bidi = if a.no_bidirectional {
+        Some(false)
+    } else if a.bidirectional {
+        Some(true)
+    } else {
+        None
+    };
+    let cell = a.cell.map(|c| match c {
+        CellArg::Rnn => CellKind::Rnn,
+        CellArg::Gru => CellKind::Gru,
+        CellArg::Lstm => CellKind::Lstm,
+    });
+    let relu = a.nonlinearity.map(|n| n == Nonlinearity::Relu);
+    if let Some(ck) = init {
+        let c = &ck.cfg;
+        let conflicts: Vec<String> = [
+            cell.filter(|&x| x != c.rnn.cell).map(|x| {
+                format!(
+                    "--cell {} ({source}: {})",
+                    x.torch_name(),
+                    c.rnn.cell.torch_name()
+                )
+            }),
+            relu.filter(|&x| x != c.rnn.relu).map(|x| {
+                format!(
+                    "--nonlinearity {} ({source}: {})",
+                    if x { "relu" } else { "tanh" },
+                    if c.rnn.relu { "relu" } else { "tanh" }
+                )
+            }),
+            a.layers
+                .filter(|&x| x != c.rnn.layers)
+                .map(|x| format!("--layers {x} ({source}: {})", c.rnn.layers)),
+            a.hidden
+                .filter(|&x| x != c.rnn.hidden)
+                .map(|x| format!("--hidden {x} ({source}: {})", c.rnn.hidden)),
+            a.embed
+                .filter(|&x| x != c.embed)
+                .map(|x| format!("--embed {x} ({source}: {})", c.embed)),
+            bidi.filter(|&x| x != c.rnn.bidirectional).map(|x| {
+                format!(
+                    "--{}bidirectional ({source}: {})",
+                    if x { "" } else { "no-" },
+                    c.rnn.bidirectional
+                )
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !conflicts.is_empty() {
+            return Err(Error::InvalidArgument {
+                op: "train",
+                message: format!(
+                    "flags conflict with the {source}'s architecture: {}",
+                    conflicts.join(", ")
+                ),
+            });
+        }
+        let mut cfg = c.clone();
+        cfg.rnn.dropout = dropout;
+        cfg.embed_dropout = embed_dropout;
+        return Ok(cfg);
+    }
+    let mut cfg = ClassifierConfig::lecture();
+    let embed = a.embed.unwrap_or(cfg.embed);
+    let mut rnn = RnnConfig::new(
+        cell.unwrap_or(CellKind::Gru),
+        embed,
+        a.hidden.unwrap_or(cfg.rnn.hidden),
+    );
+    rnn.layers = a.layers.unwrap_or(cfg.rnn.layers);
+    rnn.bidirectional = bidi.unwrap_or(true);
+    rnn.relu = relu.unwrap_or(false);
+    rnn.dropout = dropout;
+    if relu.is_some() && rnn.cell != CellKind::Rnn {
+        return Err(Error::InvalidArgument {
+            op: "train",
+            message: "--nonlinearity applies only to --cell rnn".into(),
+        });
+    }
+    cfg.embed = embed;
+    cfg.rnn = rnn;
+    cfg.embed_dropout = embed_dropout;
+    Ok(cfg)
+}
+
+/// `[Xm Ys]`, as the lecture's `time_since`.
+pub fn elapsed(secs: f64) -> String {
+    let s = secs as u64;
+    format!("[{}m {}s]", s / 60, s % 60)
+}
+
+/// What a run starts from: its settings, its folder, the checkpoint it takes its
+/// architecture (and weights) from, and for `--resume` the progress so far.
+struct Start {
+    settings: Settings,
+    run_dir: PathBuf,
+    init: Option<checkpoint::Checkpoint>,
+    resumed: Option<RunState>,
+}
+
+/// The task a fresh run learns: `--task`, else a word checkpoint's or a `.tsv` file's.
+fn task_of(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Result<TaskArg> {
+    let task = match (a.task, init) {
+        (Some(t), _) => t,
+        (None, Some(ck)) if ck.vocab.is_some() => TaskArg::Sentiment,
+        (None, _) if a.data.as_deref().is_some_and(sentiment::is_tsv) => TaskArg::Sentiment,
+        _ => TaskArg::Names,
+    };
+    match (task, init.map(|ck| ck.vocab.is_some())) {
+        (TaskArg::Names, Some(true)) => Err(Error::InvalidArgument {
+            op: "--init",
+            message: "the checkpoint is a word model (sentiment); use --task sentiment".into(),
+        }),
+        (TaskArg::Sentiment, Some(false)) => Err(Error::InvalidArgument {
+            op: "--init",
+            message: "the checkpoint is a names model (it has no vocabulary); use --task names"
+                .into(),
+        }),
+        _ => Ok(task),
+    }
+}
+
+fn fresh(a: &TrainArgs) -> Result<Start> {
+    let init = a.init.as_deref().map(checkpoint::load).transpose()?;
+    let task = task_of(a, init.as_ref())?;
+    let run_dir = a.run_dir.clone().unwrap_or_else(|| {
+        PathBuf::from("runs").join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string())
+    });
+    Ok(Start {
+        settings: Settings::resolve(a, task, &run_dir),
+        run_dir,
+        init,
+        resumed: None,
+    })
+}
+
+fn resume(a: &TrainArgs, dir: &Path) -> Result<Start> {
+    let state = RunState::load(dir)?;
+    let conflicts = state.settings.conflicts(a);
+    if !conflicts.is_empty() {
+        return Err(Error::InvalidArgument {
+            op: "--resume",
+            message: format!(
+                "flags conflict with the run's settings: {}",
+                conflicts.join(", ")
+            ),
+        });
+    }
+    let mut settings = state.settings.clone();
+    settings.epochs = a.epochs.unwrap_or(settings.epochs);
+    if settings.epochs <= state.epoch {
+        return Err(Error::InvalidArgument {
+            op: "--resume",
+            message: format!(
+                "the run in {} has trained {} epoch(s) of {}; pass --epochs with a larger total",
+                dir.display(),
+                state.epoch,
+                settings.epochs
+            ),
+        });
+    }
+    let init = checkpoint::load(&dir.join(LAST_FILE))?;
+    Ok(Start {
+        settings,
+        run_dir: dir.to_path_buf(),
+        init: Some(init),
+        resumed: Some(state),
+    })
+}
+
+/// Every output checked against the others and the inputs, then the run directory taken.
+fn claim_outputs(s: &Settings, run_dir: &Path) -> Result<RunLock> {
+    let (last, state) = (run_dir.join(LAST_FILE), run_dir.join(STATE_FILE));
+    let outputs = [
+        Named {
+            flag: "--save",
+            path: &s.save,
+        },
+        Named {
+            flag: "--metrics",
+            path: &s.metrics,
+        },
+        Named {
+            flag: "--plot",
+            path: &s.plot,
+        },
+        Named {
+            flag: "--run-dir",
+            path: &last,
+        },
+        Named {
+            flag: "--run-dir",
+            path: &state,
+        },
+    ];
+    let mut inputs = vec![Named {
+        flag: "--data",
+        path: &s.data,
+    }];
+    if let Some(t) = &s.test {
+        inputs.push(Named {
+            flag: "--test",
+            path: t,
+        });
+    }
+    if let Some(i) = &s.init {
+        inputs.push(Named {
+            flag: "--init",
+            path: i,
+        });
+    }
+    let lock = RunLock::acquire(run_dir, "--run-dir")?;
+    check_outputs(&outputs, &inputs)?;
+    Ok(lock)
+}
+
+fn describe_model(cfg: &ClassifierConfig, params: usize) -> String {
+    let mut extras = String::new();
+    if cfg.rnn.bidirectional {
+        extras.push_str(", bidirectional");
+    }
+    if cfg.embed_dropout > 0.0 {
+        extras.push_str(&format!(", embedding dropout {}", cfg.embed_dropout));
+    }
+    if cfg.rnn.dropout > 0.0 {
+        extras.push_str(&format!(", dropout {}", cfg.rnn.dropout));
+    }
+    format!(
+        "model: Embedding({}, {}) -> {}({}, {} layer(s){extras}) -> Linear({}, {}); {params} parameters",
+        cfg.vocab,
+        cfg.embed,
+        cfg.rnn.cell.torch_name().to_uppercase(),
+        cfg.rnn.hidden,
+        cfg.rnn.layers,
+        cfg.fc_in(),
+        cfg.classes,
+    )
+}
+
+/// The model on the backend, with its weights (and for a resumed run, Adam's state).
+fn build_model(a: &TrainArgs, start: &Start, p: &Prepared) -> Result<Classifier> {
+    let s = &start.settings;
+    let source = if start.resumed.is_some() {
+        "run"
+    } else {
+        "checkpoint"
+    };
+    let mut cfg = architecture(a, s, start.init.as_ref(), source)?;
+    cfg.classes = p.classes.len();
+    cfg.vocab = p.vocab;
+    let t_max = p
+        .train
+        .tokens
+        .iter()
+        .chain(&p.eval.tokens)
+        .map(Vec::len)
+        .max()
+        .unwrap_or(1);
+    // Buffers sized by the data: no batch is larger than the training set.
+    let b_max = s.batch_size.min(p.train.tokens.len()).max(1);
+    let backend = a.device.open()?;
+    let adam = AdamConfig {
+        lr: s.lr,
+        ..AdamConfig::default()
+    };
+    let mut model = Classifier::new(cfg, &backend, t_max, b_max, adam, s.clip)?;
+    match (&start.init, &start.resumed) {
+        (Some(ck), resumed) => {
+            model.set_params(&ck.params)?;
+            if let Some(r) = resumed {
+                model.set_optimizer_state(&r.m, &r.v, r.step)?;
+            }
+        }
+        (None, _) => {
+            model.init_params(s.seed)?;
+        }
+    }
+    model.set_seed(s.seed as u32);
+    Ok(model)
+}
+
+/// The running state of the epoch loop.
+struct Progress {
+    epoch: usize,
+    order: Vec<usize>,
+    history: Vec<(usize, f64)>,
+    best: f64,
+    csv: String,
+    elapsed0: f64,
+}
+
+impl Progress {
+    fn new(n: usize, resumed: Option<&RunState>) -> Result<Self> {
+        let Some(r) = resumed else {
+            return Ok(Self {
+                epoch: 0,
+                order: (0..n).collect(),
+                history: Vec::new(),
+                best: -1.0,
+                csv: String::from("epoch,loss,accuracy,seconds\n"),
+                elapsed0: 0.0,
+            });
+        };
+        if r.order.len() != n || r.order.iter().any(|&i| i as usize >= n) {
+            return Err(Error::InvalidArgument {
+                op: "--resume",
+                message: format!(
+                    "the run trained on {} examples, the data now has {n}: the data changed",
+                    r.order.len()
+                ),
+            });
+        }
+        Ok(Self {
+            epoch: r.epoch,
+            order: r.order.iter().map(|&i| i as usize).collect(),
+            history: r.history.clone(),
+            best: r.best,
+            csv: r.metrics.clone(),
+            elapsed0: r.elapsed,
+        })
+    }
+}
+
+fn progress_bar(n: usize, epoch: usize, epochs: usize, unit: &str) -> indicatif::ProgressBar {
+    let b = indicatif::ProgressBar::with_draw_target(
+        Some(n as u64),
+        indicatif::ProgressDrawTarget::stdout(),
+    );
+    b.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} {prefix}, {elapsed} elapsed, eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    b.set_message(format!("epoch {epoch}/{epochs}"));
+    b.set_prefix(unit.to_string());
+    b
+}
+
+/// One epoch of training; returns the mean loss per example.
+fn train_epoch(
+    model: &mut Classifier,
+    s: &Settings,
+    p: &Prepared,
+    pr: &mut Progress,
+) -> Result<f64> {
+    let epoch = pr.epoch;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(
+        s.seed.wrapping_mul(0x9e37_79b9).wrapping_add(epoch as u64),
+    );
+    if !s.no_shuffle {
+        pr.order.shuffle(&mut rng);
+    }
+    let tr = &p.train;
+    let lens: Vec<usize> = tr.tokens.iter().map(Vec::len).collect();
+    let bucket = s.task == TaskArg::Sentiment && !s.no_shuffle;
+    let b = s.batch_size.min(tr.tokens.len());
+    let batches = prepare::epoch_batches(&pr.order, &lens, b, bucket, &mut rng);
+    let bar = std::io::stdout()
+        .is_terminal()
+        .then(|| progress_bar(pr.order.len(), epoch, s.epochs, p.unit));
+    let mut total = 0.0f64;
+    for chunk in &batches {
+        let batch = Batch {
+            tokens: chunk.iter().map(|&i| tr.tokens[i].clone()).collect(),
+            targets: chunk.iter().map(|&i| tr.targets[i]).collect(),
+        };
+        let loss = model.train_step(&batch)?;
+        if !loss.is_finite() {
+            return Err(Error::InvalidArgument {
+                op: "train",
+                message: format!(
+                    "the loss became {loss} in epoch {epoch}; try a smaller --lr or --clip"
+                ),
+            });
+        }
+        total += loss as f64 * chunk.len() as f64;
+        if let Some(b) = &bar {
+            b.inc(chunk.len() as u64);
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(total / pr.order.len() as f64)
+}
+
+/// This epoch's outputs, written as one unit: metrics, plot, the best checkpoint when it
+/// improved, the last checkpoint and the resume state.
+fn write_epoch(
+    model: &mut Classifier,
+    start: &Start,
+    p: &Prepared,
+    pr: &Progress,
+    improved: bool,
+    elapsed: f64,
+) -> Result<()> {
+    let s = &start.settings;
+    let title = format!(
+        "{} on {}",
+        model.cfg.rnn.cell.torch_name().to_uppercase(),
+        model.describe()
+    );
+    let format = crate::cli::plot::check_extension(&s.plot, "--plot")?;
+    let plot = crate::cli::plot::accuracy_plot(format, &title, &pr.history)?;
+    let params = model.params()?;
+    let acc = pr.history.last().map_or(0.0, |h| h.1);
+    let mut meta = vec![
+        ("epoch", pr.epoch.to_string()),
+        (
+            if s.task == TaskArg::Names {
+                "test_accuracy"
+            } else {
+                "validation_accuracy"
+            },
+            format!("{acc:.4}"),
+        ),
+        ("seed", s.seed.to_string()),
+    ];
+    meta.extend(p.metadata.iter().cloned());
+    let (cfg, classes) = (&model.cfg, &p.classes);
+    let last_path = start.run_dir.join(LAST_FILE);
+    let last = checkpoint::to_bytes(&last_path, cfg, classes, &params, &meta)?;
+    let best = improved
+        .then(|| checkpoint::to_bytes(&s.save, cfg, classes, &params, &meta))
+        .transpose()?;
+    let (m, v, step) = model.optimizer_state()?;
+    let state = RunState {
+        settings: s.clone(),
+        epoch: pr.epoch,
+        step,
+        m,
+        v,
+        order: pr.order.iter().map(|&i| i as u32).collect(),
+        history: pr.history.clone(),
+        best: pr.best,
+        metrics: pr.csv.clone(),
+        elapsed,
+    }
+    .to_bytes();
+    let state_path = start.run_dir.join(STATE_FILE);
+    let mut files: Vec<(&Path, &[u8])> = vec![
+        (&s.metrics, pr.csv.as_bytes()),
+        (&s.plot, &plot),
+        (&last_path, &last),
+        (&state_path, &state),
+    ];
+    if let Some(b) = &best {
+        files.insert(2, (&s.save, b));
+    }
+    crate::output::write_group(&files)
+}
+
+pub fn run(a: TrainArgs) -> Result<()> {
+    a.check_ranges()?;
+    let start = match &a.resume {
+        Some(dir) => resume(&a, dir)?,
+        None => fresh(&a)?,
+    };
+    let s = &start.settings;
+    let _lock = claim_outputs(s, &start.run_dir)?;
+    let p = prepare::prepare(s, start.init.as_ref())?;
+    let mut model = build_model(&a, &start, &p)?;
+    println!("{}", describe_model(&model.cfg, model.layout.len));
+    println!(
+        "data: {}, {} classes; batch {}, Adam lr {}, {} epochs",
+        p.describe,
+        p.classes.len(),
+        s.batch_size.min(p.train.tokens.len()),
+        s.lr,
+        s.epochs
+    );
+    println!("run: {}", start.run_dir.display());
+    let mut pr = Progress::new(p.train.tokens.len(), start.resumed.as_ref())?;
+    if pr.epoch > 0 {
+        println!("resuming after epoch {} of {}", pr.epoch, s.epochs);
+    }
+    let clock = Instant::now();
+    while pr.epoch < s.epochs {
+        pr.epoch += 1;
+        let t0 = Instant::now();
+        let loss = train_epoch(&mut model, s, &p, &mut pr)?;
+        let train_secs = t0.elapsed().as_secs_f64();
+        let logits = predict_all(
+            &mut model,
+            &p.eval.tokens,
+            s.batch_size.min(p.train.tokens.len()),
+        )?;
+        let te = &p.eval;
+        let correct = argmax_rows(&logits, model.cfg.classes)
+            .iter()
+            .zip(&te.targets)
+            .filter(|&(&p, &t)| p as i32 == t)
+            .count();
+        let acc = 100.0 * correct as f64 / te.targets.len() as f64;
+        let secs = pr.elapsed0 + clock.elapsed().as_secs_f64();
+        println!(
+            "{} Epoch {}/{}: loss {loss:.4}, {} accuracy {correct}/{} ({acc:.2}%), {:.0} {}/s",
+            elapsed(secs),
+            pr.epoch,
+            s.epochs,
+            p.eval_name,
+            te.targets.len(),
+            pr.order.len() as f64 / train_secs,
+            p.unit
+        );
+        pr.csv
+            .push_str(&format!("{},{loss:.6},{acc:.4},{secs:.3}\n", pr.epoch));
+        pr.history.push((pr.epoch, acc));
+        let improved = acc > pr.best;
+        if improved {
+            pr.best = acc;
+        }
+        write_epoch(&mut model, &start, &p, &pr, improved, secs)?;
+    }
+    let best_epoch = pr
+        .history
+        .iter()
+        .max_by(|x, y| x.1.total_cmp(&y.1).then(y.0.cmp(&x.0)))
+        .map_or(0, |b| b.0);
+    println!(
+        "best {} accuracy {:.2}% at epoch {best_epoch}; checkpoint {}, metrics {}, plot {}",
+        p.eval_name,
+        pr.best,
+        s.save.display(),
+        s.metrics.display(),
+        s.plot.display()
+    );
+    Ok(())
+}

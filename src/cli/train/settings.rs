@@ -1,0 +1,327 @@
+//! `gpu-rnn train`'s flags: parsed ([`TrainArgs`], every flag optional so that a resumed run
+//! can tell what was given), checked for range before any work starts, and resolved into the
+//! run's [`Settings`], which a run directory keeps so that `--resume` continues with them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::BackendArgs;
+use crate::{Error, Result};
+
+/// `--cell`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellArg {
+    Rnn,
+    Gru,
+    Lstm,
+}
+
+/// `--nonlinearity` (RNN cells).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Nonlinearity {
+    Tanh,
+    Relu,
+}
+
+/// `--task`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskArg {
+    /// Lecture 13: names (as ASCII codes) to one of 18 countries.
+    Names,
+    /// Exercise 13-1: Rotten Tomatoes phrases (as words) to 5 sentiment classes, validated on
+    /// a held-out 20% of the sentences.
+    Sentiment,
+}
+
+/// The longest sequence accepted by default, in tokens (characters of a name, words of a
+/// phrase): the data sets' longest are 19 and 52.
+pub const DEFAULT_MAX_LEN: usize = 1000;
+
+#[derive(Args, Debug, Serialize)]
+pub struct TrainArgs {
+    /// What to learn [default: sentiment for a .tsv data file or a word checkpoint, else
+    /// names].
+    #[arg(long, value_enum)]
+    pub task: Option<TaskArg>,
+    /// Training data: names as a `name,label` CSV (gzip or plain) or a folder of `Label.txt`
+    /// files; phrases as the Kaggle TSV (PhraseId, SentenceId, Phrase, Sentiment)
+    /// [default: data/names_train.csv.gz, or data/sentiment_train.tsv.gz].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Names task: test data, same formats [default: data/names_test.csv.gz].
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// Sentiment task: the share of SentenceIds held out for validation (all phrases of a
+    /// sentence stay on one side), drawn with --seed [default: 0.2].
+    #[arg(long, allow_hyphen_values = true)]
+    pub val_fraction: Option<f64>,
+    /// Sentiment task: words in fewer training sentences than this become <unk> [default: 2].
+    #[arg(long)]
+    pub min_count: Option<usize>,
+    /// Recurrent cell [default: gru].
+    #[arg(long, value_enum)]
+    pub cell: Option<CellArg>,
+    /// Nonlinearity of an `rnn` cell [default: tanh].
+    #[arg(long, value_enum)]
+    pub nonlinearity: Option<Nonlinearity>,
+    /// Recurrent layers [default: 2].
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Hidden size [default: 100].
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Embedding size [default: 100].
+    #[arg(long)]
+    pub embed: Option<usize>,
+    /// Bidirectional recurrent layers (the default).
+    #[arg(long, overrides_with = "no_bidirectional")]
+    #[serde(skip)]
+    pub bidirectional: bool,
+    /// One direction only.
+    #[arg(long)]
+    #[serde(skip)]
+    pub no_bidirectional: bool,
+    /// Dropout between recurrent layers while training [default: 0; sentiment 0.5].
+    #[arg(long, allow_hyphen_values = true)]
+    pub dropout: Option<f32>,
+    /// Dropout on the embedding's output while training (nn.Dropout after the Embedding)
+    /// [default: 0; sentiment 0.5].
+    #[arg(long, allow_hyphen_values = true)]
+    pub embed_dropout: Option<f32>,
+    /// Sequences per batch, at most the number of training examples [default: 256].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Epochs in all (with --resume: the run's total, so far plus more). The lecture runs
+    /// 100, but its test accuracy peaks around epoch 20 and only plateaus after [default: 20].
+    #[arg(long)]
+    #[serde(skip)]
+    pub epochs: Option<usize>,
+    /// Adam's learning rate, finite and above 0 [default: 0.001].
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr: Option<f64>,
+    /// Clip the global gradient norm to this; 0 = off [default: 0].
+    #[arg(long, allow_hyphen_values = true)]
+    pub clip: Option<f32>,
+    /// Seed of the initial weights, the shuffling and the dropout masks [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Keep the data file's order instead of reshuffling every epoch.
+    #[arg(long)]
+    pub no_shuffle: bool,
+    /// The longest sequence accepted, in tokens (characters of a name, words of a phrase);
+    /// a longer one is an error naming its line, not a truncation [default: 1000].
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Start from this checkpoint; its architecture is used (flags that disagree are errors).
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Continue the run in this folder (interrupted or finished) where its last epoch ended,
+    /// with its settings; --epochs is the new total. A flag that disagrees is an error.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["run_dir", "init"])]
+    #[serde(skip)]
+    pub resume: Option<PathBuf>,
+    /// Folder for metrics.csv, accuracy.svg, best.safetensors, last.safetensors and the
+    /// resume state [default: runs/<date-time>].
+    #[arg(long)]
+    #[serde(skip)]
+    pub run_dir: Option<PathBuf>,
+    /// Where to write the best checkpoint [default: RUN_DIR/best.safetensors].
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    /// Where to write the per-epoch metrics CSV [default: RUN_DIR/metrics.csv].
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
+    /// Where to write the accuracy plot: .svg or .png [default: RUN_DIR/accuracy.svg].
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Make a character outside the alphabet an error instead of dropping it.
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    #[serde(skip)]
+    pub device: BackendArgs,
+}
+
+/// A run's settings, every default filled in and every path absolute: what `--resume` reuses.
+/// The architecture is that of the run's checkpoint, not stored here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub task: TaskArg,
+    pub data: PathBuf,
+    pub test: Option<PathBuf>,
+    pub val_fraction: f64,
+    pub min_count: usize,
+    pub dropout: f32,
+    pub embed_dropout: f32,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub lr: f64,
+    pub clip: f32,
+    pub seed: u64,
+    pub no_shuffle: bool,
+    pub max_len: usize,
+    pub init: Option<PathBuf>,
+    pub save: PathBuf,
+    pub metrics: PathBuf,
+    pub plot: PathBuf,
+    pub strict: bool,
+}
+
+fn invalid(flag: &'static str, message: impl Into<String>) -> Error {
+    Error::InvalidArgument {
+        op: flag,
+        message: message.into(),
+    }
+}
+
+/// The sizes a flag may take: at least 1, and no more than `max`.
+fn in_range(flag: &'static str, value: Option<usize>, max: usize) -> Result<()> {
+    match value {
+        Some(v) if v == 0 || v > max => Err(invalid(
+            flag,
+            format!("expected a whole number from 1 to {max}, got {v}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A probability in [0, 1).
+fn probability(flag: &'static str, p: Option<f32>) -> Result<()> {
+    match p {
+        Some(p) if !(0.0..1.0).contains(&p) => Err(invalid(
+            flag,
+            format!("expected a value in [0, 1), got {p}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl TrainArgs {
+    /// Every numeric flag's range, before any file is read.
+    pub fn check_ranges(&self) -> Result<()> {
+        if let Some(lr) = self.lr
+            && !(lr.is_finite() && lr > 0.0)
+        {
+            return Err(invalid(
+                "--lr",
+                format!("expected a finite learning rate above 0, got {lr}"),
+            ));
+        }
+        if let Some(c) = self.clip
+            && !(c.is_finite() && c >= 0.0)
+        {
+            return Err(invalid(
+                "--clip",
+                format!("expected a finite norm of 0 (off) or more, got {c}"),
+            ));
+        }
+        if let Some(f) = self.val_fraction
+            && !(f > 0.0 && f < 1.0)
+        {
+            return Err(invalid(
+                "--val-fraction",
+                format!("expected a share in (0, 1), got {f}"),
+            ));
+        }
+        probability("--dropout", self.dropout)?;
+        probability("--embed-dropout", self.embed_dropout)?;
+        in_range("--batch-size", self.batch_size, 1 << 24)?;
+        in_range("--epochs", self.epochs, 1_000_000)?;
+        in_range("--min-count", self.min_count, usize::MAX)?;
+        in_range("--max-len", self.max_len, 1 << 20)?;
+        in_range("--layers", self.layers, 4096)?;
+        in_range("--hidden", self.hidden, 1 << 20)?;
+        in_range("--embed", self.embed, 1 << 20)?;
+        if let Some(p) = &self.plot {
+            crate::cli::plot::check_extension(p, "--plot")?;
+        }
+        Ok(())
+    }
+
+    /// The flags given on the command line that a run's settings also hold, as JSON values
+    /// by setting name (paths made absolute).
+    pub fn given(&self) -> BTreeMap<String, serde_json::Value> {
+        let json = serde_json::to_value(self).expect("flags are JSON");
+        let mut given: BTreeMap<String, serde_json::Value> = json
+            .as_object()
+            .expect("a struct is an object")
+            .iter()
+            .filter(|(_, v)| !v.is_null() && *v != &serde_json::Value::Bool(false))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for key in ["data", "test", "init", "save", "metrics", "plot"] {
+            if let Some(serde_json::Value::String(p)) = given.get(key) {
+                let abs = absolute(Path::new(p));
+                given.insert(key.into(), serde_json::json!(abs));
+            }
+        }
+        given
+    }
+}
+
+/// `path` made absolute against the current folder (not resolving links).
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+impl Settings {
+    /// Defaults filled in for `task`, outputs placed in `run_dir`.
+    pub fn resolve(a: &TrainArgs, task: TaskArg, run_dir: &Path) -> Self {
+        let (data, test, dropout) = match task {
+            TaskArg::Names => (
+                "data/names_train.csv.gz",
+                Some(
+                    a.test
+                        .clone()
+                        .unwrap_or_else(|| "data/names_test.csv.gz".into()),
+                ),
+                0.0,
+            ),
+            // The phrases' sub-phrases are learnt by heart within three epochs without dropout.
+            TaskArg::Sentiment => ("data/sentiment_train.tsv.gz", a.test.clone(), 0.5),
+        };
+        let out = |p: &Option<PathBuf>, name: &str| {
+            absolute(&p.clone().unwrap_or_else(|| run_dir.join(name)))
+        };
+        Self {
+            task,
+            data: absolute(&a.data.clone().unwrap_or_else(|| data.into())),
+            test: test.map(|t| absolute(&t)),
+            val_fraction: a.val_fraction.unwrap_or(0.2),
+            min_count: a.min_count.unwrap_or(2),
+            dropout: a.dropout.unwrap_or(dropout),
+            embed_dropout: a.embed_dropout.unwrap_or(dropout),
+            batch_size: a.batch_size.unwrap_or(256),
+            epochs: a.epochs.unwrap_or(20),
+            lr: a.lr.unwrap_or(1e-3),
+            clip: a.clip.unwrap_or(0.0),
+            seed: a.seed.unwrap_or(0),
+            no_shuffle: a.no_shuffle,
+            max_len: a.max_len.unwrap_or(DEFAULT_MAX_LEN),
+            init: a.init.as_deref().map(absolute),
+            save: out(&a.save, "best.safetensors"),
+            metrics: out(&a.metrics, "metrics.csv"),
+            plot: out(&a.plot, "accuracy.svg"),
+            strict: a.strict,
+        }
+    }
+
+    /// The flags of `a` that disagree with these settings, as `--flag given (the run: saved)`.
+    /// The architecture's flags are checked against the run's checkpoint instead.
+    pub fn conflicts(&self, a: &TrainArgs) -> Vec<String> {
+        let saved = serde_json::to_value(self).expect("settings are JSON");
+        a.given()
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let s = saved.get(&k)?;
+                (*s != v).then(|| format!("--{} {v} (the run: {s})", k.replace('_', "-")))
+            })
+            .collect()
+    }
+}

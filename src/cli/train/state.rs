@@ -1,0 +1,152 @@
+//! What a run directory keeps so that `gpu-rnn train --resume RUN_DIR` continues a run
+//! exactly: `last.safetensors`, the model after the last finished epoch (a plain PyTorch
+//! state_dict, like `best.safetensors`), and `train_state.safetensors`, everything else:
+//! Adam's moments and step count (which also drive the dropout masks), the shuffled order of
+//! the training examples, the epoch, the best accuracy, the metrics so far, and the run's
+//! settings. Both are written together after every epoch ([`crate::output::write_group`]).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::settings::Settings;
+use crate::checkpoint::file::{self, Tensor};
+use crate::{Error, Result};
+
+/// The model after the last finished epoch.
+pub const LAST_FILE: &str = "last.safetensors";
+/// The optimizer, order and progress of the run.
+pub const STATE_FILE: &str = "train_state.safetensors";
+const FORMAT: &str = "gpu-rnn train state 1";
+
+/// A run's progress after a finished epoch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunState {
+    pub settings: Settings,
+    pub epoch: usize,
+    /// Adam's step count.
+    pub step: u64,
+    pub m: Vec<f32>,
+    pub v: Vec<f32>,
+    /// The training examples' order after this epoch's shuffle.
+    pub order: Vec<u32>,
+    /// Evaluation accuracy of each epoch so far, and the best of them (-1 before any).
+    pub history: Vec<(usize, f64)>,
+    pub best: f64,
+    /// metrics.csv so far.
+    pub metrics: String,
+    /// Seconds of training so far.
+    pub elapsed: f64,
+}
+
+fn bad(path: &Path, message: impl Into<String>) -> Error {
+    Error::Checkpoint {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+impl RunState {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Floats as their bits, so that they come back exactly.
+        let history: Vec<(usize, u64)> = self
+            .history
+            .iter()
+            .map(|&(e, a)| (e, a.to_bits()))
+            .collect();
+        let meta: BTreeMap<String, String> = [
+            ("format", FORMAT.to_string()),
+            (
+                "settings",
+                serde_json::to_string(&self.settings).expect("settings are JSON"),
+            ),
+            ("epoch", self.epoch.to_string()),
+            ("step", self.step.to_string()),
+            (
+                "history",
+                serde_json::to_string(&history).expect("numbers are JSON"),
+            ),
+            ("best", self.best.to_bits().to_string()),
+            ("metrics", self.metrics.clone()),
+            ("elapsed", self.elapsed.to_bits().to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let (p, n) = (self.m.len(), self.order.len());
+        file::serialize(
+            &[
+                Tensor::f32("adam.m", vec![p], &self.m),
+                Tensor::f32("adam.v", vec![p], &self.v),
+                Tensor::u32("order", vec![n], &self.order),
+            ],
+            &meta,
+        )
+    }
+
+    /// The state in `dir`, or an error saying what is missing or wrong.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(STATE_FILE);
+        if !path.is_file() {
+            return Err(bad(
+                &path,
+                "not found: --resume takes a run directory that has finished at least one epoch",
+            ));
+        }
+        let bytes = file::read(&path, crate::memory::budget())?;
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| bad(&path, format!("not a safetensors file: {e}")))?;
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+            .map_err(|e| bad(&path, e.to_string()))?;
+        let meta = header.metadata().clone().unwrap_or_default();
+        let get = |k: &str| {
+            meta.get(k)
+                .ok_or_else(|| bad(&path, format!("__metadata__ has no {k:?}")))
+        };
+        if get("format")? != FORMAT {
+            return Err(bad(&path, format!("__metadata__ format is not {FORMAT:?}")));
+        }
+        let parse_err = |k: &str| bad(&path, format!("__metadata__ {k} is malformed"));
+        let num = |k: &str| get(k)?.parse::<u64>().map_err(|_| parse_err(k));
+        let tensor = |name: &str, dtype: safetensors::Dtype| {
+            let t = st
+                .tensor(name)
+                .map_err(|_| bad(&path, format!("missing tensor {name}")))?;
+            if t.dtype() != dtype {
+                return Err(bad(
+                    &path,
+                    format!("tensor {name} is {:?}, expected {dtype:?}", t.dtype()),
+                ));
+            }
+            Ok(t.data()
+                .chunks_exact(4)
+                .map(|b| [b[0], b[1], b[2], b[3]])
+                .collect::<Vec<[u8; 4]>>())
+        };
+        let f32s = |name: &str| -> Result<Vec<f32>> {
+            Ok(tensor(name, safetensors::Dtype::F32)?
+                .into_iter()
+                .map(f32::from_le_bytes)
+                .collect())
+        };
+        let history: Vec<(usize, u64)> =
+            serde_json::from_str(get("history")?).map_err(|_| parse_err("history"))?;
+        Ok(Self {
+            settings: serde_json::from_str(get("settings")?).map_err(|_| parse_err("settings"))?,
+            epoch: num("epoch")? as usize,
+            step: num("step")?,
+            m: f32s("adam.m")?,
+            v: f32s("adam.v")?,
+            order: tensor("order", safetensors::Dtype::U32)?
+                .into_iter()
+                .map(u32::from_le_bytes)
+                .collect(),
+            history: history
+                .into_iter()
+                .map(|(e, a)| (e, f64::from_bits(a)))
+                .collect(),
+            best: f64::from_bits(num("best")?),
+            metrics: get("metrics")?.clone(),
+            elapsed: f64::from_bits(num("elapsed")?),
+        })
+    }
+}
