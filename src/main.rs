@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a name classifier (the lecture-13 model on the bundled data by default).
-    Train(cli::train::TrainArgs),
+    Train(Box<cli::train::TrainArgs>),
     /// Accuracy, per-class accuracy and confusion matrix of a checkpoint on labelled names.
     Eval(cli::eval::EvalArgs),
     /// The 3 most likely classes of each name.
@@ -41,7 +41,7 @@ enum Command {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Train(args) => cli::train::run(args)?,
+        Command::Train(args) => cli::train::run(*args)?,
         Command::Eval(args) => cli::eval::eval(args)?,
         Command::Predict(args) => cli::eval::predict(args)?,
         Command::Demo(args) => cli::demo::run(args)?,

@@ -185,7 +185,7 @@ pub struct BenchArgs {
 pub fn run(args: BenchArgs) -> Result<()> {
     // One query set holds the runs' timestamps: wgpu allows 4096 queries, two per run.
     if !(1..=2048).contains(&args.runs)
-        || !(1..=1 << 20).contains(&args.batch_size)
+        || args.batch_size == 0
         || !(1..=10_000).contains(&args.batches)
         || args
             .synthetic
@@ -194,7 +194,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         return Err(crate::Error::InvalidArgument {
             op: "bench",
             message: format!(
-                "--runs must be 1 to 2048, --batch-size 1 to 1048576, --batches 1 to 10000 and \
+                "--runs must be 1 to 2048, --batch-size at least 1, --batches 1 to 10000 and \
                  --synthetic 1 to {}",
                 super::train::DEFAULT_MAX_LEN
             ),
@@ -364,7 +364,7 @@ fn kernel_table(
 fn step_table(args: &BenchArgs, backends: &[Backend]) -> Result<()> {
     let batch_size = args.batch_size;
     if let Some(t) = args.synthetic {
-        let bytes = 4.0 * (batch_size * t * args.batches) as f64;
+        let bytes = 4.0 * batch_size as f64 * t as f64 * args.batches as f64;
         crate::memory::check(
             "the synthetic batches",
             bytes,

@@ -126,6 +126,12 @@ fn run_variant(
 }
 
 pub fn run(a: DemoArgs) -> Result<()> {
+    if !(1..=100_000).contains(&a.epochs) {
+        return Err(Error::InvalidArgument {
+            op: "--epochs",
+            message: format!("expected a whole number from 1 to 100000, got {}", a.epochs),
+        });
+    }
     let backend = a.device.open()?;
     let variants = match a.variant {
         Variant::All => vec![Variant::Cell, Variant::Rnn, Variant::Embedding],

@@ -60,6 +60,22 @@ pub struct PredictArgs {
     pub device: BackendArgs,
 }
 
+/// A command-line text longer than the default `--max-len` is an error naming it.
+fn check_text_len(texts: &[String], tokens: &[Vec<u32>]) -> Result<()> {
+    let max = super::train::DEFAULT_MAX_LEN;
+    match texts.iter().zip(tokens).find(|(_, t)| t.len() > max) {
+        Some((text, t)) => Err(Error::InvalidArgument {
+            op: "predict",
+            message: format!(
+                "the text starting {:?} has {} tokens, over the longest accepted, {max}",
+                text.chars().take(20).collect::<String>(),
+                t.len()
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Load a checkpoint into a classifier for inference of up to `b_max` sequences of `t_max`
 /// tokens.
 fn open(
@@ -286,6 +302,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
     let ck = checkpoint::load(&a.model)?;
     if let Some(vocab) = &ck.vocab {
         let tokens: Vec<Vec<u32>> = a.names.iter().map(|t| vocab.encode(t)).collect();
+        check_text_len(&a.names, &tokens)?;
         let t_max = tokens.iter().map(Vec::len).max().unwrap_or(1);
         let mut m = open(&ck, &a.device, t_max, tokens.len())?;
         let logits = predict_all(&mut m, &tokens, tokens.len())?;
@@ -325,6 +342,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         }
         tokens.push(names::tokens(&folded));
     }
+    check_text_len(&a.names, &tokens)?;
     let t_max = tokens.iter().map(Vec::len).max().unwrap_or(1);
     let mut m = open(&ck, &a.device, t_max, tokens.len())?;
     let classes = &ck.classes;

@@ -60,6 +60,7 @@ fn identity(real: &Path) -> Identity {
 fn writable(out: Named) -> Result<Target> {
     let t = target(out.path).map_err(|e| match e {
         Error::Output { message, .. } => bad(out.flag, out.path, message),
+        Error::Io { source, .. } => bad(out.flag, out.path, source),
         e => e,
     })?;
     match &t {

@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use crate::common::*;
 
-fn gpu_rnn(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn gpu_rnn(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gpu-rnn"));
     cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
     for (k, v) in env {
@@ -14,7 +14,7 @@ fn gpu_rnn(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("run gpu-rnn")
 }
 
-fn text(o: &Output) -> (String, String) {
+pub(crate) fn text(o: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
@@ -23,7 +23,7 @@ fn text(o: &Output) -> (String, String) {
 
 /// A failure is one clear message and a non-zero exit, never a panic.
 #[track_caller]
-fn fails_with(o: &Output, want: &str) {
+pub(crate) fn fails_with(o: &Output, want: &str) {
     let (out, err) = text(o);
     assert!(!o.status.success(), "expected failure; stdout: {out}");
     assert!(
@@ -35,7 +35,7 @@ fn fails_with(o: &Output, want: &str) {
 
 /// Small files: every 45th row of the lecture's training data (the file is grouped by
 /// class), and every 90th as the "test" set, a subset so that every label is known.
-fn small_data(dir: &Path) -> (String, String) {
+pub(crate) fn small_data(dir: &Path) -> (String, String) {
     let bytes = gpu_rnn::data::read_maybe_gz(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("data/names_train.csv.gz"),
     )

@@ -122,7 +122,7 @@ fn malformed_rows_empty_names_and_strict_mode_name_the_line() {
     let p = write(dir.path(), "empty.csv", "Adsit,Czech\n\"1234\",Czech\n");
     let e = names::read(&p, false).unwrap_err().to_string();
     assert!(
-        e.contains("empty.csv:2") && e.contains("empty after folding"),
+        e.contains("empty.csv:2") && e.contains("blank after folding"),
         "{e}"
     );
 

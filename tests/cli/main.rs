@@ -6,5 +6,7 @@ mod common;
 mod checkpoint;
 mod commands;
 mod data;
+mod reliability;
+mod resume;
 mod sentiment;
 mod torch_parity;

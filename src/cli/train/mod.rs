@@ -504,8 +504,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
         None => fresh(&a)?,
     };
     let s = &start.settings;
-    let _lock = claim_outputs(s, &start.run_dir)?;
     let p = prepare::prepare(s, start.init.as_ref())?;
+    let _lock = claim_outputs(s, &start.run_dir)?;
     let mut model = build_model(&a, &start, &p)?;
     println!("{}", describe_model(&model.cfg, model.layout.len));
     println!(

@@ -231,7 +231,7 @@ impl TrainArgs {
         }
         probability("--dropout", self.dropout)?;
         probability("--embed-dropout", self.embed_dropout)?;
-        in_range("--batch-size", self.batch_size, 1 << 24)?;
+        in_range("--batch-size", self.batch_size, usize::MAX)?;
         in_range("--epochs", self.epochs, 1_000_000)?;
         in_range("--min-count", self.min_count, usize::MAX)?;
         in_range("--max-len", self.max_len, 1 << 20)?;

@@ -1,0 +1,256 @@
+//! Runs that continue and runs that are cut short: `--resume` equals an uninterrupted run,
+//! interrupts leave only complete files, the same seed gives the same bytes, and `auto`
+//! picks the fast backend.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use rand::{RngExt, SeedableRng};
+
+use super::commands::{gpu_rnn, small_data, text};
+use crate::common::gpu;
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// The run flags of these tests: dropout on, so that the dropout stream is resumed too.
+fn run_args<'a>(tr: &'a str, te: &'a str, backend: &'a str) -> Vec<&'a str> {
+    vec![
+        "train",
+        "--backend",
+        backend,
+        "--data",
+        tr,
+        "--test",
+        te,
+        "--batch-size",
+        "32",
+        "--hidden",
+        "16",
+        "--embed",
+        "8",
+        "--seed",
+        "3",
+        "--dropout",
+        "0.2",
+    ]
+}
+
+/// metrics.csv without its seconds column.
+fn metrics(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
+
+#[test]
+fn two_epochs_then_resume_equals_four_in_one_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tr, te) = small_data(dir.path());
+    let mut backends = vec!["cpu"];
+    if gpu("two_epochs_then_resume_equals_four_in_one_go").is_some() {
+        backends.push("gpu");
+    }
+    for backend in backends {
+        let (full, half) = (
+            dir.path().join(format!("full-{backend}")),
+            dir.path().join(format!("half-{backend}")),
+        );
+        let base = run_args(&tr, &te, backend);
+        let (fs, hs) = (s(&full), s(&half));
+        let mut a = base.clone();
+        a.extend(["--epochs", "4", "--run-dir", &fs]);
+        assert!(gpu_rnn(&a, &[]).status.success());
+        let mut a = base.clone();
+        a.extend(["--epochs", "2", "--run-dir", &hs]);
+        assert!(gpu_rnn(&a, &[]).status.success());
+        // Conflicting flags are refused; the run's own values are accepted.
+        let o = gpu_rnn(
+            &["train", "--resume", &hs, "--epochs", "4", "--lr", "0.01"],
+            &[],
+        );
+        super::commands::fails_with(&o, "--lr 0.01 (the run: 0.001)");
+        let o = gpu_rnn(
+            &["train", "--resume", &hs, "--epochs", "4", "--hidden", "20"],
+            &[],
+        );
+        super::commands::fails_with(&o, "--hidden 20 (run: 16)");
+        let o = gpu_rnn(
+            &[
+                "train",
+                "--backend",
+                backend,
+                "--resume",
+                &hs,
+                "--epochs",
+                "4",
+                "--seed",
+                "3",
+                "--data",
+                &tr,
+            ],
+            &[],
+        );
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{backend}: {err}");
+        assert!(
+            out.contains("resuming after epoch 2 of 4")
+                && out.contains("Epoch 3/4")
+                && !out.contains("Epoch 2/4"),
+            "{out}"
+        );
+        assert_eq!(metrics(&full), metrics(&half), "{backend}");
+        for f in ["best.safetensors", "last.safetensors", "accuracy.svg"] {
+            assert!(
+                std::fs::read(full.join(f)).unwrap() == std::fs::read(half.join(f)).unwrap(),
+                "{backend}: {f} differs"
+            );
+        }
+        // last.safetensors is a plain checkpoint; the state file holds the rest.
+        let last = gpu_rnn::checkpoint::load(&full.join("last.safetensors")).unwrap();
+        assert_eq!(last.metadata["epoch"], "4");
+        let state = gpu_rnn::cli::train::RunState::load(&full).unwrap();
+        assert_eq!((state.epoch, state.m.len()), (4, last.params.len()));
+        let o = gpu_rnn(&["train", "--resume", &fs], &[]);
+        super::commands::fails_with(&o, "has trained 4 epoch(s) of 4");
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tr, te) = small_data(dir.path());
+    let runs: Vec<_> = (0..2).map(|i| dir.path().join(format!("r{i}"))).collect();
+    for r in &runs {
+        let mut a = run_args(&tr, &te, "cpu");
+        let rs = s(r);
+        a.extend(["--epochs", "2", "--run-dir", &rs]);
+        assert!(gpu_rnn(&a, &[]).status.success());
+    }
+    assert_eq!(metrics(&runs[0]), metrics(&runs[1]));
+    for f in ["best.safetensors", "last.safetensors"] {
+        assert!(
+            std::fs::read(runs[0].join(f)).unwrap() == std::fs::read(runs[1].join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+}
+
+/// Every file an interrupted run left is complete: checkpoints and the state load, the CSV
+/// has whole rows, the plot is closed; and no temporary or lock file is left.
+fn check_left_behind(run: &Path) {
+    for entry in std::fs::read_dir(run).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            !name.contains(".tmp-") && name != "run.lock",
+            "left behind: {}",
+            p.display()
+        );
+        match name.as_str() {
+            "best.safetensors" | "last.safetensors" => {
+                gpu_rnn::checkpoint::load(&p).unwrap();
+            }
+            "train_state.safetensors" => {
+                gpu_rnn::cli::train::RunState::load(run).unwrap();
+            }
+            "metrics.csv" => {
+                let m = std::fs::read_to_string(&p).unwrap();
+                assert!(
+                    m.ends_with('\n') && m.lines().skip(1).all(|l| l.split(',').count() == 4),
+                    "{m}"
+                );
+            }
+            "accuracy.svg" => assert!(
+                std::fs::read_to_string(&p)
+                    .unwrap()
+                    .trim_end()
+                    .ends_with("</svg>")
+            ),
+            other => panic!("unexpected file {other}"),
+        }
+    }
+}
+
+#[test]
+fn interrupts_leave_only_complete_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tr, te) = small_data(dir.path());
+    let seed: u64 = rand::random();
+    println!("interrupts_leave_only_complete_files: seed {seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for i in 0..24 {
+        let run = dir.path().join(format!("run{i}"));
+        let rs = s(&run);
+        let mut a = run_args(&tr, &te, "cpu");
+        a.extend(["--epochs", "1000", "--run-dir", &rs]);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gpu-rnn"))
+            .args(&a)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(rng.random_range(20..400)));
+        let sig = if i % 2 == 0 {
+            libc::SIGINT
+        } else {
+            libc::SIGTERM
+        };
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(sig), "run {i}: {status:?}");
+        if run.exists() {
+            check_left_behind(&run);
+        }
+    }
+}
+
+#[test]
+fn auto_prefers_the_cpu_backend_over_a_cpu_emulated_gpu() {
+    let Some(ctx) = gpu("auto_prefers_the_cpu_backend_over_a_cpu_emulated_gpu") else {
+        return;
+    };
+    let all_cpu = gpu_rnn::gpu::GpuContext::adapters()
+        .unwrap()
+        .iter()
+        .all(|a| a.device_type == wgpu::DeviceType::Cpu);
+    let dir = tempfile::tempdir().unwrap();
+    let (tr, te) = small_data(dir.path());
+    let run = s(&dir.path().join("r"));
+    let mut a = run_args(&tr, &te, "auto");
+    a.extend(["--epochs", "1", "--run-dir", &run]);
+    // Without XDG_RUNTIME_DIR, as in CI: the loader's warnings must not reach the user.
+    let o = Command::new(env!("CARGO_BIN_EXE_gpu-rnn"))
+        .args(&a)
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("XDG_RUNTIME_DIR"), "{err}");
+    let first = out.lines().next().unwrap();
+    if all_cpu {
+        assert!(
+            first.starts_with("backend: cpu (--backend auto: the only adapter wgpu finds, "),
+            "{first}"
+        );
+        assert!(first.contains(&ctx.adapter.name), "{first}");
+    } else {
+        assert!(first.starts_with("backend: gpu"), "{first}");
+    }
+    // --backend gpu still takes the emulated one.
+    let o = gpu_rnn(
+        &["demo", "hello", "--variant", "rnn", "--backend", "gpu"],
+        &[],
+    );
+    assert!(
+        text(&o).0.starts_with("backend: gpu, adapter "),
+        "{}",
+        text(&o).0
+    );
+}
