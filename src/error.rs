@@ -65,10 +65,12 @@ pub enum Error {
     #[error("reading back {tensor} from the GPU failed: {message}")]
     Readback { tensor: String, message: String },
 
-    #[error("{}: {source}", path.display())]
+    /// The OS error is part of the message and not also a `source()`, so that a printed
+    /// error chain says it once.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// An output path that is refused: it is not a regular file or a character device, or it

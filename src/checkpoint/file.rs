@@ -83,7 +83,7 @@ fn bad(path: &Path, message: impl Into<String>) -> Error {
 pub fn read(path: &Path, max_data: u64) -> Result<Vec<u8>> {
     let io = |e: std::io::Error| Error::Io {
         path: path.to_path_buf(),
-        source: e,
+        error: e,
     };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let mut len = [0u8; 8];

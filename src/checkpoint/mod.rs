@@ -272,6 +272,8 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         ));
     }
     check_metadata(path, &metadata, cell, &classes)?;
+    // The layer count comes from tensor names alone: bound the allocation before making it.
+    cfg.check().map_err(|e| bad(path, e.to_string()))?;
 
     let layout = cfg.layout();
     let mut params = vec![0f32; layout.len];

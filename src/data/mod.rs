@@ -34,7 +34,7 @@ pub(crate) fn data_error(path: &Path, line: u64, message: impl Into<String>) -> 
 pub(crate) fn io_error(path: &Path, source: std::io::Error) -> Error {
     Error::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     }
 }
 

@@ -70,7 +70,9 @@ impl ClassifierConfig {
         l
     }
 
-    fn check(&self) -> Result<()> {
+    /// Consistent sizes, and parameters (with gradients and Adam's moments) within the memory
+    /// budget: checked before anything is laid out or allocated.
+    pub fn check(&self) -> Result<()> {
         let ok = self.vocab > 0
             && self.embed > 0
             && self.classes > 0

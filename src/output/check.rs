@@ -60,7 +60,7 @@ fn identity(real: &Path) -> Identity {
 fn writable(out: Named) -> Result<Target> {
     let t = target(out.path).map_err(|e| match e {
         Error::Output { message, .. } => bad(out.flag, out.path, message),
-        Error::Io { source, .. } => bad(out.flag, out.path, source),
+        Error::Io { error, .. } => bad(out.flag, out.path, error),
         e => e,
     })?;
     match &t {
@@ -82,7 +82,11 @@ fn writable(out: Named) -> Result<Target> {
             let probe = super::temp_path(real);
             let mut guard = super::cleanup::lock();
             guard.register(&probe);
-            let made = std::fs::File::create(&probe);
+            let _ = std::fs::remove_file(&probe);
+            let made = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&probe);
             let _ = std::fs::remove_file(&probe);
             guard.unregister(&probe);
             made.map_err(|e| {

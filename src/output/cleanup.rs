@@ -36,8 +36,20 @@ fn remove_all(guard: &mut Guard) {
     }
 }
 
+/// Whether `sig` is ignored, as `nohup` leaves SIGHUP and a shell's `cmd &` leaves SIGINT:
+/// such a signal stays ignored.
+#[cfg(unix)]
+fn ignored(sig: i32) -> bool {
+    // SAFETY: a null new action only reads the current one into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
 /// Install the signal handler thread (once; later calls do nothing). The binary calls this
-/// first thing; a library user who wants the same behaviour calls it too.
+/// first thing; a library user who wants the same behaviour calls it too. Signals the
+/// process inherited as ignored are left alone.
 #[cfg(unix)]
 pub fn install() -> std::io::Result<()> {
     static INSTALLED: OnceLock<()> = OnceLock::new();
@@ -45,7 +57,11 @@ pub fn install() -> std::io::Result<()> {
         return Ok(());
     }
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let wanted: Vec<i32> = [SIGINT, SIGTERM, SIGHUP]
+        .into_iter()
+        .filter(|&s| !ignored(s))
+        .collect();
+    let mut signals = signal_hook::iterator::Signals::new(wanted)?;
     std::thread::Builder::new()
         .name("gpu-rnn-signals".into())
         .spawn(move || {

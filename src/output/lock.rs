@@ -1,9 +1,9 @@
-//! A run directory belongs to one run at a time: [`RunLock`] creates `RUN_DIR/run.lock`
-//! holding the process id, and a second run into the same folder fails, naming the first
-//! one's pid. A lock left by a process that no longer exists (killed with SIGKILL, say) is
-//! taken over.
+//! A run directory belongs to one run at a time: [`RunLock`] holds an exclusive `flock` on
+//! `RUN_DIR/run.lock`, which also records the process id for messages. A second run into the
+//! same folder fails, naming the first one's pid. The kernel drops the lock when its process
+//! ends, however it ends (SIGKILL, a reboot), so a lock file left behind is simply taken over.
 
-use std::io::Write;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use super::{cleanup, io_err, refuse};
@@ -16,18 +16,43 @@ pub const LOCK_FILE: &str = "run.lock";
 #[derive(Debug)]
 pub struct RunLock {
     path: PathBuf,
+    _file: std::fs::File,
 }
 
+/// Try to take an exclusive lock on `f` without waiting.
 #[cfg(unix)]
-fn alive(pid: i32) -> bool {
-    // SAFETY: kill with signal 0 only checks that the process exists.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+fn try_lock(f: &std::fs::File) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a file descriptor this function borrows.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
 }
 
 #[cfg(not(unix))]
-fn alive(_: i32) -> bool {
-    true
+fn try_lock(_: &std::fs::File) -> std::io::Result<bool> {
+    Ok(true)
+}
+
+/// Whether `f` is still the file at `path` (a run that ended may have removed it meanwhile).
+#[cfg(unix)]
+fn still_there(f: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn still_there(_: &std::fs::File, path: &Path) -> bool {
+    path.exists()
 }
 
 impl RunLock {
@@ -43,51 +68,42 @@ impl RunLock {
         }
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let path = dir.join(LOCK_FILE);
-        for _ in 0..3 {
+        loop {
             let mut guard = cleanup::lock();
-            match std::fs::OpenOptions::new()
+            let mut f = std::fs::OpenOptions::new()
+                .read(true)
                 .write(true)
-                .create_new(true)
+                .create(true)
+                .truncate(false)
                 .open(&path)
-            {
-                Ok(mut f) => {
-                    guard.register(&path);
-                    writeln!(f, "{}", std::process::id()).map_err(io_err(&path))?;
-                    return Ok(Self { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
-                    match text.trim().parse::<i32>() {
-                        Ok(pid) if alive(pid) => {
-                            return Err(refuse(
-                                dir,
-                                format!(
-                                    "{flag} is in use by another gpu-rnn run, process {pid} \
-                                     (lock file {}); wait for it to end or pick another folder",
-                                    path.display()
-                                ),
-                            ));
-                        }
-                        // A stale lock (or one being written this instant: try again).
-                        _ => {
-                            drop(guard);
-                            if text.trim().is_empty() {
-                                std::thread::sleep(std::time::Duration::from_millis(50));
-                                if std::fs::read_to_string(&path).is_ok_and(|t| !t.is_empty()) {
-                                    continue;
-                                }
-                            }
-                            let _ = std::fs::remove_file(&path);
-                        }
-                    }
-                }
-                Err(e) => return Err(io_err(&path)(e)),
+                .map_err(io_err(&path))?;
+            if !try_lock(&f).map_err(io_err(&path))? {
+                let mut pid = String::new();
+                let _ = f.read_to_string(&mut pid);
+                return Err(refuse(
+                    dir,
+                    format!(
+                        "{flag} is in use by another gpu-rnn run, process {} (lock file {}); \
+                         wait for it to end or pick another folder",
+                        pid.trim(),
+                        path.display()
+                    ),
+                ));
             }
+            if !still_there(&f, &path) {
+                continue; // locked a file its owner had just removed: try the new one
+            }
+            guard.register(&path);
+            let written = f
+                .set_len(0)
+                .and_then(|()| f.rewind())
+                .and_then(|()| writeln!(f, "{}", std::process::id()));
+            if let Err(e) = written {
+                guard.unregister(&path);
+                return Err(io_err(&path)(e));
+            }
+            return Ok(Self { path, _file: f });
         }
-        Err(refuse(
-            dir,
-            format!("{flag}: could not take the lock file {}", path.display()),
-        ))
     }
 
     /// The lock file.
@@ -98,6 +114,7 @@ impl RunLock {
 
 impl Drop for RunLock {
     fn drop(&mut self) {
+        // Removed while still locked; the lock itself goes with the file handle.
         let mut guard = cleanup::lock();
         let _ = std::fs::remove_file(&self.path);
         guard.unregister(&self.path);

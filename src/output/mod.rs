@@ -25,7 +25,7 @@ use crate::{Error, Result};
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::Io {
         path: path.to_path_buf(),
-        source: e,
+        error: e,
     }
 }
 
@@ -97,14 +97,15 @@ fn kind(m: &std::fs::Metadata) -> &'static str {
     }
 }
 
-/// Where a write to `path` goes, or why it is refused.
+/// Where a write to `path` goes, or why it is refused. The kind of file comes from the
+/// kernel (which follows every link, `/dev/stdout` → `/proc/self/fd/1` → a pipe included);
+/// only a regular file, or nothing yet, is resolved by text, for the rename.
 pub fn target(path: &Path) -> Result<Target> {
-    let real = resolve(path)?;
-    match std::fs::metadata(&real) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Target::File(real)),
-        Err(e) => Err(io_err(&real)(e)),
-        Ok(m) if m.is_file() => Ok(Target::File(real)),
-        Ok(m) if is_char_device(&m) => Ok(Target::Device(real)),
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Target::File(resolve(path)?)),
+        Err(e) => Err(io_err(path)(e)),
+        Ok(m) if m.is_file() => Ok(Target::File(resolve(path)?)),
+        Ok(m) if is_char_device(&m) => Ok(Target::Device(path.to_path_buf())),
         Ok(m) => Err(refuse(
             path,
             format!(
@@ -138,50 +139,86 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_group(&[(path, bytes)])
 }
 
-/// Write several files as one unit: a signal that arrives meanwhile takes effect only after
-/// the last of them is in place, so they never disagree with each other (a run's checkpoint
-/// and its optimizer state, say).
+/// Write several files as one unit: every regular file is written and synced to its
+/// temporary file first, then all are renamed into place, and a signal that arrives meanwhile
+/// takes effect only after the last rename, so the files never disagree with each other (a
+/// run's checkpoint and its optimizer state, say). Devices are written last, outside that
+/// unit, so that a blocked device never holds up Ctrl-C.
 pub fn write_group(files: &[(&Path, &[u8])]) -> Result<()> {
-    let mut guard = cleanup::lock();
-    for &(path, bytes) in files {
-        match target(path)? {
-            Target::Device(real) => write_device(&real, bytes)?,
-            Target::File(real) => replace_file(&mut guard, &real, bytes)?,
+    let targets = files
+        .iter()
+        .map(|(p, _)| target(p))
+        .collect::<Result<Vec<_>>>()?;
+    {
+        let mut guard = cleanup::lock();
+        let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
+        let mut result = Ok(());
+        for (t, (_, bytes)) in targets.iter().zip(files) {
+            if let Target::File(real) = t {
+                match stage(&mut guard, real, bytes) {
+                    Ok(tmp) => staged.push((tmp, real)),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+        }
+        if result.is_ok() {
+            result = staged
+                .iter()
+                .try_for_each(|(tmp, real)| std::fs::rename(tmp, real).map_err(io_err(real)));
+        }
+        for (tmp, _) in &staged {
+            if result.is_err() {
+                let _ = std::fs::remove_file(tmp);
+            }
+            guard.unregister(tmp);
+        }
+        result?;
+    }
+    for (t, (_, bytes)) in targets.iter().zip(files) {
+        if let Target::Device(dev) = t {
+            write_device(dev, bytes)?;
         }
     }
     Ok(())
 }
 
-fn write_device(real: &Path, bytes: &[u8]) -> Result<()> {
+fn write_device(dev: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .open(real)
-        .map_err(io_err(real))?;
+        .open(dev)
+        .map_err(io_err(dev))?;
     f.write_all(bytes)
         .and_then(|()| f.flush())
-        .map_err(io_err(real))
+        .map_err(io_err(dev))
 }
 
-fn replace_file(guard: &mut cleanup::Guard, real: &Path, bytes: &[u8]) -> Result<()> {
+/// Write `bytes` to a new temporary file beside `real` and sync it; returns its path,
+/// registered for removal on a signal. On an error the temporary file is gone.
+fn stage(guard: &mut cleanup::Guard, real: &Path, bytes: &[u8]) -> Result<PathBuf> {
     let dir = folder(real);
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tmp = temp_path(real);
     guard.register(&tmp);
+    // A leftover of a process with the same pid, or a planted link: removed, never followed.
+    let _ = std::fs::remove_file(&tmp);
     let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
         if let Ok(m) = std::fs::metadata(real) {
             f.set_permissions(m.permissions())?;
         }
-        Ok(())
+        f.sync_all()
     })();
-    let result = written
-        .map_err(io_err(real))
-        .and_then(|()| std::fs::rename(&tmp, real).map_err(io_err(real)));
-    if result.is_err() {
+    if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
+        guard.unregister(&tmp);
+        return Err(io_err(real)(e));
     }
-    guard.unregister(&tmp);
-    result
+    Ok(tmp)
 }

@@ -255,13 +255,23 @@ fn a_run_directory_belongs_to_one_run() {
     let (tr, te) = small_data(dir.path());
     let run = dir.path().join("run");
     std::fs::create_dir(&run).unwrap();
-    // A live process holds the lock: this test's own pid.
+    // A live process holds the lock: this test, as a run would.
     let me = std::process::id();
+    let held = std::fs::File::create(run.join("run.lock")).unwrap();
     std::fs::write(run.join("run.lock"), format!("{me}\n")).unwrap();
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a file this test owns.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
     let o = train(&tr, &te, &["--run-dir", &s(&run)]);
     refused_before_training(&o, &format!("in use by another gpu-rnn run, process {me}"));
-    // A lock left by a process that is gone is taken over, and removed at the end.
-    std::fs::write(run.join("run.lock"), "4194303\n").unwrap();
+    // An output may not be the lock file.
+    drop(held);
+    let lock = s(&run.join("run.lock"));
+    let o = train(&tr, &te, &["--run-dir", &s(&run), "--metrics", &lock]);
+    refused_before_training(&o, "would overwrite the input --run-dir (its lock file)");
+    // A lock file left by a run that is gone (no process holds it) is taken over, and
+    // removed at the end.
+    std::fs::write(run.join("run.lock"), format!("{me}\n")).unwrap();
     let o = train(&tr, &te, &["--run-dir", &s(&run)]);
     assert!(o.status.success(), "{}", text(&o).1);
     assert!(!run.join("run.lock").exists());

@@ -254,3 +254,84 @@ fn auto_prefers_the_cpu_backend_over_a_cpu_emulated_gpu() {
         text(&o).0
     );
 }
+
+#[test]
+fn resume_follows_a_moved_run_and_refuses_what_does_not_belong() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, te) = small_data(dir.path());
+    let (orig, _) = small_data(dir.path());
+    let tr = s(&dir.path().join("mine.csv"));
+    std::fs::copy(&orig, &tr).unwrap();
+    let run = |name: &str| dir.path().join(name);
+    let train = |epochs: &str, to: &Path| {
+        let mut a = run_args(&tr, &te, "cpu");
+        let to = s(to);
+        a.extend(["--epochs", epochs, "--run-dir", &to]);
+        assert!(gpu_rnn(&a, &[]).status.success());
+    };
+    train("1", &run("a"));
+    train("2", &run("b"));
+    // A moved run resumes into its new folder.
+    std::fs::rename(run("a"), run("moved")).unwrap();
+    let o = gpu_rnn(
+        &["train", "--resume", &s(&run("moved")), "--epochs", "2"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(!run("a").exists() && run("moved/metrics.csv").exists());
+    assert_eq!(metrics(&run("moved")), metrics(&run("b")));
+    // A last checkpoint from another epoch than the state.
+    std::fs::copy(run("b/last.safetensors"), run("moved/last.safetensors")).unwrap();
+    std::fs::copy(
+        run("b/train_state.safetensors"),
+        run("moved/train_state.safetensors"),
+    )
+    .unwrap();
+    std::fs::copy(run("b/last.safetensors"), run("stale.safetensors")).unwrap();
+    train("1", &run("c"));
+    std::fs::copy(run("stale.safetensors"), run("c/last.safetensors")).unwrap();
+    let o = gpu_rnn(&["train", "--resume", &s(&run("c")), "--epochs", "3"], &[]);
+    super::commands::fails_with(
+        &o,
+        "is from epoch 2, but train_state.safetensors is after epoch 1",
+    );
+    // Data with the same number of rows but other contents.
+    let text_now = std::fs::read_to_string(&tr).unwrap();
+    std::fs::write(&tr, text_now.replacen("Adsit", "Adsyt", 1)).unwrap();
+    let o = gpu_rnn(&["train", "--resume", &s(&run("b")), "--epochs", "3"], &[]);
+    super::commands::fails_with(&o, "the data changed since the run began");
+}
+
+/// A signal the run was started with ignored (`nohup` ignores SIGHUP) stays ignored.
+#[test]
+fn an_ignored_hangup_stays_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tr, te) = small_data(dir.path());
+    let rs = s(&dir.path().join("r"));
+    let mut a = run_args(&tr, &te, "cpu");
+    a.extend(["--epochs", "1000", "--run-dir", &rs]);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gpu-rnn"));
+    cmd.args(&a).stdout(Stdio::null()).stderr(Stdio::null());
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal() is async-signal-safe, as pre_exec requires.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        })
+    };
+    let mut child = cmd.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP ended a run that ignores it"
+    );
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
+    check_left_behind(&dir.path().join("r"));
+}

@@ -11,8 +11,8 @@ mod settings;
 mod state;
 
 pub use prepare::{Encoded, argmax_rows, check_len, encode, predict_all};
-pub use settings::{CellArg, DEFAULT_MAX_LEN, Nonlinearity, Settings, TaskArg, TrainArgs};
-pub use state::{LAST_FILE, RunState, STATE_FILE};
+pub use settings::{CellArg, DEFAULT_MAX_LEN, Nonlinearity, Outputs, Settings, TaskArg, TrainArgs};
+pub use state::{LAST_FILE, RunState, STATE_FILE, fingerprint};
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -140,6 +140,7 @@ pub fn elapsed(secs: f64) -> String {
 struct Start {
     settings: Settings,
     run_dir: PathBuf,
+    out: Outputs,
     init: Option<checkpoint::Checkpoint>,
     resumed: Option<RunState>,
 }
@@ -152,6 +153,12 @@ fn task_of(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Result<TaskA
         (None, _) if a.data.as_deref().is_some_and(sentiment::is_tsv) => TaskArg::Sentiment,
         _ => TaskArg::Names,
     };
+    check_task(task, init)?;
+    Ok(task)
+}
+
+/// A names task needs a names checkpoint, a sentiment task a word one.
+fn check_task(task: TaskArg, init: Option<&checkpoint::Checkpoint>) -> Result<()> {
     match (task, init.map(|ck| ck.vocab.is_some())) {
         (TaskArg::Names, Some(true)) => Err(Error::InvalidArgument {
             op: "--init",
@@ -162,18 +169,30 @@ fn task_of(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Result<TaskA
             message: "the checkpoint is a names model (it has no vocabulary); use --task names"
                 .into(),
         }),
-        _ => Ok(task),
+        _ => Ok(()),
     }
+}
+
+/// `runs/<date-time>`, with `-2`, `-3`, … for runs started in the same second.
+fn default_run_dir() -> PathBuf {
+    let base = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
+    (1..)
+        .map(|k| match k {
+            1 => PathBuf::from("runs").join(&base),
+            k => PathBuf::from("runs").join(format!("{base}-{k}")),
+        })
+        .find(|p| !p.exists())
+        .expect("some name is free")
 }
 
 fn fresh(a: &TrainArgs) -> Result<Start> {
     let init = a.init.as_deref().map(checkpoint::load).transpose()?;
     let task = task_of(a, init.as_ref())?;
-    let run_dir = a.run_dir.clone().unwrap_or_else(|| {
-        PathBuf::from("runs").join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string())
-    });
+    let run_dir = a.run_dir.clone().unwrap_or_else(default_run_dir);
+    let settings = Settings::resolve(a, task);
     Ok(Start {
-        settings: Settings::resolve(a, task, &run_dir),
+        out: settings.outputs(&run_dir),
+        settings,
         run_dir,
         init,
         resumed: None,
@@ -205,8 +224,22 @@ fn resume(a: &TrainArgs, dir: &Path) -> Result<Start> {
             ),
         });
     }
-    let init = checkpoint::load(&dir.join(LAST_FILE))?;
+    let last = dir.join(LAST_FILE);
+    let init = checkpoint::load(&last)?;
+    check_task(settings.task, Some(&init))?;
+    if init.metadata.get("epoch") != Some(&state.epoch.to_string()) {
+        return Err(Error::Checkpoint {
+            path: last,
+            message: format!(
+                "is from epoch {}, but {STATE_FILE} is after epoch {}: the two files do not \
+                 belong together",
+                init.metadata.get("epoch").map_or("?", String::as_str),
+                state.epoch
+            ),
+        });
+    }
     Ok(Start {
+        out: settings.outputs(dir),
         settings,
         run_dir: dir.to_path_buf(),
         init: Some(init),
@@ -215,20 +248,21 @@ fn resume(a: &TrainArgs, dir: &Path) -> Result<Start> {
 }
 
 /// Every output checked against the others and the inputs, then the run directory taken.
-fn claim_outputs(s: &Settings, run_dir: &Path) -> Result<RunLock> {
+fn claim_outputs(start: &Start) -> Result<RunLock> {
+    let (s, o, run_dir) = (&start.settings, &start.out, &start.run_dir);
     let (last, state) = (run_dir.join(LAST_FILE), run_dir.join(STATE_FILE));
     let outputs = [
         Named {
             flag: "--save",
-            path: &s.save,
+            path: &o.save,
         },
         Named {
             flag: "--metrics",
-            path: &s.metrics,
+            path: &o.metrics,
         },
         Named {
             flag: "--plot",
-            path: &s.plot,
+            path: &o.plot,
         },
         Named {
             flag: "--run-dir",
@@ -256,6 +290,10 @@ fn claim_outputs(s: &Settings, run_dir: &Path) -> Result<RunLock> {
         });
     }
     let lock = RunLock::acquire(run_dir, "--run-dir")?;
+    inputs.push(Named {
+        flag: "--run-dir (its lock file)",
+        path: lock.path(),
+    });
     check_outputs(&outputs, &inputs)?;
     Ok(lock)
 }
@@ -333,10 +371,16 @@ struct Progress {
     best: f64,
     csv: String,
     elapsed0: f64,
+    data: u64,
 }
 
 impl Progress {
-    fn new(n: usize, resumed: Option<&RunState>) -> Result<Self> {
+    fn new(p: &Prepared, resumed: Option<&RunState>) -> Result<Self> {
+        let n = p.train.tokens.len();
+        let data = fingerprint([
+            (&p.train.tokens[..], &p.train.targets[..]),
+            (&p.eval.tokens[..], &p.eval.targets[..]),
+        ]);
         let Some(r) = resumed else {
             return Ok(Self {
                 epoch: 0,
@@ -345,13 +389,15 @@ impl Progress {
                 best: -1.0,
                 csv: String::from("epoch,loss,accuracy,seconds\n"),
                 elapsed0: 0.0,
+                data,
             });
         };
-        if r.order.len() != n || r.order.iter().any(|&i| i as usize >= n) {
+        if r.data != data || r.order.len() != n || r.order.iter().any(|&i| i as usize >= n) {
             return Err(Error::InvalidArgument {
                 op: "--resume",
                 message: format!(
-                    "the run trained on {} examples, the data now has {n}: the data changed",
+                    "the data changed since the run began ({} training examples then, {n} now, \
+                     or the same count with other contents)",
                     r.order.len()
                 ),
             });
@@ -363,6 +409,7 @@ impl Progress {
             best: r.best,
             csv: r.metrics.clone(),
             elapsed0: r.elapsed,
+            data,
         })
     }
 }
@@ -447,7 +494,8 @@ fn write_epoch(
         model.cfg.rnn.cell.torch_name().to_uppercase(),
         model.describe()
     );
-    let format = crate::cli::plot::check_extension(&s.plot, "--plot")?;
+    let o = &start.out;
+    let format = crate::cli::plot::check_extension(&o.plot, "--plot")?;
     let plot = crate::cli::plot::accuracy_plot(format, &title, &pr.history)?;
     let params = model.params()?;
     let acc = pr.history.last().map_or(0.0, |h| h.1);
@@ -468,7 +516,7 @@ fn write_epoch(
     let last_path = start.run_dir.join(LAST_FILE);
     let last = checkpoint::to_bytes(&last_path, cfg, classes, &params, &meta)?;
     let best = improved
-        .then(|| checkpoint::to_bytes(&s.save, cfg, classes, &params, &meta))
+        .then(|| checkpoint::to_bytes(&o.save, cfg, classes, &params, &meta))
         .transpose()?;
     let (m, v, step) = model.optimizer_state()?;
     let state = RunState {
@@ -482,17 +530,18 @@ fn write_epoch(
         best: pr.best,
         metrics: pr.csv.clone(),
         elapsed,
+        data: pr.data,
     }
     .to_bytes();
     let state_path = start.run_dir.join(STATE_FILE);
     let mut files: Vec<(&Path, &[u8])> = vec![
-        (&s.metrics, pr.csv.as_bytes()),
-        (&s.plot, &plot),
+        (&o.metrics, pr.csv.as_bytes()),
+        (&o.plot, &plot),
         (&last_path, &last),
         (&state_path, &state),
     ];
     if let Some(b) = &best {
-        files.insert(2, (&s.save, b));
+        files.insert(2, (&o.save, b));
     }
     crate::output::write_group(&files)
 }
@@ -505,7 +554,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     };
     let s = &start.settings;
     let p = prepare::prepare(s, start.init.as_ref())?;
-    let _lock = claim_outputs(s, &start.run_dir)?;
+    let _lock = claim_outputs(&start)?;
     let mut model = build_model(&a, &start, &p)?;
     println!("{}", describe_model(&model.cfg, model.layout.len));
     println!(
@@ -517,7 +566,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         s.epochs
     );
     println!("run: {}", start.run_dir.display());
-    let mut pr = Progress::new(p.train.tokens.len(), start.resumed.as_ref())?;
+    let mut pr = Progress::new(&p, start.resumed.as_ref())?;
     if pr.epoch > 0 {
         println!("resuming after epoch {} of {}", pr.epoch, s.epochs);
     }
@@ -568,9 +617,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
         "best {} accuracy {:.2}% at epoch {best_epoch}; checkpoint {}, metrics {}, plot {}",
         p.eval_name,
         pr.best,
-        s.save.display(),
-        s.metrics.display(),
-        s.plot.display()
+        start.out.save.display(),
+        start.out.metrics.display(),
+        start.out.plot.display()
     );
     Ok(())
 }

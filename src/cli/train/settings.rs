@@ -148,7 +148,8 @@ pub struct TrainArgs {
     pub device: BackendArgs,
 }
 
-/// A run's settings, every default filled in and every path absolute: what `--resume` reuses.
+/// A run's settings, every default filled in and every given path absolute: what `--resume`
+/// reuses.
 /// The architecture is that of the run's checkpoint, not stored here.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
@@ -167,10 +168,20 @@ pub struct Settings {
     pub no_shuffle: bool,
     pub max_len: usize,
     pub init: Option<PathBuf>,
+    /// Outputs given by flag; `None` is the default file in the run directory, wherever that
+    /// directory is by the time the run resumes.
+    pub save: Option<PathBuf>,
+    pub metrics: Option<PathBuf>,
+    pub plot: Option<PathBuf>,
+    pub strict: bool,
+}
+
+/// A run's three outputs, resolved.
+#[derive(Clone, Debug)]
+pub struct Outputs {
     pub save: PathBuf,
     pub metrics: PathBuf,
     pub plot: PathBuf,
-    pub strict: bool,
 }
 
 fn invalid(flag: &'static str, message: impl Into<String>) -> Error {
@@ -241,6 +252,29 @@ impl TrainArgs {
         if let Some(p) = &self.plot {
             crate::cli::plot::check_extension(p, "--plot")?;
         }
+        let paths = [
+            ("--data", &self.data),
+            ("--test", &self.test),
+            ("--init", &self.init),
+            ("--resume", &self.resume),
+            ("--run-dir", &self.run_dir),
+            ("--save", &self.save),
+            ("--metrics", &self.metrics),
+            ("--plot", &self.plot),
+        ];
+        for (flag, p) in paths {
+            if let Some(p) = p
+                && p.to_str().is_none()
+            {
+                return Err(invalid(
+                    flag,
+                    format!(
+                        "{}: expected a path in UTF-8 (a run records its paths as text)",
+                        p.display()
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -272,7 +306,7 @@ pub fn absolute(path: &Path) -> PathBuf {
 
 impl Settings {
     /// Defaults filled in for `task`, outputs placed in `run_dir`.
-    pub fn resolve(a: &TrainArgs, task: TaskArg, run_dir: &Path) -> Self {
+    pub fn resolve(a: &TrainArgs, task: TaskArg) -> Self {
         let (data, test, dropout) = match task {
             TaskArg::Names => (
                 "data/names_train.csv.gz",
@@ -285,9 +319,6 @@ impl Settings {
             ),
             // The phrases' sub-phrases are learnt by heart within three epochs without dropout.
             TaskArg::Sentiment => ("data/sentiment_train.tsv.gz", a.test.clone(), 0.5),
-        };
-        let out = |p: &Option<PathBuf>, name: &str| {
-            absolute(&p.clone().unwrap_or_else(|| run_dir.join(name)))
         };
         Self {
             task,
@@ -305,10 +336,21 @@ impl Settings {
             no_shuffle: a.no_shuffle,
             max_len: a.max_len.unwrap_or(DEFAULT_MAX_LEN),
             init: a.init.as_deref().map(absolute),
-            save: out(&a.save, "best.safetensors"),
-            metrics: out(&a.metrics, "metrics.csv"),
-            plot: out(&a.plot, "accuracy.svg"),
+            save: a.save.as_deref().map(absolute),
+            metrics: a.metrics.as_deref().map(absolute),
+            plot: a.plot.as_deref().map(absolute),
             strict: a.strict,
+        }
+    }
+
+    /// The outputs, the defaults inside `run_dir`.
+    pub fn outputs(&self, run_dir: &Path) -> Outputs {
+        let pick =
+            |p: &Option<PathBuf>, name: &str| p.clone().unwrap_or_else(|| run_dir.join(name));
+        Outputs {
+            save: pick(&self.save, "best.safetensors"),
+            metrics: pick(&self.metrics, "metrics.csv"),
+            plot: pick(&self.plot, "accuracy.svg"),
         }
     }
 

@@ -36,6 +36,26 @@ pub struct RunState {
     pub metrics: String,
     /// Seconds of training so far.
     pub elapsed: f64,
+    /// [`fingerprint`] of the encoded data, so that a resumed run trains on the same data.
+    pub data: u64,
+}
+
+/// FNV-1a over the token ids and targets of `sets`: a check that data did not change.
+pub fn fingerprint<'a>(sets: impl IntoIterator<Item = (&'a [Vec<u32>], &'a [i32])>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |x: u32| {
+        for b in x.to_le_bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for (tokens, targets) in sets {
+        for seq in tokens {
+            eat(seq.len() as u32);
+            seq.iter().for_each(|&t| eat(t));
+        }
+        targets.iter().for_each(|&t| eat(t as u32));
+    }
+    h
 }
 
 fn bad(path: &Path, message: impl Into<String>) -> Error {
@@ -68,6 +88,7 @@ impl RunState {
             ("best", self.best.to_bits().to_string()),
             ("metrics", self.metrics.clone()),
             ("elapsed", self.elapsed.to_bits().to_string()),
+            ("data_fingerprint", self.data.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -147,6 +168,7 @@ impl RunState {
             best: f64::from_bits(num("best")?),
             metrics: get("metrics")?.clone(),
             elapsed: f64::from_bits(num("elapsed")?),
+            data: num("data_fingerprint")?,
         })
     }
 }
