@@ -6,6 +6,7 @@ mod common;
 mod checkpoint;
 mod commands;
 mod data;
+mod inputs;
 mod reliability;
 mod resume;
 mod sentiment;
