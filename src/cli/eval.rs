@@ -9,9 +9,8 @@ use clap::Args;
 use super::BackendArgs;
 use super::train::{argmax_rows, encode, predict_all};
 use crate::checkpoint;
-use crate::cli::train::check_len;
+use crate::cli::train::{check_len, encode_phrases};
 use crate::cpu::adam::AdamConfig;
-use crate::data::Source;
 use crate::data::{names, sentiment};
 use crate::model::classifier::Classifier;
 use crate::output::check::{Named, check_outputs};
@@ -196,16 +195,7 @@ fn eval_phrases(a: &EvalArgs, ck: &checkpoint::Checkpoint, vocab: &sentiment::Vo
         .clone()
         .or_else(|| (!labelled).then(|| PathBuf::from("submission.csv")));
     check_eval_outputs(a, &path, submission.as_ref())?;
-    let mut tokens: Vec<Vec<u32>> = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let t = vocab.encode(&r.text);
-        let src = Source {
-            path: path.clone(),
-            line: r.line,
-        };
-        check_len(&src, t.len(), a.max_len, "words")?;
-        tokens.push(t);
-    }
+    let tokens = encode_phrases(&path, &rows, vocab, a.max_len)?;
     let t_max = tokens.iter().map(Vec::len).max().unwrap_or(1);
     let b = a.batch_size.min(tokens.len());
     let mut m = open(ck, &a.device, t_max, b)?;

@@ -11,7 +11,7 @@ mod prepare;
 mod settings;
 mod state;
 
-pub use prepare::{Encoded, argmax_rows, check_len, encode, predict_all};
+pub use prepare::{Encoded, argmax_rows, check_len, encode, encode_phrases, predict_all};
 pub use settings::{CellArg, DEFAULT_MAX_LEN, Nonlinearity, Outputs, Settings, TaskArg, TrainArgs};
 pub use state::{LAST_FILE, RunState, STATE_FILE, fingerprint};
 

@@ -174,16 +174,7 @@ pub fn prepare_sentiment(s: &Settings, init: Option<&Checkpoint>) -> Result<Prep
         Some(ck) => ck.vocab.clone().expect("checked: a word model"),
         None => build_vocab(&rows, &tr, s)?,
     };
-    let mut tokens = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let t = vocab.encode(&r.text);
-        let src = Source {
-            path: data.clone(),
-            line: r.line,
-        };
-        check_len(&src, t.len(), s.max_len, "words")?;
-        tokens.push(t);
-    }
+    let tokens = encode_phrases(data, &rows, &vocab, s.max_len)?;
     let encode_rows = |idx: &[usize]| Encoded {
         tokens: idx.iter().map(|&i| tokens[i].clone()).collect(),
         targets: idx
@@ -225,6 +216,26 @@ pub fn prepare_sentiment(s: &Settings, init: Option<&Checkpoint>) -> Result<Prep
         unit: "phrases",
         eval_name: "validation",
     })
+}
+
+/// Word ids of every phrase of `path`; one over `max_len` words is an error naming its line.
+pub fn encode_phrases(
+    path: &Path,
+    rows: &[sentiment::Phrase],
+    vocab: &Vocab,
+    max_len: usize,
+) -> Result<Vec<Vec<u32>>> {
+    rows.iter()
+        .map(|r| {
+            let t = vocab.encode(&r.text);
+            let src = Source {
+                path: path.to_path_buf(),
+                line: r.line,
+            };
+            check_len(&src, t.len(), max_len, "words")?;
+            Ok(t)
+        })
+        .collect()
 }
 
 /// The task's data.
