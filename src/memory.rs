@@ -37,6 +37,14 @@ pub fn human(bytes: f64) -> String {
 
 /// Fail unless `bytes` (a float, so that absurd sizes do not overflow) fit the budget.
 pub fn check(what: &str, bytes: f64, hint: &str) -> Result<()> {
+    if let Ok(v) = std::env::var(BUDGET_ENV)
+        && v.trim().parse::<u64>().is_err()
+    {
+        return Err(Error::InvalidArgument {
+            op: BUDGET_ENV,
+            message: format!("{v:?} is not a whole number of bytes"),
+        });
+    }
     let budget = budget();
     if bytes > budget as f64 {
         return Err(Error::Memory {

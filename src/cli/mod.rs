@@ -71,10 +71,19 @@ fn auto_backend(adapter: Option<&str>) -> Result<(Backend, String)> {
             return Ok((
                 Backend::Cpu,
                 format!(
-                    "backend: cpu (--backend auto: the only adapter wgpu finds, {}, emulates a \
-                     GPU on the CPU, where the native CPU backend is faster; --backend gpu \
-                     uses it)",
-                    names.join(", ")
+                    "backend: cpu (--backend auto: {} wgpu finds, {}, {} a GPU on the CPU, \
+                     where the native CPU backend is faster; --backend gpu uses it)",
+                    if names.len() == 1 {
+                        "the only adapter"
+                    } else {
+                        "every adapter"
+                    },
+                    names.join(", "),
+                    if names.len() == 1 {
+                        "emulates"
+                    } else {
+                        "emulate"
+                    }
                 ),
             ));
         }

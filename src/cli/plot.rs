@@ -45,6 +45,7 @@ fn err(e: impl std::fmt::Display) -> Error {
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
+    y_label: &str,
     accuracy: &[(usize, f64)],
 ) -> Result<()> {
     root.fill(&WHITE).map_err(err)?;
@@ -55,7 +56,11 @@ fn draw<DB: DrawingBackend>(
         .fold(100.0, f64::min)
         .min(50.0)
         .floor();
-    let best = accuracy.iter().max_by(|a, b| a.1.total_cmp(&b.1)).copied();
+    // The first of tied epochs, as the best checkpoint keeps it.
+    let best = accuracy
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        .copied();
     let caption = match best {
         Some((bx, by)) => format!("{title}: best {by:.2}% at epoch {bx}"),
         None => title.to_string(),
@@ -70,7 +75,7 @@ fn draw<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc("epoch")
-        .y_desc("test accuracy (%)")
+        .y_desc(format!("{y_label} (%)"))
         .draw()
         .map_err(err)?;
     chart
@@ -105,7 +110,13 @@ fn register_font() -> Result<()> {
 }
 
 /// The plot's file contents in `format`.
-pub fn accuracy_plot(format: Format, title: &str, accuracy: &[(usize, f64)]) -> Result<Vec<u8>> {
+/// `y_label`: "test accuracy" or "validation accuracy".
+pub fn accuracy_plot(
+    format: Format,
+    title: &str,
+    y_label: &str,
+    accuracy: &[(usize, f64)],
+) -> Result<Vec<u8>> {
     register_font()?;
     match format {
         Format::Svg => {
@@ -113,6 +124,7 @@ pub fn accuracy_plot(format: Format, title: &str, accuracy: &[(usize, f64)]) -> 
             draw(
                 &SVGBackend::with_string(&mut svg, SIZE).into_drawing_area(),
                 title,
+                y_label,
                 accuracy,
             )?;
             Ok(svg.into_bytes())
@@ -122,6 +134,7 @@ pub fn accuracy_plot(format: Format, title: &str, accuracy: &[(usize, f64)]) -> 
             draw(
                 &BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area(),
                 title,
+                y_label,
                 accuracy,
             )?;
             let mut out = Vec::new();

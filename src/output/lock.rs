@@ -116,7 +116,10 @@ impl Drop for RunLock {
     fn drop(&mut self) {
         // Removed while still locked; the lock itself goes with the file handle.
         let mut guard = cleanup::lock();
-        let _ = std::fs::remove_file(&self.path);
+        // Only our own file: a run started after this folder moved may own the path now.
+        if still_there(&self._file, &self.path) {
+            let _ = std::fs::remove_file(&self.path);
+        }
         guard.unregister(&self.path);
     }
 }

@@ -114,6 +114,13 @@ fn two_epochs_then_resume_equals_four_in_one_go() {
         assert_eq!(last.metadata["epoch"], "4");
         let state = gpu_rnn::cli::train::RunState::load(&full).unwrap();
         assert_eq!((state.epoch, state.m.len()), (4, last.params.len()));
+        // A fresh run into a folder that holds a run would replace it.
+        let mut a = base.clone();
+        a.extend(["--epochs", "1", "--run-dir", &fs]);
+        super::commands::fails_with(
+            &gpu_rnn(&a, &[]),
+            "already holds a run (train_state.safetensors); continue it with --resume",
+        );
         let o = gpu_rnn(&["train", "--resume", &fs], &[]);
         super::commands::fails_with(&o, "has trained 4 epoch(s) of 4");
     }

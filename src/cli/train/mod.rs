@@ -46,6 +46,8 @@ struct Start {
     out: Outputs,
     init: Option<checkpoint::Checkpoint>,
     resumed: Option<RunState>,
+    /// A resumed run holds its folder from before it reads the state.
+    lock: Option<RunLock>,
 }
 
 /// The task a fresh run learns: `--task`, else a word checkpoint's or a `.tsv` file's.
@@ -99,11 +101,17 @@ fn fresh(a: &TrainArgs) -> Result<Start> {
         run_dir,
         init,
         resumed: None,
+        lock: None,
     })
 }
 
 fn resume(a: &TrainArgs, dir: &Path) -> Result<Start> {
+    let lock = RunLock::acquire(dir, "--resume")?;
     let state = RunState::load(dir)?;
+    state.settings.check().map_err(|e| Error::Checkpoint {
+        path: dir.join(STATE_FILE),
+        message: format!("its settings are damaged: {e}"),
+    })?;
     let conflicts = state.settings.conflicts(a);
     if !conflicts.is_empty() {
         return Err(Error::InvalidArgument {
@@ -147,11 +155,12 @@ fn resume(a: &TrainArgs, dir: &Path) -> Result<Start> {
         run_dir: dir.to_path_buf(),
         init: Some(init),
         resumed: Some(state),
+        lock: Some(lock),
     })
 }
 
 /// Every output checked against the others and the inputs, then the run directory taken.
-fn claim_outputs(start: &Start) -> Result<RunLock> {
+fn claim_outputs(start: &Start, held: Option<RunLock>) -> Result<RunLock> {
     let (s, o, run_dir) = (&start.settings, &start.out, &start.run_dir);
     let (last, state) = (run_dir.join(LAST_FILE), run_dir.join(STATE_FILE));
     let outputs = [
@@ -192,7 +201,23 @@ fn claim_outputs(start: &Start) -> Result<RunLock> {
             path: i,
         });
     }
-    let lock = RunLock::acquire(run_dir, "--run-dir")?;
+    let lock = match held {
+        Some(l) => l,
+        None => {
+            let l = RunLock::acquire(run_dir, "--run-dir")?;
+            if state.exists() {
+                return Err(Error::Output {
+                    path: run_dir.clone(),
+                    message: format!(
+                        "--run-dir already holds a run ({STATE_FILE}); continue it with \
+                         --resume {}, or pick another --run-dir",
+                        run_dir.display()
+                    ),
+                });
+            }
+            l
+        }
+    };
     inputs.push(Named {
         flag: "--run-dir (its lock file)",
         path: lock.path(),
@@ -399,7 +424,8 @@ fn write_epoch(
     );
     let o = &start.out;
     let format = crate::cli::plot::check_extension(&o.plot, "--plot")?;
-    let plot = crate::cli::plot::accuracy_plot(format, &title, &pr.history)?;
+    let y_label = format!("{} accuracy", p.eval_name);
+    let plot = crate::cli::plot::accuracy_plot(format, &title, &y_label, &pr.history)?;
     let params = model.params()?;
     let acc = pr.history.last().map_or(0.0, |h| h.1);
     let mut meta = vec![
@@ -451,13 +477,14 @@ fn write_epoch(
 
 pub fn run(a: TrainArgs) -> Result<()> {
     a.check_ranges()?;
-    let start = match &a.resume {
+    let mut start = match &a.resume {
         Some(dir) => resume(&a, dir)?,
         None => fresh(&a)?,
     };
+    let held = start.lock.take();
     let s = &start.settings;
     let p = prepare::prepare(s, start.init.as_ref())?;
-    let _lock = claim_outputs(&start)?;
+    let _lock = claim_outputs(&start, held)?;
     let mut model = build_model(&a, &start, &p)?;
     println!("{}", describe_model(&model.cfg, model.layout.len));
     println!(

@@ -343,6 +343,35 @@ impl Settings {
         }
     }
 
+    /// The same ranges as the flags', for settings read back from a run directory.
+    pub fn check(&self) -> Result<()> {
+        let finite = |ok: bool, flag: &'static str, v: f64| {
+            if ok {
+                Ok(())
+            } else {
+                Err(invalid(flag, format!("out of range: {v}")))
+            }
+        };
+        finite(self.lr.is_finite() && self.lr > 0.0, "--lr", self.lr)?;
+        finite(
+            self.clip.is_finite() && self.clip >= 0.0,
+            "--clip",
+            self.clip.into(),
+        )?;
+        let f = self.val_fraction;
+        finite(f > 0.0 && f < 1.0, "--val-fraction", f)?;
+        probability("--dropout", Some(self.dropout))?;
+        probability("--embed-dropout", Some(self.embed_dropout))?;
+        in_range("--batch-size", Some(self.batch_size), usize::MAX)?;
+        in_range("--epochs", Some(self.epochs), 1_000_000)?;
+        in_range("--min-count", Some(self.min_count), usize::MAX)?;
+        in_range("--max-len", Some(self.max_len), 1 << 20)?;
+        if self.task == TaskArg::Names && self.test.is_none() {
+            return Err(invalid("--test", "a names run needs its test file"));
+        }
+        Ok(())
+    }
+
     /// The outputs, the defaults inside `run_dir`.
     pub fn outputs(&self, run_dir: &Path) -> Outputs {
         let pick =
@@ -362,7 +391,11 @@ impl Settings {
             .into_iter()
             .filter_map(|(k, v)| {
                 let s = saved.get(&k)?;
-                (*s != v).then(|| format!("--{} {v} (the run: {s})", k.replace('_', "-")))
+                let was = match s {
+                    serde_json::Value::Null => "not given".to_string(),
+                    s => s.to_string(),
+                };
+                (*s != v).then(|| format!("--{} {v} (the run: {was})", k.replace('_', "-")))
             })
             .collect()
     }
