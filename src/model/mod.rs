@@ -9,4 +9,5 @@ pub mod params;
 pub mod plan;
 pub mod rnn;
 pub mod rnn_config;
+pub mod schedule;
 pub mod tagger;

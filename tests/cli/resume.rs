@@ -342,3 +342,93 @@ fn an_ignored_hangup_stays_ignored() {
     assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
     check_left_behind(&dir.path().join("r"));
 }
+
+/// `--lr-schedule`: the rate of each epoch as PyTorch's schedulers give it, and a cosine run
+/// resumed halfway equals one in a single go (T_max fixed by `--lr-t-max`).
+#[test]
+fn lr_schedules_step_per_epoch_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tr, te) = small_data(dir.path());
+    let run = |name: &str| s(&dir.path().join(name));
+    let (one, half) = (run("one"), run("half"));
+    let mut a = run_args(&tr, &te, "cpu");
+    a.extend([
+        "--lr",
+        "0.01",
+        "--lr-schedule",
+        "cosine",
+        "--epochs",
+        "4",
+        "--run-dir",
+        &one,
+    ]);
+    let o = gpu_rnn(&a, &[]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    for lr in [
+        "lr 1.0000e-2",
+        "lr 8.5355e-3",
+        "lr 5.0000e-3",
+        "lr 1.4645e-3",
+    ] {
+        assert!(out.contains(lr), "{lr} missing: {out}");
+    }
+    let mut a = run_args(&tr, &te, "cpu");
+    a.extend([
+        "--lr",
+        "0.01",
+        "--lr-schedule",
+        "cosine",
+        "--lr-t-max",
+        "4",
+        "--epochs",
+        "2",
+        "--run-dir",
+        &half,
+    ]);
+    assert!(gpu_rnn(&a, &[]).status.success());
+    let o = gpu_rnn(&["train", "--resume", &half, "--epochs", "4"], &[]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert_eq!(metrics(Path::new(&one)), metrics(Path::new(&half)));
+    let bytes = |d: &str| std::fs::read(Path::new(d).join("last.safetensors")).unwrap();
+    assert!(bytes(&one) == bytes(&half), "cosine resume differs");
+    let mut a = run_args(&tr, &te, "cpu");
+    let step = run("step");
+    a.extend([
+        "--lr-schedule",
+        "step",
+        "--lr-step-size",
+        "2",
+        "--lr-gamma",
+        "0.5",
+        "--epochs",
+        "3",
+        "--run-dir",
+        &step,
+    ]);
+    let (out, _) = text(&gpu_rnn(&a, &[]));
+    assert!(out.contains("(×0.5 every 2 epochs)"), "{out}");
+    let lrs: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split(", lr ").nth(1)?.split(',').next())
+        .collect();
+    assert_eq!(lrs, ["1.0000e-3", "1.0000e-3", "5.0000e-4"]);
+    for (flags, want) in [
+        (
+            vec!["--lr-gamma", "0.5"],
+            "--lr-step-size and --lr-gamma for --lr-schedule step",
+        ),
+        (
+            vec!["--lr-schedule", "step", "--lr-gamma", "nan"],
+            "--lr-gamma: expected a finite factor above 0",
+        ),
+        (
+            vec!["--lr-schedule", "cosine", "--lr-min", "1"],
+            "--lr-min: expected a finite rate from 0 to --lr",
+        ),
+    ] {
+        let mut a = vec!["train", "--data", &tr];
+        a.extend(flags);
+        super::commands::fails_with(&gpu_rnn(&a, &[]), want);
+    }
+}

@@ -12,7 +12,9 @@ mod settings;
 mod state;
 
 pub use prepare::{Encoded, argmax_rows, check_len, encode, encode_phrases, predict_all};
-pub use settings::{CellArg, DEFAULT_MAX_LEN, Nonlinearity, Outputs, Settings, TaskArg, TrainArgs};
+pub use settings::{
+    CellArg, DEFAULT_MAX_LEN, Nonlinearity, Outputs, ScheduleArg, Settings, TaskArg, TrainArgs,
+};
 pub use state::{LAST_FILE, RunState, STATE_FILE, fingerprint};
 
 use std::io::IsTerminal;
@@ -26,6 +28,7 @@ use crate::checkpoint;
 use crate::cpu::adam::AdamConfig;
 use crate::data::sentiment;
 use crate::model::classifier::{Batch, Classifier, ClassifierConfig};
+use crate::model::schedule::LrSchedule;
 use crate::output::check::{Named, check_outputs};
 use crate::output::lock::RunLock;
 use crate::{Error, Result};
@@ -376,6 +379,7 @@ fn train_epoch(
     let lens: Vec<usize> = tr.tokens.iter().map(Vec::len).collect();
     let bucket = s.task == TaskArg::Sentiment && !s.no_shuffle;
     let b = s.batch_size.min(tr.tokens.len());
+    model.opt.adam.lr = s.schedule().lr(s.lr, epoch - 1);
     let batches = prepare::epoch_batches(&pr.order, &lens, b, bucket, &mut rng);
     let bar = std::io::stdout()
         .is_terminal()
@@ -488,11 +492,20 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let mut model = build_model(&a, &start, &p)?;
     println!("{}", describe_model(&model.cfg, model.layout.len));
     println!(
-        "data: {}, {} classes; batch {}, Adam lr {}, {} epochs",
+        "data: {}, {} classes; batch {}, Adam lr {}{}, {} epochs",
         p.describe,
         p.classes.len(),
         s.batch_size.min(p.train.tokens.len()),
         s.lr,
+        match s.schedule() {
+            LrSchedule::Constant => String::new(),
+            LrSchedule::Cosine { t_max, eta_min } => {
+                format!(" (cosine to {eta_min} over {t_max} epochs)")
+            }
+            LrSchedule::Step { step_size, gamma } => {
+                format!(" (×{gamma} every {step_size} epochs)")
+            }
+        },
         s.epochs
     );
     println!("run: {}", start.run_dir.display());
@@ -519,8 +532,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
             .count();
         let acc = 100.0 * correct as f64 / te.targets.len() as f64;
         let secs = pr.elapsed0 + clock.elapsed().as_secs_f64();
+        let lr = match s.schedule() {
+            LrSchedule::Constant => String::new(),
+            sched => format!(", lr {:.4e}", sched.lr(s.lr, pr.epoch - 1)),
+        };
         println!(
-            "{} Epoch {}/{}: loss {loss:.4}, {} accuracy {correct}/{} ({acc:.2}%), {:.0} {}/s",
+            "{} Epoch {}/{}: loss {loss:.4}{lr}, {} accuracy {correct}/{} ({acc:.2}%), {:.0} {}/s",
             elapsed(secs),
             pr.epoch,
             s.epochs,

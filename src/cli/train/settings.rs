@@ -9,6 +9,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::BackendArgs;
+use crate::model::schedule::LrSchedule;
 use crate::{Error, Result};
 
 /// `--cell`.
@@ -38,6 +39,21 @@ pub enum TaskArg {
     /// a held-out 20% of the sentences.
     Sentiment,
 }
+
+/// `--lr-schedule`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleArg {
+    /// The same rate every epoch.
+    Constant,
+    /// CosineAnnealingLR(T_max = --lr-t-max, eta_min = --lr-min), stepped every epoch.
+    Cosine,
+    /// StepLR(step_size = --lr-step-size, gamma = --lr-gamma), stepped every epoch.
+    Step,
+}
+
+/// Adam's learning rate unless `--lr` says otherwise (PyTorch's default).
+pub const DEFAULT_LR: f64 = 1e-3;
 
 /// The longest sequence accepted by default, in tokens (characters of a name, words of a
 /// phrase): the data sets' longest are 19 and 52.
@@ -105,6 +121,22 @@ pub struct TrainArgs {
     /// Adam's learning rate, finite and above 0 [default: 0.001].
     #[arg(long, allow_hyphen_values = true)]
     pub lr: Option<f64>,
+    /// How the learning rate changes from epoch to epoch, as PyTorch's schedulers stepped once
+    /// per epoch [default: constant].
+    #[arg(long, value_enum)]
+    pub lr_schedule: Option<ScheduleArg>,
+    /// Cosine: the epochs of one half cosine, T_max [default: --epochs].
+    #[arg(long)]
+    pub lr_t_max: Option<usize>,
+    /// Cosine: the rate it ends at, eta_min [default: 0].
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr_min: Option<f64>,
+    /// Step: epochs between decays, step_size [default: 10].
+    #[arg(long)]
+    pub lr_step_size: Option<usize>,
+    /// Step: the factor of each decay, gamma [default: 0.1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr_gamma: Option<f64>,
     /// Clip the global gradient norm to this; 0 = off [default: 0].
     #[arg(long, allow_hyphen_values = true)]
     pub clip: Option<f32>,
@@ -163,6 +195,11 @@ pub struct Settings {
     pub batch_size: usize,
     pub epochs: usize,
     pub lr: f64,
+    pub lr_schedule: ScheduleArg,
+    pub lr_t_max: usize,
+    pub lr_min: f64,
+    pub lr_step_size: usize,
+    pub lr_gamma: f64,
     pub clip: f32,
     pub seed: u64,
     pub no_shuffle: bool,
@@ -242,6 +279,7 @@ impl TrainArgs {
         }
         probability("--dropout", self.dropout)?;
         probability("--embed-dropout", self.embed_dropout)?;
+        self.check_schedule()?;
         in_range("--batch-size", self.batch_size, usize::MAX)?;
         in_range("--epochs", self.epochs, 1_000_000)?;
         in_range("--min-count", self.min_count, usize::MAX)?;
@@ -274,6 +312,39 @@ impl TrainArgs {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// The schedule's flags: in range, and only those of the schedule chosen.
+    fn check_schedule(&self) -> Result<()> {
+        in_range("--lr-t-max", self.lr_t_max, 1_000_000)?;
+        in_range("--lr-step-size", self.lr_step_size, 1_000_000)?;
+        if let Some(g) = self.lr_gamma
+            && !(g.is_finite() && g > 0.0)
+        {
+            return Err(invalid(
+                "--lr-gamma",
+                format!("expected a finite factor above 0, got {g}"),
+            ));
+        }
+        if let Some(m) = self.lr_min
+            && !(m.is_finite() && m >= 0.0 && m <= self.lr.unwrap_or(DEFAULT_LR))
+        {
+            return Err(invalid(
+                "--lr-min",
+                format!("expected a finite rate from 0 to --lr, got {m}"),
+            ));
+        }
+        let which = self.lr_schedule.unwrap_or(ScheduleArg::Constant);
+        let cosine = self.lr_t_max.is_some() || self.lr_min.is_some();
+        let step = self.lr_step_size.is_some() || self.lr_gamma.is_some();
+        if (cosine && which != ScheduleArg::Cosine) || (step && which != ScheduleArg::Step) {
+            return Err(invalid(
+                "--lr-schedule",
+                "--lr-t-max and --lr-min are for --lr-schedule cosine, --lr-step-size and \
+                 --lr-gamma for --lr-schedule step",
+            ));
         }
         Ok(())
     }
@@ -330,7 +401,12 @@ impl Settings {
             embed_dropout: a.embed_dropout.unwrap_or(dropout),
             batch_size: a.batch_size.unwrap_or(256),
             epochs: a.epochs.unwrap_or(20),
-            lr: a.lr.unwrap_or(1e-3),
+            lr: a.lr.unwrap_or(DEFAULT_LR),
+            lr_schedule: a.lr_schedule.unwrap_or(ScheduleArg::Constant),
+            lr_t_max: a.lr_t_max.or(a.epochs).unwrap_or(20),
+            lr_min: a.lr_min.unwrap_or(0.0),
+            lr_step_size: a.lr_step_size.unwrap_or(10),
+            lr_gamma: a.lr_gamma.unwrap_or(0.1),
             clip: a.clip.unwrap_or(0.0),
             seed: a.seed.unwrap_or(0),
             no_shuffle: a.no_shuffle,
@@ -354,6 +430,15 @@ impl Settings {
         };
         finite(self.lr.is_finite() && self.lr > 0.0, "--lr", self.lr)?;
         finite(
+            self.lr_gamma.is_finite() && self.lr_gamma > 0.0,
+            "--lr-gamma",
+            self.lr_gamma,
+        )?;
+        let m = self.lr_min;
+        finite(m.is_finite() && (0.0..=self.lr).contains(&m), "--lr-min", m)?;
+        in_range("--lr-t-max", Some(self.lr_t_max), 1_000_000)?;
+        in_range("--lr-step-size", Some(self.lr_step_size), 1_000_000)?;
+        finite(
             self.clip.is_finite() && self.clip >= 0.0,
             "--clip",
             self.clip.into(),
@@ -370,6 +455,21 @@ impl Settings {
             return Err(invalid("--test", "a names run needs its test file"));
         }
         Ok(())
+    }
+
+    /// The learning-rate schedule.
+    pub fn schedule(&self) -> LrSchedule {
+        match self.lr_schedule {
+            ScheduleArg::Constant => LrSchedule::Constant,
+            ScheduleArg::Cosine => LrSchedule::Cosine {
+                t_max: self.lr_t_max,
+                eta_min: self.lr_min,
+            },
+            ScheduleArg::Step => LrSchedule::Step {
+                step_size: self.lr_step_size,
+                gamma: self.lr_gamma,
+            },
+        }
     }
 
     /// The outputs, the defaults inside `run_dir`.
