@@ -4,6 +4,7 @@
 
 pub mod names;
 pub mod sentiment;
+pub mod text;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

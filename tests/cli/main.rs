@@ -10,4 +10,5 @@ mod inputs;
 mod reliability;
 mod resume;
 mod sentiment;
+mod text;
 mod torch_parity;
