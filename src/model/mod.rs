@@ -2,6 +2,7 @@
 //! layers' forward and backward passes as programs of ops (see [`plan`]).
 
 pub mod classifier;
+pub mod classifier_config;
 pub mod linear;
 pub mod module;
 pub mod optim;

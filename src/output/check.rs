@@ -82,11 +82,7 @@ fn writable(out: Named) -> Result<Target> {
             let probe = super::temp_path(real);
             let mut guard = super::cleanup::lock();
             guard.register(&probe);
-            let _ = std::fs::remove_file(&probe);
-            let made = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&probe);
+            let made = super::create_temp(&probe);
             let _ = std::fs::remove_file(&probe);
             guard.unregister(&probe);
             made.map_err(|e| {

@@ -134,6 +134,16 @@ fn temp_path(real: &Path) -> PathBuf {
     folder(real).join(format!(".{name}.tmp-{}", std::process::id()))
 }
 
+/// A new, empty temporary file at `tmp`. A leftover there (of a process with the same pid) or
+/// a planted link is removed first, never followed.
+fn create_temp(tmp: &Path) -> std::io::Result<std::fs::File> {
+    let _ = std::fs::remove_file(tmp);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+}
+
 /// Write `bytes` to `path` (see the module doc), creating the parent folder if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_group(&[(path, bytes)])
@@ -202,13 +212,8 @@ fn stage(guard: &mut cleanup::Guard, real: &Path, bytes: &[u8]) -> Result<PathBu
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tmp = temp_path(real);
     guard.register(&tmp);
-    // A leftover of a process with the same pid, or a planted link: removed, never followed.
-    let _ = std::fs::remove_file(&tmp);
     let written = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let mut f = create_temp(&tmp)?;
         f.write_all(bytes)?;
         if let Ok(m) = std::fs::metadata(real) {
             f.set_permissions(m.permissions())?;

@@ -72,18 +72,7 @@ fn outputs_write_through_devices_and_links_and_never_replace_them() {
     let (tr, te) = small_data(dir.path());
     // A device is written through, and stays a device.
     if let Some(null) = mknod(dir.path(), "null", 1, 3) {
-        let o = train(
-            &tr,
-            &te,
-            &[
-                "--run-dir",
-                &s(&dir.path().join("r1")),
-                "--plot",
-                &format!("{}.svg", s(&null)),
-            ],
-        );
-        // `null.svg` is not the device: name the device itself through a link with .svg.
-        assert!(o.status.success(), "{}", text(&o).1);
+        // The plot names the device through a link ending in .svg; metrics name it directly.
         let link = dir.path().join("plot.svg");
         std::os::unix::fs::symlink(&null, &link).unwrap();
         let o = train(

@@ -8,11 +8,8 @@ use std::process::{Command, Stdio};
 use rand::{RngExt, SeedableRng};
 
 use super::commands::{gpu_rnn, small_data, text};
+use super::reliability::s;
 use crate::common::gpu;
-
-fn s(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
-}
 
 /// The run flags of these tests: dropout on, so that the dropout stream is resumed too.
 fn run_args<'a>(tr: &'a str, te: &'a str, backend: &'a str) -> Vec<&'a str> {

@@ -252,6 +252,12 @@ fn describe_model(cfg: &ClassifierConfig, params: usize) -> String {
     )
 }
 
+/// Sequences per batch: `--batch-size`, at most the training set, so that buffers are sized
+/// by the data.
+fn batch(s: &Settings, p: &Prepared) -> usize {
+    s.batch_size.min(p.train.tokens.len()).max(1)
+}
+
 /// The model on the backend, with its weights (and for a resumed run, Adam's state).
 fn build_model(a: &TrainArgs, start: &Start, p: &Prepared) -> Result<Classifier> {
     let s = &start.settings;
@@ -271,8 +277,7 @@ fn build_model(a: &TrainArgs, start: &Start, p: &Prepared) -> Result<Classifier>
         .map(Vec::len)
         .max()
         .unwrap_or(1);
-    // Buffers sized by the data: no batch is larger than the training set.
-    let b_max = s.batch_size.min(p.train.tokens.len()).max(1);
+    let b_max = batch(s, p);
     let backend = a.device.open()?;
     let adam = AdamConfig {
         lr: s.lr,
@@ -378,7 +383,7 @@ fn train_epoch(
     let tr = &p.train;
     let lens: Vec<usize> = tr.tokens.iter().map(Vec::len).collect();
     let bucket = s.task == TaskArg::Sentiment && !s.no_shuffle;
-    let b = s.batch_size.min(tr.tokens.len());
+    let b = batch(s, p);
     model.opt.adam.lr = s.schedule().lr(s.lr, epoch - 1);
     let batches = prepare::epoch_batches(&pr.order, &lens, b, bucket, &mut rng);
     let bar = std::io::stdout()
@@ -495,7 +500,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         "data: {}, {} classes; batch {}, Adam lr {}{}, {} epochs",
         p.describe,
         p.classes.len(),
-        s.batch_size.min(p.train.tokens.len()),
+        batch(s, &p),
         s.lr,
         match s.schedule() {
             LrSchedule::Constant => String::new(),
@@ -519,11 +524,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         let t0 = Instant::now();
         let loss = train_epoch(&mut model, s, &p, &mut pr)?;
         let train_secs = t0.elapsed().as_secs_f64();
-        let logits = predict_all(
-            &mut model,
-            &p.eval.tokens,
-            s.batch_size.min(p.train.tokens.len()),
-        )?;
+        let logits = predict_all(&mut model, &p.eval.tokens, batch(s, &p))?;
         let te = &p.eval;
         let correct = argmax_rows(&logits, model.cfg.classes)
             .iter()

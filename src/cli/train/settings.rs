@@ -250,9 +250,26 @@ fn probability(flag: &'static str, p: Option<f32>) -> Result<()> {
     }
 }
 
-impl TrainArgs {
-    /// Every numeric flag's range, before any file is read.
-    pub fn check_ranges(&self) -> Result<()> {
+/// The numeric settings, given as flags or read back from a run: one set of range rules
+/// for both (`None`: not given, nothing to check).
+struct Numbers {
+    lr: Option<f64>,
+    clip: Option<f32>,
+    val_fraction: Option<f64>,
+    dropout: Option<f32>,
+    embed_dropout: Option<f32>,
+    batch_size: Option<usize>,
+    epochs: Option<usize>,
+    min_count: Option<usize>,
+    max_len: Option<usize>,
+    lr_t_max: Option<usize>,
+    lr_min: Option<f64>,
+    lr_step_size: Option<usize>,
+    lr_gamma: Option<f64>,
+}
+
+impl Numbers {
+    fn check(&self) -> Result<()> {
         if let Some(lr) = self.lr
             && !(lr.is_finite() && lr > 0.0)
         {
@@ -279,11 +296,51 @@ impl TrainArgs {
         }
         probability("--dropout", self.dropout)?;
         probability("--embed-dropout", self.embed_dropout)?;
-        self.check_schedule()?;
+        if let Some(g) = self.lr_gamma
+            && !(g.is_finite() && g > 0.0)
+        {
+            return Err(invalid(
+                "--lr-gamma",
+                format!("expected a finite factor above 0, got {g}"),
+            ));
+        }
+        if let Some(m) = self.lr_min
+            && !(m.is_finite() && m >= 0.0 && m <= self.lr.unwrap_or(DEFAULT_LR))
+        {
+            return Err(invalid(
+                "--lr-min",
+                format!("expected a finite rate from 0 to --lr, got {m}"),
+            ));
+        }
         in_range("--batch-size", self.batch_size, usize::MAX)?;
         in_range("--epochs", self.epochs, 1_000_000)?;
         in_range("--min-count", self.min_count, usize::MAX)?;
         in_range("--max-len", self.max_len, 1 << 20)?;
+        in_range("--lr-t-max", self.lr_t_max, 1_000_000)?;
+        in_range("--lr-step-size", self.lr_step_size, 1_000_000)
+    }
+}
+
+impl TrainArgs {
+    /// Every numeric flag's range, before any file is read.
+    pub fn check_ranges(&self) -> Result<()> {
+        Numbers {
+            lr: self.lr,
+            clip: self.clip,
+            val_fraction: self.val_fraction,
+            dropout: self.dropout,
+            embed_dropout: self.embed_dropout,
+            batch_size: self.batch_size,
+            epochs: self.epochs,
+            min_count: self.min_count,
+            max_len: self.max_len,
+            lr_t_max: self.lr_t_max,
+            lr_min: self.lr_min,
+            lr_step_size: self.lr_step_size,
+            lr_gamma: self.lr_gamma,
+        }
+        .check()?;
+        self.check_schedule()?;
         in_range("--layers", self.layers, 4096)?;
         in_range("--hidden", self.hidden, 1 << 20)?;
         in_range("--embed", self.embed, 1 << 20)?;
@@ -316,26 +373,8 @@ impl TrainArgs {
         Ok(())
     }
 
-    /// The schedule's flags: in range, and only those of the schedule chosen.
+    /// Only the chosen schedule's flags.
     fn check_schedule(&self) -> Result<()> {
-        in_range("--lr-t-max", self.lr_t_max, 1_000_000)?;
-        in_range("--lr-step-size", self.lr_step_size, 1_000_000)?;
-        if let Some(g) = self.lr_gamma
-            && !(g.is_finite() && g > 0.0)
-        {
-            return Err(invalid(
-                "--lr-gamma",
-                format!("expected a finite factor above 0, got {g}"),
-            ));
-        }
-        if let Some(m) = self.lr_min
-            && !(m.is_finite() && m >= 0.0 && m <= self.lr.unwrap_or(DEFAULT_LR))
-        {
-            return Err(invalid(
-                "--lr-min",
-                format!("expected a finite rate from 0 to --lr, got {m}"),
-            ));
-        }
         let which = self.lr_schedule.unwrap_or(ScheduleArg::Constant);
         let cosine = self.lr_t_max.is_some() || self.lr_min.is_some();
         let step = self.lr_step_size.is_some() || self.lr_gamma.is_some();
@@ -421,36 +460,22 @@ impl Settings {
 
     /// The same ranges as the flags', for settings read back from a run directory.
     pub fn check(&self) -> Result<()> {
-        let finite = |ok: bool, flag: &'static str, v: f64| {
-            if ok {
-                Ok(())
-            } else {
-                Err(invalid(flag, format!("out of range: {v}")))
-            }
-        };
-        finite(self.lr.is_finite() && self.lr > 0.0, "--lr", self.lr)?;
-        finite(
-            self.lr_gamma.is_finite() && self.lr_gamma > 0.0,
-            "--lr-gamma",
-            self.lr_gamma,
-        )?;
-        let m = self.lr_min;
-        finite(m.is_finite() && (0.0..=self.lr).contains(&m), "--lr-min", m)?;
-        in_range("--lr-t-max", Some(self.lr_t_max), 1_000_000)?;
-        in_range("--lr-step-size", Some(self.lr_step_size), 1_000_000)?;
-        finite(
-            self.clip.is_finite() && self.clip >= 0.0,
-            "--clip",
-            self.clip.into(),
-        )?;
-        let f = self.val_fraction;
-        finite(f > 0.0 && f < 1.0, "--val-fraction", f)?;
-        probability("--dropout", Some(self.dropout))?;
-        probability("--embed-dropout", Some(self.embed_dropout))?;
-        in_range("--batch-size", Some(self.batch_size), usize::MAX)?;
-        in_range("--epochs", Some(self.epochs), 1_000_000)?;
-        in_range("--min-count", Some(self.min_count), usize::MAX)?;
-        in_range("--max-len", Some(self.max_len), 1 << 20)?;
+        Numbers {
+            lr: Some(self.lr),
+            clip: Some(self.clip),
+            val_fraction: Some(self.val_fraction),
+            dropout: Some(self.dropout),
+            embed_dropout: Some(self.embed_dropout),
+            batch_size: Some(self.batch_size),
+            epochs: Some(self.epochs),
+            min_count: Some(self.min_count),
+            max_len: Some(self.max_len),
+            lr_t_max: Some(self.lr_t_max),
+            lr_min: Some(self.lr_min),
+            lr_step_size: Some(self.lr_step_size),
+            lr_gamma: Some(self.lr_gamma),
+        }
+        .check()?;
         if self.task == TaskArg::Names && self.test.is_none() {
             return Err(invalid("--test", "a names run needs its test file"));
         }

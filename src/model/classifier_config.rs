@@ -1,0 +1,89 @@
+//! The classifier's architecture ([`ClassifierConfig`]): sizes, PyTorch's parameter names
+//! and the checks a model passes before anything is allocated.
+
+use crate::model::params::ParamLayout;
+use crate::model::plan::CellKind;
+use crate::model::rnn::RnnConfig;
+use crate::{Error, Result};
+
+/// The architecture; its parameter names are PyTorch's for the lecture's module
+/// (`embedding.weight`, `gru.weight_ih_l0`, …, `fc.weight`, `fc.bias`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassifierConfig {
+    pub vocab: usize,
+    pub embed: usize,
+    /// `input_size` must equal `embed`.
+    pub rnn: RnnConfig,
+    pub classes: usize,
+    /// Dropout on the embedding's output while training (`nn.Dropout` after the
+    /// `nn.Embedding`). Not saved in checkpoints, like `rnn.dropout`.
+    pub embed_dropout: f32,
+}
+
+impl ClassifierConfig {
+    /// Lecture 13: Embedding(128, 100) → GRU(100, 100, num_layers=2, bidirectional) →
+    /// Linear(200, 18).
+    pub fn lecture() -> Self {
+        let mut rnn = RnnConfig::new(CellKind::Gru, 100, 100);
+        rnn.layers = 2;
+        rnn.bidirectional = true;
+        Self {
+            vocab: 128,
+            embed: 100,
+            rnn,
+            classes: 18,
+            embed_dropout: 0.0,
+        }
+    }
+
+    /// Width of the linear layer's input: D·H.
+    pub fn fc_in(&self) -> usize {
+        self.rnn.dirs() * self.rnn.hidden
+    }
+
+    /// `gru.`, `rnn.` or `lstm.`.
+    pub fn rnn_prefix(&self) -> String {
+        format!("{}.", self.rnn.cell.torch_name())
+    }
+
+    pub fn layout(&self) -> ParamLayout {
+        let mut l = ParamLayout::default();
+        l.push("embedding.weight", &[self.vocab, self.embed]);
+        self.rnn.push_params(&mut l, &self.rnn_prefix());
+        l.push("fc.weight", &[self.classes, self.fc_in()]);
+        l.push("fc.bias", &[self.classes]);
+        l
+    }
+
+    /// Consistent sizes, and parameters (with gradients and Adam's moments) within the memory
+    /// budget: checked before anything is laid out or allocated.
+    pub fn check(&self) -> Result<()> {
+        let ok = self.vocab > 0
+            && self.embed > 0
+            && self.classes > 0
+            && self.rnn.input_size == self.embed
+            && self.rnn.layers > 0
+            && self.rnn.hidden > 0
+            && (0.0..1.0).contains(&self.embed_dropout);
+        if !ok {
+            return Err(Error::InvalidArgument {
+                op: "classifier",
+                message: format!("inconsistent architecture: {self:?}"),
+            });
+        }
+        // Parameters, gradients and Adam's two moments, before any of them is laid out.
+        let params = self.param_count();
+        crate::memory::check(
+            &format!("a model of {params:.0} parameters"),
+            16.0 * params,
+            "; a smaller --hidden, --layers or --embed fits",
+        )
+    }
+
+    /// The parameter count (a float: see [`RnnConfig::param_count`]).
+    pub fn param_count(&self) -> f64 {
+        self.rnn.param_count()
+            + (self.vocab * self.embed) as f64
+            + (self.classes * (self.fc_in() + 1)) as f64
+    }
+}
