@@ -4,6 +4,10 @@
 //! of the class names in index order, `nonlinearity` for `rnn.` models, and for a word model
 //! (the sentiment task) `vocab`, a JSON array of its words in id order.
 //!
+//! A character language model (`task` = `charlm`, [`crate::model::char_lm`]) has the same
+//! tensors, with `fc.weight` (V, H); its `vocab` is a JSON array of one-character strings in
+//! id order, which are also its classes, so it has no `classes` entry.
+//!
 //! The architecture is read from the names and shapes, so a file written by
 //! `safetensors.torch.save_file(model.state_dict(), path, metadata=…)` loads as it is, and a
 //! file written here loads into the PyTorch model with `load_state_dict`.
@@ -14,6 +18,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::data::sentiment::Vocab;
+use crate::data::text::CharVocab;
 use crate::model::classifier::ClassifierConfig;
 use crate::model::plan::CellKind;
 use crate::model::rnn::RnnConfig;
@@ -30,7 +35,12 @@ pub struct Checkpoint {
     pub metadata: BTreeMap<String, String>,
     /// The words of a word-level model (`vocab` metadata), one per embedding row.
     pub vocab: Option<Vocab>,
+    /// The characters of a language model (`task` = `charlm`), one per embedding row.
+    pub chars: Option<CharVocab>,
 }
+
+/// The `task` of a character language model.
+pub const CHARLM: &str = "charlm";
 
 fn bad(path: &Path, message: impl Into<String>) -> Error {
     Error::Checkpoint {
@@ -72,8 +82,9 @@ pub fn to_bytes(
         ));
     }
     let mut meta = BTreeMap::new();
+    let charlm = extra.iter().any(|(k, v)| *k == "task" && v == CHARLM);
     meta.insert(
-        "classes".to_string(),
+        if charlm { "vocab" } else { "classes" }.to_string(),
         serde_json::to_string(classes).expect("a list of strings is JSON"),
     );
     if cfg.rnn.cell == CellKind::Rnn {
@@ -82,7 +93,12 @@ pub fn to_bytes(
             if cfg.rnn.relu { "relu" } else { "tanh" }.to_string(),
         );
     }
-    meta.insert("format".to_string(), "gpu-rnn classifier".to_string());
+    let format = if charlm {
+        "gpu-rnn charlm"
+    } else {
+        "gpu-rnn classifier"
+    };
+    meta.insert("format".to_string(), format.to_string());
     meta.insert(
         "gpu_rnn_version".to_string(),
         env!("CARGO_PKG_VERSION").to_string(),
@@ -105,7 +121,7 @@ pub fn to_bytes(
 }
 
 /// The task names a checkpoint's `task` metadata may hold.
-pub const TASKS: [&str; 2] = ["names", "sentiment"];
+pub const TASKS: [&str; 3] = ["names", "sentiment", CHARLM];
 
 /// Metadata that contradicts itself or the tensors: duplicate class names, `nonlinearity` on
 /// a GRU or LSTM, an unknown `task`, or a `task` that disagrees with the vocabulary.
@@ -144,9 +160,9 @@ fn check_metadata(
             path,
             "__metadata__ task is \"names\" but it has a word vocabulary (a sentiment model)",
         )),
-        Some("sentiment") if !has_vocab => Err(bad(
+        Some(t @ ("sentiment" | CHARLM)) if !has_vocab => Err(bad(
             path,
-            "__metadata__ task is \"sentiment\" but it has no \"vocab\"",
+            format!("__metadata__ task is {t:?} but it has no \"vocab\""),
         )),
         Some(t) if TASKS.contains(&t) => Ok(()),
         Some(t) => Err(bad(
@@ -247,14 +263,19 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         classes: fc[0],
         embed_dropout: 0.0,
     };
-    let classes: Vec<String> = match metadata.get("classes") {
-        None => {
+    let chars = match metadata.get("task").map(String::as_str) {
+        Some(CHARLM) => Some(char_vocab(path, &metadata, &cfg)?),
+        _ => None,
+    };
+    let classes: Vec<String> = match (&chars, metadata.get("classes")) {
+        (Some(chars), _) => chars.chars().iter().map(|c| c.to_string()).collect(),
+        (None, None) => {
             return Err(bad(
                 path,
                 "__metadata__ has no \"classes\" (a JSON array of the class names in index order)",
             ));
         }
-        Some(s) => serde_json::from_str(s).map_err(|e| {
+        (None, Some(s)) => serde_json::from_str(s).map_err(|e| {
             bad(
                 path,
                 format!("__metadata__ classes is not a JSON array of strings: {e}"),
@@ -322,6 +343,7 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         ));
     }
     let vocab = match metadata.get("vocab") {
+        _ if chars.is_some() => None,
         None => None,
         Some(json) => {
             let words: Vec<String> = serde_json::from_str(json).map_err(|e| {
@@ -351,5 +373,60 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         params,
         metadata,
         vocab,
+        chars,
     })
+}
+
+/// A language model's `vocab`: one character per embedding row, and the head predicting one
+/// of them, unidirectionally.
+fn char_vocab(
+    path: &Path,
+    metadata: &BTreeMap<String, String>,
+    cfg: &ClassifierConfig,
+) -> Result<CharVocab> {
+    let json = metadata.get("vocab").map_or("", String::as_str);
+    let strings: Vec<String> = serde_json::from_str(json).map_err(|e| {
+        bad(
+            path,
+            format!("__metadata__ vocab is not a JSON array of strings: {e}"),
+        )
+    })?;
+    let chars = strings
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut it = s.chars();
+            match (it.next(), it.next()) {
+                (Some(c), None) => Ok(c),
+                _ => Err(bad(
+                    path,
+                    format!(
+                        "__metadata__ vocab entry {i} is {s:?}; a charlm vocabulary holds one \
+                         character per entry"
+                    ),
+                )),
+            }
+        })
+        .collect::<Result<Vec<char>>>()?;
+    let vocab =
+        CharVocab::from_chars(chars).map_err(|e| bad(path, format!("__metadata__ vocab: {e}")))?;
+    let (v, h) = (cfg.vocab, cfg.rnn.hidden);
+    if vocab.len() != v || cfg.classes != v {
+        return Err(bad(
+            path,
+            format!(
+                "__metadata__ vocab has {} characters, embedding.weight {v} rows and fc.weight \
+                 {} rows; a language model needs all three equal",
+                vocab.len(),
+                cfg.classes
+            ),
+        ));
+    }
+    if cfg.rnn.bidirectional || cfg.fc_in() != h {
+        return Err(bad(
+            path,
+            "a charlm model reads one direction (no _reverse tensors) and fc.weight is (V, H)",
+        ));
+    }
+    Ok(vocab)
 }

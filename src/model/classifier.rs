@@ -7,17 +7,15 @@
 
 use std::collections::HashMap;
 
-use rand::{RngExt, SeedableRng};
-
 use crate::backend::{Backend, Runtime};
 use crate::cpu::adam::AdamConfig;
 use crate::cpu::cross_entropy::Reduction;
-use crate::cpu::matmul::MatmulDims;
+use crate::model::embedding_input::EmbeddingInput;
 use crate::model::linear::Linear;
 use crate::model::optim::Optimizer;
-use crate::model::params::{ParamLayout, init_uniform};
+use crate::model::params::ParamLayout;
 use crate::model::plan::{BufId, Buffers, Op, Program, View};
-use crate::model::rnn::{LayerInput, RnnBuffers};
+use crate::model::rnn::RnnBuffers;
 use crate::ops::embedding::TokenRows;
 use crate::{Error, Result};
 
@@ -37,42 +35,15 @@ impl Batch {
     }
 }
 
-/// The plan's buffers besides the recurrent module's.
+/// The plan's buffers besides the embedding's and the recurrent module's.
 struct Bufs {
-    ids: BufId,
     targets: BufId,
-    offsets: BufId,
-    rows: BufId,
-    /// How layer 0 gets its input projection.
-    input: Input,
     fc_in: BufId,
     dfc_in: BufId,
     logits: BufId,
     dlogits: BufId,
     loss: BufId,
 }
-
-/// Layer 0's input. The embedding feeds only W_ih of layer 0, so for a small vocabulary
-/// x·W_ihᵀ + b_ih of every token id is a row of table = E·W_ihᵀ + b_ih (V, D·G·H): one small
-/// product, then a gather instead of a (T·B, D·G·H, E) projection, and a backward over V rows
-/// instead of T·B (the lecture's 128 characters). A large vocabulary (words) gathers embedding
-/// rows (T·B, E) and projects them.
-enum Input {
-    Table {
-        table: BufId,
-        dtable: BufId,
-    },
-    /// `dropped`: the embedding rows after dropout and their gradient, when training with
-    /// `embed_dropout`.
-    Rows {
-        x: BufId,
-        dx: BufId,
-        dropped: Option<(BufId, BufId)>,
-    },
-}
-
-/// Dropout salt of the embedding's mask (the recurrent layers' masks use their layer index).
-const EMBED_SALT: u32 = 0x00e3_b0d0;
 
 /// A classifier with its optimizer state on a backend, for batches of up to `b_max`
 /// sequences of up to `t_max` tokens.
@@ -82,6 +53,7 @@ pub struct Classifier {
     pub opt: Optimizer,
     rt: Box<dyn Runtime>,
     b: Bufs,
+    input: EmbeddingInput,
     rnn: RnnBuffers,
     t_max: usize,
     b_max: usize,
@@ -120,30 +92,9 @@ impl Classifier {
         let p = layout.len;
         let mut bufs = Buffers::default();
         let opt = Optimizer::declare(&mut bufs, p, adam, max_norm);
+        let input = EmbeddingInput::declare(&mut bufs, &cfg, tb);
         let b = Bufs {
-            ids: bufs.u32("ids", tb),
             targets: bufs.i32("targets", b_max),
-            offsets: bufs.u32("token_rows.offsets", cfg.vocab + 1),
-            rows: bufs.u32("token_rows.rows", tb),
-            // Dropout acts on embedding rows, not on their projections: rows then.
-            input: if 4 * cfg.vocab <= tb && cfg.embed_dropout == 0.0 {
-                let n = cfg.vocab * cfg.rnn.dirs() * cfg.rnn.cell.gates() * cfg.rnn.hidden;
-                Input::Table {
-                    table: bufs.f32("embedding_projection", n),
-                    dtable: bufs.f32("dembedding_projection", n),
-                }
-            } else {
-                Input::Rows {
-                    x: bufs.f32("embedding.out", tb * cfg.embed),
-                    dx: bufs.f32("embedding.dout", tb * cfg.embed),
-                    dropped: (cfg.embed_dropout > 0.0).then(|| {
-                        (
-                            bufs.f32("embedding.dropped", tb * cfg.embed),
-                            bufs.f32("embedding.ddropped", tb * cfg.embed),
-                        )
-                    }),
-                }
-            },
             fc_in: bufs.f32("fc.in", b_max * cfg.fc_in()),
             dfc_in: bufs.f32("fc.din", b_max * cfg.fc_in()),
             logits: bufs.f32("logits", b_max * cfg.classes),
@@ -159,7 +110,7 @@ impl Classifier {
             opt.grads,
             t_max,
             b_max,
-            matches!(b.input, Input::Table { .. }),
+            input.is_table(),
         );
         let rt = backend.runtime(&bufs)?;
         let buffer_bytes = bufs.decls.iter().map(|d| 4 * d.len).sum();
@@ -169,6 +120,7 @@ impl Classifier {
             opt,
             rt,
             b,
+            input,
             rnn,
             t_max,
             b_max,
@@ -183,41 +135,7 @@ impl Classifier {
     /// U(±1/√H), Linear weight and bias from U(±1/√fan_in). Also resets Adam. Returns the
     /// parameters.
     pub fn init_params(&mut self, seed: u64) -> Result<Vec<f32>> {
-        let mut flat = vec![0f32; self.layout.len];
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        for x in self.layout.slice_mut(&mut flat, "embedding.weight")? {
-            // Box–Muller.
-            let (u1, u2): (f64, f64) = (
-                rng.random_range(f64::EPSILON..1.0),
-                rng.random_range(0.0..1.0),
-            );
-            *x = ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32;
-        }
-        let prefix = self.cfg.rnn_prefix();
-        let (first, last) = {
-            let rnn_entries: Vec<_> = self
-                .layout
-                .entries
-                .iter()
-                .filter(|e| e.name.starts_with(&prefix))
-                .collect();
-            (
-                rnn_entries[0].offset,
-                rnn_entries.last().map_or(0, |e| e.offset + e.len()),
-            )
-        };
-        init_uniform(
-            &mut flat[first..last],
-            1.0 / (self.cfg.rnn.hidden as f32).sqrt(),
-            seed ^ 0x5eed,
-        );
-        let fc = self.layout.get("fc.weight")?.offset;
-        let fc_len = self.cfg.classes * (self.cfg.fc_in() + 1);
-        init_uniform(
-            &mut flat[fc..fc + fc_len],
-            1.0 / (self.cfg.fc_in() as f32).sqrt(),
-            seed ^ 0xfc,
-        );
+        let flat = self.cfg.initial_params(&self.layout, seed)?;
         self.set_params(&flat)?;
         Ok(flat)
     }
@@ -271,50 +189,15 @@ impl Classifier {
     /// Forward to logits for a (T, B) batch (`train`: dropout on).
     fn forward_ops(&self, ops: &mut Vec<Op>, t: usize, b: usize, train: bool) -> Result<()> {
         let c = &self.cfg;
-        let (e, h, d, l) = (c.embed, c.rnn.hidden, c.rnn.dirs(), c.rnn.layers);
-        let dgh = d * c.rnn.cell.gates() * h;
-        let emb = self.layout.view(self.opt.params, "embedding.weight")?;
-        let ids = v(self.b.ids, t * b);
-        match self.b.input {
-            Input::Table { table, .. } => {
-                let table = v(table, c.vocab * dgh);
-                let (w_ih, b_ih) = self.rnn.input_weights(self.opt.params)?;
-                ops.push(Op::Matmul {
-                    c: table,
-                    a: emb,
-                    b: w_ih,
-                    bias: b_ih,
-                    dims: MatmulDims::nt(c.vocab, dgh, e),
-                });
-                let input = LayerInput::Table { table, ids };
-                self.rnn.forward_ops(ops, input, t, b, train)?;
-            }
-            Input::Rows { x, dropped, .. } => {
-                let x = v(x, t * b * e);
-                ops.push(Op::EmbeddingFwd {
-                    out: x,
-                    ids,
-                    weight: emb,
-                    e,
-                });
-                let input = match dropped {
-                    Some((xd, _)) if train => {
-                        let xd = v(xd, t * b * e);
-                        ops.push(Op::Dropout {
-                            out: xd,
-                            inp: x,
-                            rng: self.rnn.rng_view(),
-                            salt: EMBED_SALT,
-                            p: c.embed_dropout,
-                        });
-                        xd
-                    }
-                    _ => x,
-                };
-                self.rnn
-                    .forward_ops(ops, LayerInput::Rows(input), t, b, train)?;
-            }
+        let (h, d, l) = (c.rnn.hidden, c.rnn.dirs(), c.rnn.layers);
+        if let Some(op) = self
+            .input
+            .table_op(&self.rnn, &self.layout, self.opt.params)?
+        {
+            ops.push(op);
         }
+        let params = self.opt.params;
+        (self.input).forward_ops(ops, &self.rnn, &self.layout, params, (t, b), train)?;
         // cat(h_n[-1], h_n[-2]): the top layer's last direction first.
         let hn = self.rnn.state(self.rnn.hn, b);
         let bh = b * h;
@@ -342,7 +225,7 @@ impl Classifier {
     /// Loss, backward, clipping and Adam after `forward_ops(.., train = true)`.
     fn train_ops(&self, ops: &mut Vec<Op>, t: usize, b: usize) -> Result<()> {
         let c = &self.cfg;
-        let (e, h, d, l, k) = (c.embed, c.rnn.hidden, c.rnn.dirs(), c.rnn.layers, c.classes);
+        let (h, d, l, k) = (c.rnn.hidden, c.rnn.dirs(), c.rnn.layers, c.classes);
         let dh = d * h;
         let dlogits = v(self.b.dlogits, b * k);
         ops.push(Op::CrossEntropy {
@@ -379,83 +262,8 @@ impl Classifier {
             out: self.rnn.doutput(t, b),
             value: 0.0,
         });
-        let offsets = v(self.b.offsets, c.vocab + 1);
-        let rows = v(self.b.rows, t * b);
-        let demb = self.layout.view(self.opt.grads, "embedding.weight")?;
-        let dtable = match self.b.input {
-            Input::Table { dtable, .. } => dtable,
-            Input::Rows { x, dx, dropped } => {
-                let (x, dx) = (v(x, t * b * e), v(dx, t * b * e));
-                match dropped {
-                    Some((xd, dxd)) => {
-                        let (xd, dxd) = (v(xd, t * b * e), v(dxd, t * b * e));
-                        self.rnn
-                            .backward_ops(ops, Some(xd), Some(dxd), t, b, false)?;
-                        // The same mask (same seed, step and salt) on the gradient.
-                        ops.push(Op::Dropout {
-                            out: dx,
-                            inp: dxd,
-                            rng: self.rnn.rng_view(),
-                            salt: EMBED_SALT,
-                            p: c.embed_dropout,
-                        });
-                    }
-                    None => self.rnn.backward_ops(ops, Some(x), Some(dx), t, b, false)?,
-                }
-                ops.push(Op::EmbeddingBwd {
-                    dweight: demb,
-                    dout: dx,
-                    offsets,
-                    rows,
-                    e,
-                });
-                self.opt.step_ops(ops);
-                return Ok(());
-            }
-        };
-        self.rnn.backward_ops(ops, None, None, t, b, false)?;
-        // Back through the table: dtable sums layer 0's dxw rows per token id, then
-        // dW_ih += dtableᵀ·E, db_ih += Σ dtable, dE += dtable·W_ih, each over V rows only.
-        let dgh = d * c.rnn.cell.gates() * h;
-        let dxw0 = self.rnn.dxw0(t, b);
-        let dtable = v(dtable, c.vocab * dgh);
-        ops.push(Op::Fill {
-            out: dtable,
-            value: 0.0,
-        });
-        ops.push(Op::EmbeddingBwd {
-            dweight: dtable,
-            dout: dxw0,
-            offsets,
-            rows,
-            e: dgh,
-        });
-        let (gw, gb) = self.rnn.input_weights(self.opt.grads)?;
-        let (w_ih, _) = self.rnn.input_weights(self.opt.params)?;
-        let emb = self.layout.view(self.opt.params, "embedding.weight")?;
-        ops.push(Op::Matmul {
-            c: gw,
-            a: dtable,
-            b: emb,
-            bias: None,
-            dims: MatmulDims::tn(dgh, e, c.vocab).accumulate(),
-        });
-        if let Some(gb) = gb {
-            ops.push(Op::BiasGrad {
-                dbias: gb,
-                dy: dtable,
-                m: c.vocab,
-                n: dgh,
-                ld: dgh,
-            });
-        }
-        ops.push(Op::Matmul {
-            c: demb,
-            a: dtable,
-            b: w_ih,
-            bias: None,
-            dims: MatmulDims::nn(c.vocab, e, dgh).accumulate(),
-        });
+        let pg = (self.opt.params, self.opt.grads);
+        (self.input).backward_ops(ops, &self.rnn, &self.layout, pg, (t, b))?;
         self.opt.step_ops(ops);
         Ok(())
     }
@@ -517,7 +325,7 @@ impl Classifier {
             }
             lens[row] = seq.len() as u32;
         }
-        self.rt.write_u32(self.b.ids, 0, &ids)?;
+        self.rt.write_u32(self.input.ids, 0, &ids)?;
         self.rt.write_u32(self.rnn.lens, 0, &lens)?;
         if train {
             if let Some(&bad) = batch
@@ -533,8 +341,8 @@ impl Classifier {
             let targets: Vec<i32> = order.iter().map(|&j| batch.targets[j]).collect();
             self.rt.write_i32(self.b.targets, 0, &targets)?;
             let rows = TokenRows::new(&ids, self.cfg.vocab)?;
-            self.rt.write_u32(self.b.offsets, 0, &rows.offsets)?;
-            self.rt.write_u32(self.b.rows, 0, &rows.rows)?;
+            self.rt.write_u32(self.input.offsets, 0, &rows.offsets)?;
+            self.rt.write_u32(self.input.rows, 0, &rows.rows)?;
         }
         self.order = order;
         Ok((t, b))

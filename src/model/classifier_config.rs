@@ -1,7 +1,9 @@
 //! The classifier's architecture ([`ClassifierConfig`]): sizes, PyTorch's parameter names
 //! and the checks a model passes before anything is allocated.
 
-use crate::model::params::ParamLayout;
+use rand::{RngExt, SeedableRng};
+
+use crate::model::params::{ParamLayout, init_uniform};
 use crate::model::plan::CellKind;
 use crate::model::rnn::RnnConfig;
 use crate::{Error, Result};
@@ -85,5 +87,43 @@ impl ClassifierConfig {
         self.rnn.param_count()
             + (self.vocab * self.embed) as f64
             + (self.classes * (self.fc_in() + 1)) as f64
+    }
+
+    /// PyTorch's default initialisation, flat in `layout` (this config's) order: Embedding
+    /// from N(0, 1), the recurrent layers from U(±1/√H), Linear weight and bias from
+    /// U(±1/√fan_in).
+    pub fn initial_params(&self, layout: &ParamLayout, seed: u64) -> Result<Vec<f32>> {
+        let mut flat = vec![0f32; layout.len];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        for x in layout.slice_mut(&mut flat, "embedding.weight")? {
+            // Box–Muller.
+            let (u1, u2): (f64, f64) = (
+                rng.random_range(f64::EPSILON..1.0),
+                rng.random_range(0.0..1.0),
+            );
+            *x = ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32;
+        }
+        let prefix = self.rnn_prefix();
+        // The recurrent module's tensors are contiguous.
+        let (first, last) = layout
+            .entries
+            .iter()
+            .filter(|e| e.name.starts_with(&prefix))
+            .fold((usize::MAX, 0), |(a, b), e| {
+                (a.min(e.offset), b.max(e.offset + e.len()))
+            });
+        init_uniform(
+            &mut flat[first..last],
+            1.0 / (self.rnn.hidden as f32).sqrt(),
+            seed ^ 0x5eed,
+        );
+        let fc = layout.get("fc.weight")?.offset;
+        let fc_len = self.classes * (self.fc_in() + 1);
+        init_uniform(
+            &mut flat[fc..fc + fc_len],
+            1.0 / (self.fc_in() as f32).sqrt(),
+            seed ^ 0xfc,
+        );
+        Ok(flat)
     }
 }

@@ -1,8 +1,10 @@
 //! Models as plans: parameters in one flat buffer with PyTorch's names, and the recurrent
 //! layers' forward and backward passes as programs of ops (see [`plan`]).
 
+pub mod char_lm;
 pub mod classifier;
 pub mod classifier_config;
+pub mod embedding_input;
 pub mod linear;
 pub mod module;
 pub mod optim;

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod char_lm;
 mod classifier;
 mod cpu_runs;
 mod fixtures;

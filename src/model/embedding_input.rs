@@ -1,0 +1,251 @@
+//! Token ids → `Embedding(V, E)` → layer 0 of a recurrent module, forward and backward, as
+//! the classifier and the language model both feed it.
+//!
+//! The embedding feeds only W_ih of layer 0, so for a small vocabulary x·W_ihᵀ + b_ih of every
+//! token id is a row of `table = E·W_ihᵀ + b_ih (V, D·G·H)`: one small product, then a gather
+//! instead of a (T·B, D·G·H, E) projection, and a backward over V rows instead of T·B (128
+//! characters for the names, 65 for tiny-shakespeare). A large vocabulary (words), or dropout
+//! on the embedding's output (which acts on rows, not on their projections), gathers embedding
+//! rows (T·B, E) and projects them.
+
+use crate::Result;
+use crate::cpu::matmul::MatmulDims;
+use crate::model::classifier_config::ClassifierConfig;
+use crate::model::params::ParamLayout;
+use crate::model::plan::{BufId, Buffers, Op, View};
+use crate::model::rnn::{LayerInput, RnnBuffers};
+
+/// Dropout salt of the embedding's mask (the recurrent layers' masks use their layer index).
+const EMBED_SALT: u32 = 0x00e3_b0d0;
+
+#[derive(Clone, Copy, Debug)]
+enum Input {
+    Table {
+        table: BufId,
+        dtable: BufId,
+    },
+    /// `dropped`: the embedding rows after dropout and their gradient, when training with
+    /// `embed_dropout`.
+    Rows {
+        x: BufId,
+        dx: BufId,
+        dropped: Option<(BufId, BufId)>,
+    },
+}
+
+/// The embedding's buffers: token ids (T, B), their grouping by id for the backward pass
+/// ([`crate::ops::embedding::TokenRows`]) and the table or the rows.
+#[derive(Clone, Debug)]
+pub struct EmbeddingInput {
+    pub ids: BufId,
+    pub offsets: BufId,
+    pub rows: BufId,
+    input: Input,
+    vocab: usize,
+    embed: usize,
+    dropout: f32,
+}
+
+fn v(buf: BufId, len: usize) -> View {
+    View {
+        buf,
+        offset: 0,
+        len,
+    }
+}
+
+impl EmbeddingInput {
+    /// Buffers for `tb` = T_max·B_max tokens of the model `cfg`.
+    pub fn declare(bufs: &mut Buffers, cfg: &ClassifierConfig, tb: usize) -> Self {
+        let (e, dropout) = (cfg.embed, cfg.embed_dropout);
+        let input = if 4 * cfg.vocab <= tb && dropout == 0.0 {
+            let n = cfg.vocab * cfg.rnn.dirs() * cfg.rnn.cell.gates() * cfg.rnn.hidden;
+            Input::Table {
+                table: bufs.f32("embedding_projection", n),
+                dtable: bufs.f32("dembedding_projection", n),
+            }
+        } else {
+            Input::Rows {
+                x: bufs.f32("embedding.out", tb * e),
+                dx: bufs.f32("embedding.dout", tb * e),
+                dropped: (dropout > 0.0).then(|| {
+                    (
+                        bufs.f32("embedding.dropped", tb * e),
+                        bufs.f32("embedding.ddropped", tb * e),
+                    )
+                }),
+            }
+        };
+        Self {
+            ids: bufs.u32("ids", tb),
+            offsets: bufs.u32("token_rows.offsets", cfg.vocab + 1),
+            rows: bufs.u32("token_rows.rows", tb),
+            input,
+            vocab: cfg.vocab,
+            embed: e,
+            dropout,
+        }
+    }
+
+    /// Layer 0 reads a table (declare the recurrent module with `table_input`).
+    pub fn is_table(&self) -> bool {
+        matches!(self.input, Input::Table { .. })
+    }
+
+    /// The table's product, `table = E·W_ihᵀ + b_ih`, when layer 0 reads one: part of every
+    /// training step, and run once before a run of inference steps.
+    pub fn table_op(
+        &self,
+        rnn: &RnnBuffers,
+        layout: &ParamLayout,
+        params: BufId,
+    ) -> Result<Option<Op>> {
+        let Input::Table { table, .. } = self.input else {
+            return Ok(None);
+        };
+        let dgh = rnn.cfg.dirs() * rnn.cfg.cell.gates() * rnn.cfg.hidden;
+        let (w_ih, b_ih) = rnn.input_weights(params)?;
+        Ok(Some(Op::Matmul {
+            c: v(table, self.vocab * dgh),
+            a: layout.view(params, "embedding.weight")?,
+            b: w_ih,
+            bias: b_ih,
+            dims: MatmulDims::nt(self.vocab, dgh, self.embed),
+        }))
+    }
+
+    /// The embedding and the recurrent module's forward pass on the ids of a (T, B) batch,
+    /// after [`EmbeddingInput::table_op`] for a table (`train`: dropout on).
+    pub fn forward_ops(
+        &self,
+        ops: &mut Vec<Op>,
+        rnn: &RnnBuffers,
+        layout: &ParamLayout,
+        params: BufId,
+        (t, b): (usize, usize),
+        train: bool,
+    ) -> Result<()> {
+        let ids = v(self.ids, t * b);
+        let e = self.embed;
+        match self.input {
+            Input::Table { table, .. } => {
+                let dgh = rnn.cfg.dirs() * rnn.cfg.cell.gates() * rnn.cfg.hidden;
+                let table = v(table, self.vocab * dgh);
+                rnn.forward_ops(ops, LayerInput::Table { table, ids }, t, b, train)
+            }
+            Input::Rows { x, dropped, .. } => {
+                let x = v(x, t * b * e);
+                ops.push(Op::EmbeddingFwd {
+                    out: x,
+                    ids,
+                    weight: layout.view(params, "embedding.weight")?,
+                    e,
+                });
+                let input = match dropped {
+                    Some((xd, _)) if train => {
+                        let xd = v(xd, t * b * e);
+                        ops.push(Op::Dropout {
+                            out: xd,
+                            inp: x,
+                            rng: rnn.rng_view(),
+                            salt: EMBED_SALT,
+                            p: self.dropout,
+                        });
+                        xd
+                    }
+                    _ => x,
+                };
+                rnn.forward_ops(ops, LayerInput::Rows(input), t, b, train)
+            }
+        }
+    }
+
+    /// The backward of [`EmbeddingInput::forward_ops`] (with `train`), after the recurrent
+    /// module's output and state gradients are in place: the module's backward, then the
+    /// embedding's (and the table's) gradients.
+    pub fn backward_ops(
+        &self,
+        ops: &mut Vec<Op>,
+        rnn: &RnnBuffers,
+        layout: &ParamLayout,
+        (params, grads): (BufId, BufId),
+        (t, b): (usize, usize),
+    ) -> Result<()> {
+        let e = self.embed;
+        let offsets = v(self.offsets, self.vocab + 1);
+        let rows = v(self.rows, t * b);
+        let demb = layout.view(grads, "embedding.weight")?;
+        let dtable = match self.input {
+            Input::Table { dtable, .. } => dtable,
+            Input::Rows { x, dx, dropped } => {
+                let (x, dx) = (v(x, t * b * e), v(dx, t * b * e));
+                match dropped {
+                    Some((xd, dxd)) => {
+                        let (xd, dxd) = (v(xd, t * b * e), v(dxd, t * b * e));
+                        rnn.backward_ops(ops, Some(xd), Some(dxd), t, b, false)?;
+                        // The same mask (same seed, step and salt) on the gradient.
+                        ops.push(Op::Dropout {
+                            out: dx,
+                            inp: dxd,
+                            rng: rnn.rng_view(),
+                            salt: EMBED_SALT,
+                            p: self.dropout,
+                        });
+                    }
+                    None => rnn.backward_ops(ops, Some(x), Some(dx), t, b, false)?,
+                }
+                ops.push(Op::EmbeddingBwd {
+                    dweight: demb,
+                    dout: dx,
+                    offsets,
+                    rows,
+                    e,
+                });
+                return Ok(());
+            }
+        };
+        rnn.backward_ops(ops, None, None, t, b, false)?;
+        // Back through the table: dtable sums layer 0's dxw rows per token id, then
+        // dW_ih += dtableᵀ·E, db_ih += Σ dtable, dE += dtable·W_ih, each over V rows only.
+        let dgh = rnn.cfg.dirs() * rnn.cfg.cell.gates() * rnn.cfg.hidden;
+        let dtable = v(dtable, self.vocab * dgh);
+        ops.push(Op::Fill {
+            out: dtable,
+            value: 0.0,
+        });
+        ops.push(Op::EmbeddingBwd {
+            dweight: dtable,
+            dout: rnn.dxw0(t, b),
+            offsets,
+            rows,
+            e: dgh,
+        });
+        let (gw, gb) = rnn.input_weights(grads)?;
+        let (w_ih, _) = rnn.input_weights(params)?;
+        let emb = layout.view(params, "embedding.weight")?;
+        ops.push(Op::Matmul {
+            c: gw,
+            a: dtable,
+            b: emb,
+            bias: None,
+            dims: MatmulDims::tn(dgh, e, self.vocab).accumulate(),
+        });
+        if let Some(gb) = gb {
+            ops.push(Op::BiasGrad {
+                dbias: gb,
+                dy: dtable,
+                m: self.vocab,
+                n: dgh,
+                ld: dgh,
+            });
+        }
+        ops.push(Op::Matmul {
+            c: demb,
+            a: dtable,
+            b: w_ih,
+            bias: None,
+            dims: MatmulDims::nn(self.vocab, e, dgh).accumulate(),
+        });
+        Ok(())
+    }
+}
