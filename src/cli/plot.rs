@@ -1,4 +1,5 @@
-//! The accuracy-vs-epoch plot of a run, like the lecture's: SVG for `.svg`, PNG for `.png`
+//! The accuracy-vs-epoch plot of a classifier's run, like the lecture's, and the
+//! loss-vs-step plot of a language model's (train and validation): SVG for `.svg`, PNG for `.png`
 //! (text measured and drawn with the bundled DejaVu Sans, so no system font is needed). Any other extension is
 //! an error, found before the run starts ([`check_extension`]).
 
@@ -96,6 +97,82 @@ fn draw<DB: DrawingBackend>(
     root.present().map_err(err)
 }
 
+/// Draw train and validation loss (nats/char) against the step on `root`.
+fn draw_loss<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    train: &[(usize, f64)],
+    val: &[(usize, f64)],
+) -> Result<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let all = || train.iter().chain(val).map(|p| p.1).filter(|y| y.is_finite());
+    let last = train.iter().chain(val).map(|p| p.0).max().unwrap_or(1).max(2);
+    let hi = all().fold(0.0, f64::max).max(0.5).ceil();
+    let lo = all().fold(hi, f64::min).min(hi - 0.5).floor().max(0.0);
+    let best = val.iter().min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    let caption = match best {
+        Some(&(bx, by)) => format!("{title}: best val {by:.4} at step {bx}"),
+        None => title.to_string(),
+    };
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0usize..last, lo..hi)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc("loss (nats/char)")
+        .draw()
+        .map_err(err)?;
+    for (name, points, color) in [("train", train, BLUE), ("validation", val, RED)] {
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), color))
+            .map_err(err)?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        chart
+            .draw_series(points.iter().map(|&(x, y)| Circle::new((x, y), 3, color.filled())))
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)
+}
+
+/// What a plot shows.
+enum Chart<'a> {
+    Accuracy {
+        title: &'a str,
+        y_label: &'a str,
+        accuracy: &'a [(usize, f64)],
+    },
+    Loss {
+        title: &'a str,
+        train: &'a [(usize, f64)],
+        val: &'a [(usize, f64)],
+    },
+}
+
+impl Chart<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        match *self {
+            Chart::Accuracy {
+                title,
+                y_label,
+                accuracy,
+            } => draw(root, title, y_label, accuracy),
+            Chart::Loss { title, train, val } => draw_loss(root, title, train, val),
+        }
+    }
+}
+
 fn register_font() -> Result<()> {
     static FONT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let ok = *FONT.get_or_init(|| {
@@ -109,7 +186,7 @@ fn register_font() -> Result<()> {
     }
 }
 
-/// The plot's file contents in `format`.
+/// The accuracy plot's file contents in `format`.
 /// `y_label`: "test accuracy" or "validation accuracy".
 pub fn accuracy_plot(
     format: Format,
@@ -117,26 +194,37 @@ pub fn accuracy_plot(
     y_label: &str,
     accuracy: &[(usize, f64)],
 ) -> Result<Vec<u8>> {
+    render(
+        format,
+        &Chart::Accuracy {
+            title,
+            y_label,
+            accuracy,
+        },
+    )
+}
+
+/// The loss plot's file contents in `format`: (step, nats/char) points of each series.
+pub fn loss_plot(
+    format: Format,
+    title: &str,
+    train: &[(usize, f64)],
+    val: &[(usize, f64)],
+) -> Result<Vec<u8>> {
+    render(format, &Chart::Loss { title, train, val })
+}
+
+fn render(format: Format, chart: &Chart) -> Result<Vec<u8>> {
     register_font()?;
     match format {
         Format::Svg => {
             let mut svg = String::new();
-            draw(
-                &SVGBackend::with_string(&mut svg, SIZE).into_drawing_area(),
-                title,
-                y_label,
-                accuracy,
-            )?;
+            chart.draw(&SVGBackend::with_string(&mut svg, SIZE).into_drawing_area())?;
             Ok(svg.into_bytes())
         }
         Format::Png => {
             let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
-            draw(
-                &BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area(),
-                title,
-                y_label,
-                accuracy,
-            )?;
+            chart.draw(&BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area())?;
             let mut out = Vec::new();
             let mut enc = png::Encoder::new(&mut out, SIZE.0, SIZE.1);
             enc.set_color(png::ColorType::Rgb);

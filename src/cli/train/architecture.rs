@@ -2,7 +2,7 @@
 //! the architecture of `--init`'s checkpoint (or a resumed run's), where a flag that
 //! disagrees is an error naming both values.
 
-use super::settings::{CellArg, Nonlinearity, Settings, TrainArgs};
+use super::settings::{CellArg, Nonlinearity, Settings, TaskArg, TrainArgs};
 use crate::checkpoint;
 use crate::model::classifier::ClassifierConfig;
 use crate::model::plan::CellKind;
@@ -84,14 +84,20 @@ pub(super) fn architecture(
         return Ok(cfg);
     }
     let mut cfg = ClassifierConfig::lecture();
+    if s.task == TaskArg::Charlm {
+        // char-rnn's 2-layer LSTM, at a size that trains in minutes on two cores.
+        cfg.rnn = RnnConfig::new(CellKind::Lstm, 64, 256);
+        cfg.rnn.layers = 2;
+        cfg.embed = 64;
+    }
     let embed = a.embed.unwrap_or(cfg.embed);
     let mut rnn = RnnConfig::new(
-        cell.unwrap_or(CellKind::Gru),
+        cell.unwrap_or(cfg.rnn.cell),
         embed,
         a.hidden.unwrap_or(cfg.rnn.hidden),
     );
     rnn.layers = a.layers.unwrap_or(cfg.rnn.layers);
-    rnn.bidirectional = bidi.unwrap_or(true);
+    rnn.bidirectional = bidi.unwrap_or(cfg.rnn.bidirectional);
     rnn.relu = relu.unwrap_or(false);
     rnn.dropout = dropout;
     if relu.is_some() && rnn.cell != CellKind::Rnn {

@@ -7,6 +7,7 @@
 //! output path (writable, not an input, not another output) and the run directory's lock.
 
 mod architecture;
+mod charlm;
 mod prepare;
 mod settings;
 mod state;
@@ -53,32 +54,49 @@ struct Start {
     lock: Option<RunLock>,
 }
 
-/// The task a fresh run learns: `--task`, else a word checkpoint's or a `.tsv` file's.
+/// A `.txt` data file: a language model's text.
+fn is_text(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt"))
+}
+
+/// The task a fresh run learns: `--task`, else the checkpoint's, else a `.tsv` or `.txt`
+/// file's.
 fn task_of(a: &TrainArgs, init: Option<&checkpoint::Checkpoint>) -> Result<TaskArg> {
     let task = match (a.task, init) {
         (Some(t), _) => t,
-        (None, Some(ck)) if ck.vocab.is_some() => TaskArg::Sentiment,
+        (None, Some(ck)) => task_of_checkpoint(ck),
         (None, _) if a.data.as_deref().is_some_and(sentiment::is_tsv) => TaskArg::Sentiment,
+        (None, _) if a.data.as_deref().is_some_and(is_text) => TaskArg::Charlm,
         _ => TaskArg::Names,
     };
     check_task(task, init)?;
+    a.check_task_flags(task)?;
     Ok(task)
 }
 
-/// A names task needs a names checkpoint, a sentiment task a word one.
-fn check_task(task: TaskArg, init: Option<&checkpoint::Checkpoint>) -> Result<()> {
-    match (task, init.map(|ck| ck.vocab.is_some())) {
-        (TaskArg::Names, Some(true)) => Err(Error::InvalidArgument {
-            op: "--init",
-            message: "the checkpoint is a word model (sentiment); use --task sentiment".into(),
-        }),
-        (TaskArg::Sentiment, Some(false)) => Err(Error::InvalidArgument {
-            op: "--init",
-            message: "the checkpoint is a names model (it has no vocabulary); use --task names"
-                .into(),
-        }),
-        _ => Ok(()),
+fn task_of_checkpoint(ck: &checkpoint::Checkpoint) -> TaskArg {
+    match (&ck.chars, &ck.vocab) {
+        (Some(_), _) => TaskArg::Charlm,
+        (None, Some(_)) => TaskArg::Sentiment,
+        (None, None) => TaskArg::Names,
     }
+}
+
+/// The task and the checkpoint's kind of model agree.
+fn check_task(task: TaskArg, init: Option<&checkpoint::Checkpoint>) -> Result<()> {
+    let Some(ck) = init else { return Ok(()) };
+    let (what, flag) = match task_of_checkpoint(ck) {
+        TaskArg::Names => ("a names model (it has no vocabulary)", "names"),
+        TaskArg::Sentiment => ("a word model (sentiment)", "sentiment"),
+        TaskArg::Charlm => ("a character language model", "charlm"),
+    };
+    if task_of_checkpoint(ck) == task {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument {
+        op: "--init",
+        message: format!("the checkpoint is {what}; use --task {flag}"),
+    })
 }
 
 /// `runs/<date-time>`, with `-2`, `-3`, … for runs started in the same second.
@@ -491,6 +509,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
         None => fresh(&a)?,
     };
     let held = start.lock.take();
+    if start.settings.task == TaskArg::Charlm {
+        return charlm::run(&a, start, held);
+    }
     let s = &start.settings;
     let p = prepare::prepare(s, start.init.as_ref())?;
     let _lock = claim_outputs(&start, held)?;

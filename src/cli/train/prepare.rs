@@ -243,6 +243,10 @@ pub fn prepare(s: &Settings, init: Option<&Checkpoint>) -> Result<Prepared> {
     match s.task {
         TaskArg::Names => prepare_names(s, init),
         TaskArg::Sentiment => prepare_sentiment(s, init),
+        TaskArg::Charlm => Err(Error::InvalidArgument {
+            op: "train",
+            message: "the language model reads its text in cli::train::charlm".into(),
+        }),
     }
 }
 

@@ -38,6 +38,9 @@ pub enum TaskArg {
     /// Exercise 13-1: Rotten Tomatoes phrases (as words) to 5 sentiment classes, validated on
     /// a held-out 20% of the sentences.
     Sentiment,
+    /// A character-level language model of a UTF-8 text (karpathy/char-rnn): the next
+    /// character at every step, trained by truncated BPTT, validated on the text's last 10%.
+    Charlm,
 }
 
 /// `--lr-schedule`.
@@ -55,32 +58,37 @@ pub enum ScheduleArg {
 /// Adam's learning rate unless `--lr` says otherwise (PyTorch's default).
 pub const DEFAULT_LR: f64 = 1e-3;
 
+/// The language model's rate: char-rnn's 2e-3.
+pub const CHARLM_LR: f64 = 2e-3;
+
 /// The longest sequence accepted by default, in tokens (characters of a name, words of a
 /// phrase): the data sets' longest are 19 and 52.
 pub const DEFAULT_MAX_LEN: usize = 1000;
 
 #[derive(Args, Debug, Serialize)]
 pub struct TrainArgs {
-    /// What to learn [default: sentiment for a .tsv data file or a word checkpoint, else
-    /// names].
+    /// What to learn [default: sentiment for a .tsv data file or a word checkpoint, charlm
+    /// for a .txt file or a language-model checkpoint, else names].
     #[arg(long, value_enum)]
     pub task: Option<TaskArg>,
     /// Training data: names as a `name,label` CSV (gzip or plain) or a folder of `Label.txt`
-    /// files; phrases as the Kaggle TSV (PhraseId, SentenceId, Phrase, Sentiment)
-    /// [default: data/names_train.csv.gz, or data/sentiment_train.tsv.gz].
+    /// files; phrases as the Kaggle TSV (PhraseId, SentenceId, Phrase, Sentiment); charlm:
+    /// any UTF-8 text [default: data/names_train.csv.gz, data/sentiment_train.tsv.gz or
+    /// data/tinyshakespeare.txt].
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Names task: test data, same formats [default: data/names_test.csv.gz].
     #[arg(long)]
     pub test: Option<PathBuf>,
-    /// Sentiment task: the share of SentenceIds held out for validation (all phrases of a
-    /// sentence stay on one side), drawn with --seed [default: 0.2].
+    /// Sentiment: the share of SentenceIds held out for validation (all phrases of a sentence
+    /// stay on one side), drawn with --seed [default: 0.2]. Charlm: the share of the text, at
+    /// its end, that validates [default: 0.1].
     #[arg(long, allow_hyphen_values = true)]
     pub val_fraction: Option<f64>,
     /// Sentiment task: words in fewer training sentences than this become <unk> [default: 2].
     #[arg(long)]
     pub min_count: Option<usize>,
-    /// Recurrent cell [default: gru].
+    /// Recurrent cell [default: gru; charlm lstm].
     #[arg(long, value_enum)]
     pub cell: Option<CellArg>,
     /// Nonlinearity of an `rnn` cell [default: tanh].
@@ -89,13 +97,14 @@ pub struct TrainArgs {
     /// Recurrent layers [default: 2].
     #[arg(long)]
     pub layers: Option<usize>,
-    /// Hidden size [default: 100].
+    /// Hidden size [default: 100; charlm 256].
     #[arg(long)]
     pub hidden: Option<usize>,
-    /// Embedding size [default: 100].
+    /// Embedding size [default: 100; charlm 64].
     #[arg(long)]
     pub embed: Option<usize>,
-    /// Bidirectional recurrent layers (the default).
+    /// Bidirectional recurrent layers (the default, except for charlm, which cannot read the
+    /// future).
     #[arg(long, overrides_with = "no_bidirectional")]
     #[serde(skip)]
     pub bidirectional: bool,
@@ -110,15 +119,17 @@ pub struct TrainArgs {
     /// [default: 0; sentiment 0.5].
     #[arg(long, allow_hyphen_values = true)]
     pub embed_dropout: Option<f32>,
-    /// Sequences per batch, at most the number of training examples [default: 256].
+    /// Sequences per batch, at most the number of training examples [default: 256]; charlm:
+    /// parallel streams through the text [default: 32].
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Epochs in all (with --resume: the run's total, so far plus more). The lecture runs
-    /// 100, but its test accuracy peaks around epoch 20 and only plateaus after [default: 20].
+    /// 100, but its test accuracy peaks around epoch 20 and only plateaus after [default: 20;
+    /// charlm 3].
     #[arg(long)]
     #[serde(skip)]
     pub epochs: Option<usize>,
-    /// Adam's learning rate, finite and above 0 [default: 0.001].
+    /// Adam's learning rate, finite and above 0 [default: 0.001; charlm 0.002].
     #[arg(long, allow_hyphen_values = true)]
     pub lr: Option<f64>,
     /// How the learning rate changes from epoch to epoch, as PyTorch's schedulers stepped once
@@ -137,9 +148,17 @@ pub struct TrainArgs {
     /// Step: the factor of each decay, gamma [default: 0.1].
     #[arg(long, allow_hyphen_values = true)]
     pub lr_gamma: Option<f64>,
-    /// Clip the global gradient norm to this; 0 = off [default: 0].
+    /// Clip the global gradient norm to this; 0 = off [default: 0; charlm 5].
     #[arg(long, allow_hyphen_values = true)]
     pub clip: Option<f32>,
+    /// Charlm: steps of truncated BPTT per batch; the state carries on to the next batch
+    /// [default: 100].
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    /// Charlm: also report and evaluate on the validation text every N training steps
+    /// (0: at the end of each epoch only) [default: 100].
+    #[arg(long)]
+    pub eval_every: Option<usize>,
     /// Seed of the initial weights, the shuffling and the dropout masks [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -158,8 +177,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["run_dir", "init"])]
     #[serde(skip)]
     pub resume: Option<PathBuf>,
-    /// Folder for metrics.csv, accuracy.svg, best.safetensors, last.safetensors and the
-    /// resume state [default: runs/<date-time>].
+    /// Folder for metrics.csv, accuracy.svg (charlm: loss.svg), best.safetensors,
+    /// last.safetensors and the resume state [default: runs/<date-time>].
     #[arg(long)]
     #[serde(skip)]
     pub run_dir: Option<PathBuf>,
@@ -169,7 +188,8 @@ pub struct TrainArgs {
     /// Where to write the per-epoch metrics CSV [default: RUN_DIR/metrics.csv].
     #[arg(long)]
     pub metrics: Option<PathBuf>,
-    /// Where to write the accuracy plot: .svg or .png [default: RUN_DIR/accuracy.svg].
+    /// Where to write the accuracy plot (charlm: the loss plot): .svg or .png
+    /// [default: RUN_DIR/accuracy.svg, or RUN_DIR/loss.svg].
     #[arg(long)]
     pub plot: Option<PathBuf>,
     /// Make a character outside the alphabet an error instead of dropping it.
@@ -201,6 +221,11 @@ pub struct Settings {
     pub lr_step_size: usize,
     pub lr_gamma: f64,
     pub clip: f32,
+    /// Charlm: S and the validation interval (0 for other tasks).
+    #[serde(default)]
+    pub seq_len: usize,
+    #[serde(default)]
+    pub eval_every: usize,
     pub seed: u64,
     pub no_shuffle: bool,
     pub max_len: usize,
@@ -266,6 +291,7 @@ struct Numbers {
     lr_min: Option<f64>,
     lr_step_size: Option<usize>,
     lr_gamma: Option<f64>,
+    seq_len: Option<usize>,
 }
 
 impl Numbers {
@@ -317,6 +343,7 @@ impl Numbers {
         in_range("--min-count", self.min_count, usize::MAX)?;
         in_range("--max-len", self.max_len, 1 << 20)?;
         in_range("--lr-t-max", self.lr_t_max, 1_000_000)?;
+        in_range("--seq-len", self.seq_len, 1 << 20)?;
         in_range("--lr-step-size", self.lr_step_size, 1_000_000)
     }
 }
@@ -338,6 +365,7 @@ impl TrainArgs {
             lr_min: self.lr_min,
             lr_step_size: self.lr_step_size,
             lr_gamma: self.lr_gamma,
+            seq_len: self.seq_len,
         }
         .check()?;
         self.check_schedule()?;
@@ -371,6 +399,36 @@ impl TrainArgs {
             }
         }
         Ok(())
+    }
+
+    /// Only the flags of `task`: a flag that would be ignored is an error.
+    pub fn check_task_flags(&self, task: TaskArg) -> Result<()> {
+        let charlm = task == TaskArg::Charlm;
+        let given = [
+            ("--test", self.test.is_some(), !charlm),
+            ("--min-count", self.min_count.is_some(), task == TaskArg::Sentiment),
+            ("--strict", self.strict, !charlm),
+            ("--no-shuffle", self.no_shuffle, !charlm),
+            ("--max-len", self.max_len.is_some(), !charlm),
+            ("--bidirectional", self.bidirectional, !charlm),
+            ("--seq-len", self.seq_len.is_some(), charlm),
+            ("--eval-every", self.eval_every.is_some(), charlm),
+        ];
+        match given.iter().find(|(_, given, applies)| *given && !applies) {
+            Some((flag, ..)) if charlm && *flag == "--bidirectional" => Err(invalid(
+                "--bidirectional",
+                "a language model predicts the next character, so it cannot read the text \
+                 backwards: --task charlm is unidirectional",
+            )),
+            Some((flag, ..)) => Err(invalid(
+                flag,
+                format!(
+                    "does not apply to --task {}",
+                    serde_json::to_value(task).expect("a task is JSON").as_str().unwrap_or("?")
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Only the chosen schedule's flags.
@@ -417,6 +475,7 @@ pub fn absolute(path: &Path) -> PathBuf {
 impl Settings {
     /// Defaults filled in for `task`, outputs placed in `run_dir`.
     pub fn resolve(a: &TrainArgs, task: TaskArg) -> Self {
+        let charlm = task == TaskArg::Charlm;
         let (data, test, dropout) = match task {
             TaskArg::Names => (
                 "data/names_train.csv.gz",
@@ -429,24 +488,30 @@ impl Settings {
             ),
             // The phrases' sub-phrases are learnt by heart within three epochs without dropout.
             TaskArg::Sentiment => ("data/sentiment_train.tsv.gz", a.test.clone(), 0.5),
+            TaskArg::Charlm => ("data/tinyshakespeare.txt", None, 0.0),
         };
+        // Charlm: char-rnn's recipe at a size that trains in minutes on two cores (README).
+        let pick = |names: usize, lm: usize| if charlm { lm } else { names };
+        let epochs = a.epochs.unwrap_or(pick(20, 3));
         Self {
             task,
             data: absolute(&a.data.clone().unwrap_or_else(|| data.into())),
             test: test.map(|t| absolute(&t)),
-            val_fraction: a.val_fraction.unwrap_or(0.2),
+            val_fraction: a.val_fraction.unwrap_or(if charlm { 0.1 } else { 0.2 }),
             min_count: a.min_count.unwrap_or(2),
             dropout: a.dropout.unwrap_or(dropout),
             embed_dropout: a.embed_dropout.unwrap_or(dropout),
-            batch_size: a.batch_size.unwrap_or(256),
-            epochs: a.epochs.unwrap_or(20),
-            lr: a.lr.unwrap_or(DEFAULT_LR),
+            batch_size: a.batch_size.unwrap_or(pick(256, 32)),
+            epochs,
+            lr: a.lr.unwrap_or(if charlm { CHARLM_LR } else { DEFAULT_LR }),
             lr_schedule: a.lr_schedule.unwrap_or(ScheduleArg::Constant),
-            lr_t_max: a.lr_t_max.or(a.epochs).unwrap_or(20),
+            lr_t_max: a.lr_t_max.unwrap_or(epochs),
             lr_min: a.lr_min.unwrap_or(0.0),
             lr_step_size: a.lr_step_size.unwrap_or(10),
             lr_gamma: a.lr_gamma.unwrap_or(0.1),
-            clip: a.clip.unwrap_or(0.0),
+            clip: a.clip.unwrap_or(if charlm { 5.0 } else { 0.0 }),
+            seq_len: if charlm { a.seq_len.unwrap_or(100) } else { 0 },
+            eval_every: if charlm { a.eval_every.unwrap_or(100) } else { 0 },
             seed: a.seed.unwrap_or(0),
             no_shuffle: a.no_shuffle,
             max_len: a.max_len.unwrap_or(DEFAULT_MAX_LEN),
@@ -474,6 +539,7 @@ impl Settings {
             lr_min: Some(self.lr_min),
             lr_step_size: Some(self.lr_step_size),
             lr_gamma: Some(self.lr_gamma),
+            seq_len: (self.task == TaskArg::Charlm).then_some(self.seq_len),
         }
         .check()?;
         if self.task == TaskArg::Names && self.test.is_none() {
@@ -504,7 +570,14 @@ impl Settings {
         Outputs {
             save: pick(&self.save, "best.safetensors"),
             metrics: pick(&self.metrics, "metrics.csv"),
-            plot: pick(&self.plot, "accuracy.svg"),
+            plot: pick(
+                &self.plot,
+                if self.task == TaskArg::Charlm {
+                    "loss.svg"
+                } else {
+                    "accuracy.svg"
+                },
+            ),
         }
     }
 
