@@ -12,10 +12,13 @@ use multiversion::multiversion;
 
 /// Columns per register block: two 8-wide (or one 16-wide) vectors.
 const NR: usize = 16;
-/// Rows per register block.
-const MR: usize = 8;
+/// Rows per register block: 6 × 16 accumulators are 12 of AVX2's 16 vector registers,
+/// leaving room for the two of W and the broadcast (8 rows spilled them).
+const MR: usize = 6;
 
-/// W (K, N) with each row padded with zeros to `np` (a multiple of `NR`, 16) columns.
+/// W (K, N) padded with zeros to `np` (a multiple of `NR`, 16) columns, in panels of `NR`
+/// columns: panel p holds columns `p·NR ..` of every row, (K, NR) contiguous, so a register
+/// block's loop over K reads one stream that stays in L1 for every row block of A.
 pub struct PackedW {
     data: Vec<f32>,
     k: usize,
@@ -54,10 +57,15 @@ impl PackedW {
         let mut p = Self::zeroed(k, n);
         for j in 0..n {
             for (kk, &x) in w[j * ld..j * ld + k].iter().enumerate() {
-                p.data[kk * p.np + j] = x;
+                *p.at(kk, j) = x;
             }
         }
         p
+    }
+
+    /// Element (k, j).
+    fn at(&mut self, kk: usize, j: usize) -> &mut f32 {
+        &mut self.data[(j / NR * self.k + kk) * NR + j % NR]
     }
 
     /// From `w` (K, N) row-major, for `A · w` (the backward product dhh · W_hh).
@@ -69,7 +77,9 @@ impl PackedW {
     pub fn new_ld(w: &[f32], k: usize, n: usize, ld: usize) -> Self {
         let mut p = Self::zeroed(k, n);
         for kk in 0..k {
-            p.data[kk * p.np..kk * p.np + n].copy_from_slice(&w[kk * ld..kk * ld + n]);
+            for (j, &x) in w[kk * ld..kk * ld + n].iter().enumerate() {
+                *p.at(kk, j) = x;
+            }
         }
         p
     }
@@ -108,22 +118,32 @@ fn gemm_blocks(
     accumulate: bool,
 ) {
     let (k, n, np) = (w.k, w.n, w.np);
-    // The block's rows of A interleaved, (K, MR): one pointer for all the rows' broadcasts.
-    let mut ap = vec![0f32; k * MR];
-    for r0 in (0..m).step_by(MR) {
-        let mr = MR.min(m - r0);
-        // Rows past m repeat row r0 + mr - 1 and are not stored.
+    // Each block of MR rows of A interleaved, (K, MR): one pointer for all the rows'
+    // broadcasts. Rows past m repeat the last row and are not stored.
+    let blocks = m.div_ceil(MR);
+    let mut ap = vec![0f32; blocks * k * MR];
+    for (blk, dst) in ap.chunks_exact_mut(k * MR).enumerate() {
+        let r0 = blk * MR;
         for r in 0..MR {
-            let start = (r0 + r.min(mr - 1)) * lda;
-            for (dst, &x) in ap.iter_mut().skip(r).step_by(MR).zip(&a[start..start + k]) {
-                *dst = x;
+            let start = (r0 + r).min(m - 1) * lda;
+            for (d, &x) in dst.iter_mut().skip(r).step_by(MR).zip(&a[start..start + k]) {
+                *d = x;
             }
         }
-        for j0 in (0..np).step_by(NR) {
-            let (mut c0, mut c1, mut c2, mut c3) = ([0f32; NR], [0f32; NR], [0f32; NR], [0f32; NR]);
-            let (mut c4, mut c5, mut c6, mut c7) = ([0f32; NR], [0f32; NR], [0f32; NR], [0f32; NR]);
-            for (wrow, ak) in w.data.chunks_exact(np).zip(ap.chunks_exact(MR)) {
-                let wk: &[f32; NR] = wrow[j0..j0 + NR].try_into().unwrap();
+    }
+    // Column panels outside, row blocks inside: each panel of W is read from memory once.
+    for (j0, panel) in (0..np).step_by(NR).zip(w.data.chunks_exact(k * NR)) {
+        let cols = NR.min(n - j0);
+        let add: [f32; NR] = match bias {
+            Some(b) => std::array::from_fn(|j| if j < cols { b[j0 + j] } else { 0.0 }),
+            None => [0.0; NR],
+        };
+        for (blk, apb) in ap.chunks_exact(k * MR).enumerate() {
+            let (r0, mr) = (blk * MR, MR.min(m - blk * MR));
+            let (mut c0, mut c1, mut c2) = ([0f32; NR], [0f32; NR], [0f32; NR]);
+            let (mut c3, mut c4, mut c5) = ([0f32; NR], [0f32; NR], [0f32; NR]);
+            for (wk, ak) in panel.chunks_exact(NR).zip(apb.chunks_exact(MR)) {
+                let wk: &[f32; NR] = wk.try_into().unwrap();
                 let ak: &[f32; MR] = ak.try_into().unwrap();
                 fma_row(&mut c0, ak[0], wk);
                 fma_row(&mut c1, ak[1], wk);
@@ -131,15 +151,8 @@ fn gemm_blocks(
                 fma_row(&mut c3, ak[3], wk);
                 fma_row(&mut c4, ak[4], wk);
                 fma_row(&mut c5, ak[5], wk);
-                fma_row(&mut c6, ak[6], wk);
-                fma_row(&mut c7, ak[7], wk);
             }
-            let cols = NR.min(n - j0);
-            let add: [f32; NR] = match bias {
-                Some(b) => std::array::from_fn(|j| if j < cols { b[j0 + j] } else { 0.0 }),
-                None => [0.0; NR],
-            };
-            for (r, acc_r) in [c0, c1, c2, c3, c4, c5, c6, c7].iter().enumerate().take(mr) {
+            for (r, acc_r) in [c0, c1, c2, c3, c4, c5].iter().enumerate().take(mr) {
                 let out = &mut c[(r0 + r) * ldc + j0..][..cols];
                 for ((o, &v), &b) in out.iter_mut().zip(acc_r).zip(&add) {
                     *o = if accumulate { *o + (v + b) } else { v + b };
