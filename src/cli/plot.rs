@@ -105,11 +105,25 @@ fn draw_loss<DB: DrawingBackend>(
     val: &[(usize, f64)],
 ) -> Result<()> {
     root.fill(&WHITE).map_err(err)?;
-    let all = || train.iter().chain(val).map(|p| p.1).filter(|y| y.is_finite());
-    let last = train.iter().chain(val).map(|p| p.0).max().unwrap_or(1).max(2);
+    let all = || {
+        train
+            .iter()
+            .chain(val)
+            .map(|p| p.1)
+            .filter(|y| y.is_finite())
+    };
+    let last = train
+        .iter()
+        .chain(val)
+        .map(|p| p.0)
+        .max()
+        .unwrap_or(1)
+        .max(2);
     let hi = all().fold(0.0, f64::max).max(0.5).ceil();
     let lo = all().fold(hi, f64::min).min(hi - 0.5).floor().max(0.0);
-    let best = val.iter().min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    let best = val
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
     let caption = match best {
         Some(&(bx, by)) => format!("{title}: best val {by:.4} at step {bx}"),
         None => title.to_string(),
@@ -134,7 +148,11 @@ fn draw_loss<DB: DrawingBackend>(
             .label(name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         chart
-            .draw_series(points.iter().map(|&(x, y)| Circle::new((x, y), 3, color.filled())))
+            .draw_series(
+                points
+                    .iter()
+                    .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+            )
             .map_err(err)?;
     }
     chart

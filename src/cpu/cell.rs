@@ -164,19 +164,19 @@ pub(crate) fn direction_parts<'a>(
     dirs
 }
 
-/// Asks the CPU to bring direction d's part of the running rows of `xw` at time `t` into its L2
-/// cache, before the step's product: those rows are strewn over a buffer larger than the
-/// caches, and the gate loop after the product otherwise waits on them (+2% on the lecture
-/// model's inference).
+/// Asks the CPU to bring direction d's part of the running rows (of `rows`) of `xw` at time
+/// `t` into its L2 cache, before the step's product: those rows are strewn over a buffer
+/// larger than the caches, and the gate loop after the product otherwise waits on them (+2%
+/// on the lecture model's inference).
 pub(crate) fn prefetch_rows(
     xw: Xw,
     lens: &[u32],
     dims: &CellDims,
-    d: usize,
-    t: usize,
+    (d, t): (usize, usize),
     width: usize,
+    rows: std::ops::Range<usize>,
 ) {
-    for b in 0..active_rows(lens, t) {
+    for b in rows.filter(|&b| lens[b] as usize > t) {
         prefetch(xw.row(dims, d, t, b, width));
     }
 }
@@ -196,13 +196,87 @@ fn prefetch(xs: &[f32]) {
     let _ = xs;
 }
 
-/// Runs `f` on each direction's share of a run of steps: a bidirectional layer's two
-/// directions on two threads (rayon's pool), since they are independent until the layer ends
-/// and each step's work is too small to split further.
-pub(crate) fn for_each_direction<T: Send>(mut work: Vec<T>, f: impl Fn(T) + Sync) {
+/// One thread's share of a layer's run of steps: direction `d`, batch rows `rows`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Part {
+    pub d: usize,
+    pub rows: std::ops::Range<usize>,
+}
+
+/// Rows per share below which a direction's rows are not split.
+const MIN_PART_ROWS: usize = 8;
+
+/// The shares of a run: one per direction, and a unidirectional layer's rows halved over two
+/// threads when each half holds `MIN_PART_ROWS` or more. Rows are independent through the
+/// recurrence (each reads only its own state), so the halves never meet between steps.
+pub(crate) fn parts(dims: &CellDims) -> Vec<Part> {
+    if dims.d == 1 && dims.b >= 2 * MIN_PART_ROWS && rayon::current_num_threads() > 1 {
+        let mid = dims.b / 2;
+        return vec![
+            Part { d: 0, rows: 0..mid },
+            Part {
+                d: 0,
+                rows: mid..dims.b,
+            },
+        ];
+    }
+    (0..dims.d).map(|d| Part { d, rows: 0..dims.b }).collect()
+}
+
+/// Each part's rows of every slot of a (D, slots, B, width) buffer, such as `hs` (T + 1
+/// slots) or a step-ordered `dhh` (T slots): entry s of part p is slot s's rows of p.
+/// A direction's parts are in row order.
+pub(crate) fn slot_parts<'a>(
+    buf: &'a mut [f32],
+    parts: &[Part],
+    (slots, b): (usize, usize),
+    width: usize,
+) -> Vec<Vec<&'a mut [f32]>> {
+    let mut out: Vec<Vec<&mut [f32]>> = parts.iter().map(|_| Vec::with_capacity(slots)).collect();
+    let dirs = parts.iter().map(|p| p.d + 1).max().unwrap_or(0);
+    for (i, slot) in buf.chunks_mut(b * width).take(dirs * slots).enumerate() {
+        let (mut rest, mut at) = (slot, 0);
+        for (p, part) in parts.iter().enumerate().filter(|(_, p)| p.d == i / slots) {
+            let tail = std::mem::take(&mut rest)
+                .split_at_mut((part.rows.start - at) * width)
+                .1;
+            let (mine, tail) = tail.split_at_mut(part.rows.len() * width);
+            out[p].push(mine);
+            (rest, at) = (tail, part.rows.end);
+        }
+    }
+    out
+}
+
+/// Each part's rows of a time-ordered (T, B, D·width) buffer, such as `out` or `dxw`: entry
+/// t·R + i of a part of R rows is its direction's piece of row (t, rows.start + i).
+pub(crate) fn row_parts<'a>(
+    buf: &'a mut [f32],
+    parts: &[Part],
+    dims: &CellDims,
+    width: usize,
+) -> Vec<Vec<&'a mut [f32]>> {
+    let mut out: Vec<Vec<&mut [f32]>> = parts
+        .iter()
+        .map(|p| Vec::with_capacity(dims.t * p.rows.len()))
+        .collect();
+    let pieces = dims.t * dims.b * dims.d;
+    for (i, piece) in buf.chunks_mut(width).take(pieces).enumerate() {
+        let (b, d) = ((i / dims.d) % dims.b, i % dims.d);
+        if let Some(p) = parts.iter().position(|p| p.d == d && p.rows.contains(&b)) {
+            out[p].push(piece);
+        }
+    }
+    out
+}
+
+/// Runs `f` on each share of a run of steps ([`parts`], or one per direction): two shares on
+/// two threads (rayon's pool), since they are independent until the layer ends and each
+/// step's work is too small to split further.
+pub(crate) fn for_each_part<T: Send>(mut work: Vec<T>, f: impl Fn(T) + Sync) {
     if work.len() == 2 {
-        let second = work.pop().expect("two directions");
-        let first = work.pop().expect("two directions");
+        let second = work.pop().expect("two parts");
+        let first = work.pop().expect("two parts");
         rayon::join(|| f(first), || f(second));
     } else {
         work.into_iter().for_each(f);

@@ -2,7 +2,7 @@
 //! GPU: shaders/gru_cell_fwd.wgsl, shaders/gru_cell_bwd.wgsl. Layouts: cpu::cell.
 
 use crate::cpu::cell::{
-    CellDims, Xw, direction_parts, for_each_direction, packed_whh, packed_whh_t, prefetch_rows,
+    CellDims, Xw, direction_parts, for_each_part, packed_whh, packed_whh_t, prefetch_rows,
     recurrent_product, sigmoid, state_grad, tanh,
 };
 
@@ -30,7 +30,7 @@ pub fn gru_cell_fwd(
         .take(dims.d)
         .enumerate()
         .collect();
-    for_each_direction(work, |(d, ((hs_d, gates_d), mut out_d))| {
+    for_each_part(work, |(d, ((hs_d, gates_d), mut out_d))| {
         let w = packed_whh_t(whh, 3, h, d);
         let bias = bhh.map(|bb| &bb[d * 3 * h..(d + 1) * 3 * h]);
         let mut hh = vec![0f32; bn * 3 * h];
@@ -39,7 +39,7 @@ pub fn gru_cell_fwd(
             // This direction's states before and after the step.
             let (before, after) = hs_d.split_at_mut((dims.s + 1) * bn * h);
             let prev = &before[dims.s * bn * h..];
-            prefetch_rows(xw, lens, &dims, d, t, 3 * h);
+            prefetch_rows(xw, lens, &dims, (d, t), 3 * h, 0..dims.b);
             recurrent_product(&mut hh, prev, &w, bias, lens, t);
             let saved = gates_d[dims.s * bn * 4 * h..].chunks_exact_mut(4 * h);
             let outs = out_d[t * bn..(t + 1) * bn].iter_mut();
@@ -127,7 +127,7 @@ pub fn gru_cell_bwd(
         .take(dims.d)
         .enumerate()
         .collect();
-    for_each_direction(work, |(d, ((dhh_d, carry_d), mut dxw_d))| {
+    for_each_part(work, |(d, ((dhh_d, carry_d), mut dxw_d))| {
         let w = packed_whh(whh, 3, h, d);
         let dhn_d = &dhn[d * bn * h..(d + 1) * bn * h];
         let mut dh = vec![0f32; bn * h];

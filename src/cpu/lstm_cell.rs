@@ -2,8 +2,8 @@
 //! GPU: shaders/lstm_cell_fwd.wgsl, shaders/lstm_cell_bwd.wgsl. Layouts: cpu::cell.
 
 use crate::cpu::cell::{
-    CellDims, Xw, direction_parts, for_each_direction, packed_whh, packed_whh_t, prefetch_rows,
-    recurrent_product, sigmoid, state_grad, tanh,
+    CellDims, Xw, for_each_part, packed_whh, packed_whh_t, parts, prefetch_rows, recurrent_product,
+    row_parts, sigmoid, slot_parts, state_grad, tanh,
 };
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, `cs[d, s]`, writes slot s+1 of both,
@@ -24,45 +24,49 @@ pub fn lstm_cell_fwd(
     n: usize,
 ) {
     let (bn, h) = (dims.b, dims.h);
-    let slots = (dims.t + 1) * bn * h;
-    let work: Vec<_> = hs
-        .chunks_mut(slots)
-        .zip(cs.chunks_mut(slots))
-        .zip(gates.chunks_mut(dims.t * bn * 4 * h))
-        .zip(direction_parts(out, dims, h))
-        .take(dims.d)
-        .enumerate()
+    let parts = parts(dims);
+    let work: Vec<_> = slot_parts(hs, &parts, (dims.t + 1, bn), h)
+        .into_iter()
+        .zip(slot_parts(cs, &parts, (dims.t + 1, bn), h))
+        .zip(slot_parts(gates, &parts, (dims.t, bn), 4 * h))
+        .zip(row_parts(out, &parts, dims, h))
+        .zip(&parts)
         .collect();
-    for_each_direction(work, |(d, (((hs_d, cs_d), gates_d), mut out_d))| {
-        let w = packed_whh_t(whh, 4, h, d);
-        let bias = bhh.map(|bb| &bb[d * 4 * h..(d + 1) * 4 * h]);
-        let mut hh = vec![0f32; bn * 4 * h];
-        for dims in dims.run_fwd(n) {
-            let t = dims.time(d);
-            let split = (dims.s + 1) * bn * h;
-            let (h_before, h_after) = hs_d.split_at_mut(split);
-            let (c_before, c_after) = cs_d.split_at_mut(split);
-            let (h_prev, c_prev) = (&h_before[split - bn * h..], &c_before[split - bn * h..]);
-            prefetch_rows(xw, lens, &dims, d, t, 4 * h);
-            recurrent_product(&mut hh, h_prev, &w, bias, lens, t);
-            let rows = h_after
-                .chunks_exact_mut(h)
-                .zip(c_after.chunks_exact_mut(h))
-                .zip(gates_d[dims.s * bn * 4 * h..].chunks_exact_mut(4 * h))
-                .zip(out_d[t * bn..(t + 1) * bn].iter_mut());
-            for (b, (((hn, cn), g), o)) in rows.enumerate() {
-                let (hp, cp) = (&h_prev[b * h..(b + 1) * h], &c_prev[b * h..(b + 1) * h]);
-                if t >= lens[b] as usize {
-                    hn.copy_from_slice(hp);
-                    cn.copy_from_slice(cp);
-                    o.fill(0.0);
-                    continue;
+    let ws: Vec<_> = (0..dims.d).map(|d| packed_whh_t(whh, 4, h, d)).collect();
+    for_each_part(
+        work,
+        |((((mut hs_p, mut cs_p), mut gates_p), mut out_p), part)| {
+            let (d, rows) = (part.d, part.rows.clone());
+            let bias = bhh.map(|bb| &bb[d * 4 * h..(d + 1) * 4 * h]);
+            let (nr, lens_p) = (rows.len(), &lens[rows.clone()]);
+            let mut hh = vec![0f32; nr * 4 * h];
+            for dims in dims.run_fwd(n) {
+                let (s, t) = (dims.s, dims.time(d));
+                let (h_before, h_after) = hs_p.split_at_mut(s + 1);
+                let (c_before, c_after) = cs_p.split_at_mut(s + 1);
+                let (h_prev, c_prev) = (&*h_before[s], &*c_before[s]);
+                prefetch_rows(xw, lens, &dims, (d, t), 4 * h, rows.clone());
+                recurrent_product(&mut hh, h_prev, &ws[d], bias, lens_p, t);
+                let steps = h_after[0]
+                    .chunks_exact_mut(h)
+                    .zip(c_after[0].chunks_exact_mut(h))
+                    .zip(gates_p[s].chunks_exact_mut(4 * h))
+                    .zip(out_p[t * nr..(t + 1) * nr].iter_mut());
+                for (i, (((hn, cn), g), o)) in steps.enumerate() {
+                    let (hp, cp) = (&h_prev[i * h..(i + 1) * h], &c_prev[i * h..(i + 1) * h]);
+                    let b = rows.start + i;
+                    if t >= lens[b] as usize {
+                        hn.copy_from_slice(hp);
+                        cn.copy_from_slice(cp);
+                        o.fill(0.0);
+                        continue;
+                    }
+                    let hhb = &hh[i * 4 * h..(i + 1) * 4 * h];
+                    lstm_row(hn, cn, o, g, xw.row(&dims, d, t, b, 4 * h), hhb, cp);
                 }
-                let hhb = &hh[b * 4 * h..(b + 1) * 4 * h];
-                lstm_row(hn, cn, o, g, xw.row(&dims, d, t, b, 4 * h), hhb, cp);
             }
-        }
-    });
+        },
+    );
 }
 
 /// The gates of one row: h and c next, out (H) and saved (4H) from xw and hh (4H) and c_prev
@@ -126,68 +130,109 @@ pub fn lstm_cell_bwd(
     n: usize,
 ) {
     let (bn, h) = (dims.b, dims.h);
-    let work: Vec<_> = dhh
-        .chunks_mut(dims.t * bn * 4 * h)
-        .zip(carry.chunks_mut(bn * h))
-        .zip(dc_carry.chunks_mut(bn * h))
-        .zip(direction_parts(dxw, dims, 4 * h))
-        .take(dims.d)
-        .enumerate()
+    let parts = parts(dims);
+    let work: Vec<_> = slot_parts(dhh, &parts, (dims.t, bn), 4 * h)
+        .into_iter()
+        .zip(slot_parts(carry, &parts, (1, bn), h))
+        .zip(slot_parts(dc_carry, &parts, (1, bn), h))
+        .zip(row_parts(dxw, &parts, dims, 4 * h))
+        .zip(&parts)
         .collect();
-    for_each_direction(work, |(d, (((dhh_d, carry_d), dcc_d), mut dxw_d))| {
-        let w = packed_whh(whh, 4, h, d);
-        let own = d * bn * h..(d + 1) * bn * h;
-        let (dhn_d, dcn_d) = (&dhn[own.clone()], &dcn[own]);
-        let mut dh = vec![0f32; bn * h];
-        for dims in dims.run_bwd(n) {
-            let t = dims.time(d);
-            let (this, next) = dhh_d.split_at_mut((dims.s + 1) * bn * 4 * h);
-            let this = &mut this[dims.s * bn * 4 * h..];
-            state_grad(&mut dh, carry_d, dhn_d, next, &w, lens, &dims, d);
-            if dims.s + 1 == dims.t {
-                dcc_d.copy_from_slice(dcn_d);
-            }
-            let outs = dxw_d[t * bn..(t + 1) * bn]
-                .iter_mut()
-                .zip(this.chunks_exact_mut(4 * h))
-                .zip(carry_d.chunks_exact_mut(h))
-                .zip(dcc_d.chunks_exact_mut(h));
-            for (b, (((dx, dy), c), dcc)) in outs.enumerate() {
-                let dhb = &dh[b * h..(b + 1) * h];
-                if t >= lens[b] as usize {
-                    c.copy_from_slice(dhb);
-                    dx.fill(0.0);
-                    dy.fill(0.0);
-                    continue;
+    let ws: Vec<_> = (0..dims.d).map(|d| packed_whh(whh, 4, h, d)).collect();
+    for_each_part(
+        work,
+        |((((mut dhh_p, mut carry_p), mut dcc_p), mut dxw_p), part)| {
+            let (d, rows) = (part.d, part.rows.clone());
+            let (nr, lens_p) = (rows.len(), &lens[rows.clone()]);
+            let own = (d * bn + rows.start) * h..(d * bn + rows.end) * h;
+            let (dhn_p, dcn_p) = (&dhn[own.clone()], &dcn[own]);
+            let (carry_p, dcc_p) = (&mut *carry_p[0], &mut *dcc_p[0]);
+            let mut dh = vec![0f32; nr * h];
+            for dims in dims.run_bwd(n) {
+                let (s, t) = (dims.s, dims.time(d));
+                let (this, next) = dhh_p.split_at_mut(s + 1);
+                let next: &[f32] = next.first().map_or(&[], |n| &**n);
+                state_grad(&mut dh, carry_p, dhn_p, next, &ws[d], lens_p, &dims, d);
+                if s + 1 == dims.t {
+                    dcc_p.copy_from_slice(dcn_p);
                 }
-                let o = dims.time_row(d, t, b, h);
-                let g0 = dims.step_row(d, dims.s, b, 4 * h);
-                let prev = dims.state(d, dims.s, b);
-                let next = dims.state(d, dims.s + 1, b);
-                for j in 0..h {
-                    let dh = dhb[j] + dout[o + j];
-                    let (i, f, g, og) = (
-                        gates[g0 + j],
-                        gates[g0 + h + j],
-                        gates[g0 + 2 * h + j],
-                        gates[g0 + 3 * h + j],
-                    );
-                    let tc = tanh(cs[next + j]);
-                    let dc = dcc[j] + dh * og * (1.0 - tc * tc);
-                    let grads = [
-                        dc * g * i * (1.0 - i),
-                        dc * cs[prev + j] * f * (1.0 - f),
-                        dc * i * (1.0 - g * g),
-                        dh * tc * og * (1.0 - og),
-                    ];
-                    for (q, gr) in grads.into_iter().enumerate() {
-                        dx[q * h + j] = gr;
-                        dy[q * h + j] = gr;
+                let steps = dxw_p[t * nr..(t + 1) * nr]
+                    .iter_mut()
+                    .zip(this[s].chunks_exact_mut(4 * h))
+                    .zip(carry_p.chunks_exact_mut(h))
+                    .zip(dcc_p.chunks_exact_mut(h));
+                for (i, (((dx, dy), c), dcc)) in steps.enumerate() {
+                    let (dhb, b) = (&dh[i * h..(i + 1) * h], rows.start + i);
+                    if t >= lens[b] as usize {
+                        c.copy_from_slice(dhb);
+                        dx.fill(0.0);
+                        dy.fill(0.0);
+                        continue;
                     }
-                    c[j] = 0.0;
-                    dcc[j] = dc * f;
+                    let o = dims.time_row(d, t, b, h);
+                    let g0 = dims.step_row(d, s, b, 4 * h);
+                    let (prev, next) = (dims.state(d, s, b), dims.state(d, s + 1, b));
+                    let saved = LstmSaved {
+                        gates: &gates[g0..g0 + 4 * h],
+                        c_prev: &cs[prev..prev + h],
+                        c_next: &cs[next..next + h],
+                    };
+                    lstm_row_bwd(dx, dy, c, dcc, dhb, &dout[o..o + h], saved);
                 }
             }
+        },
+    );
+}
+
+/// What one row's backward reads from the forward: the gates i, f, g, o (4H) and the cell
+/// state before and after the step.
+struct LstmSaved<'a> {
+    gates: &'a [f32],
+    c_prev: &'a [f32],
+    c_next: &'a [f32],
+}
+
+/// One row's backward through the gates: from dh (the state's gradient, `dh + dout`) and
+/// dc_carry to the pre-activations' gradient (written to both `dxw` and `dhh`), a zero carry
+/// and the next dc_carry. Compiled for each SIMD width, as [`lstm_row`].
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn lstm_row_bwd(
+    dx: &mut [f32],
+    dy: &mut [f32],
+    carry: &mut [f32],
+    dcc: &mut [f32],
+    dh: &[f32],
+    dout: &[f32],
+    saved: LstmSaved,
+) {
+    let h = carry.len();
+    let (dcc, dh, dout) = (&mut dcc[..h], &dh[..h], &dout[..h]);
+    let (gates, cp, cn) = (
+        &saved.gates[..4 * h],
+        &saved.c_prev[..h],
+        &saved.c_next[..h],
+    );
+    let (dx, dy) = (&mut dx[..4 * h], &mut dy[..4 * h]);
+    for j in 0..h {
+        let dhj = dh[j] + dout[j];
+        let (i, f, g, og) = (gates[j], gates[h + j], gates[2 * h + j], gates[3 * h + j]);
+        let tc = tanh(cn[j]);
+        let dc = dcc[j] + dhj * og * (1.0 - tc * tc);
+        let grads = [
+            dc * g * i * (1.0 - i),
+            dc * cp[j] * f * (1.0 - f),
+            dc * i * (1.0 - g * g),
+            dhj * tc * og * (1.0 - og),
+        ];
+        for (q, gr) in grads.into_iter().enumerate() {
+            dx[q * h + j] = gr;
+            dy[q * h + j] = gr;
         }
-    });
+        dcc[j] = dc * f;
+    }
+    carry.fill(0.0);
 }

@@ -2,7 +2,7 @@
 //! GPU: shaders/rnn_cell_fwd.wgsl, shaders/rnn_cell_bwd.wgsl. Layouts: cpu::cell.
 
 use crate::cpu::cell::{
-    CellDims, Xw, direction_parts, for_each_direction, packed_whh, packed_whh_t, prefetch_rows,
+    CellDims, Xw, direction_parts, for_each_part, packed_whh, packed_whh_t, prefetch_rows,
     recurrent_product, state_grad, tanh,
 };
 
@@ -28,7 +28,7 @@ pub fn rnn_cell_fwd(
         .take(dims.d)
         .enumerate()
         .collect();
-    for_each_direction(work, |(d, (hs_d, mut out_d))| {
+    for_each_part(work, |(d, (hs_d, mut out_d))| {
         let w = packed_whh_t(whh, 1, h, d);
         let bias = bhh.map(|bb| &bb[d * h..(d + 1) * h]);
         let mut hh = vec![0f32; bn * h];
@@ -36,7 +36,7 @@ pub fn rnn_cell_fwd(
             let t = dims.time(d);
             let (before, after) = hs_d.split_at_mut((dims.s + 1) * bn * h);
             let prev = &before[dims.s * bn * h..];
-            prefetch_rows(xw, lens, &dims, d, t, h);
+            prefetch_rows(xw, lens, &dims, (d, t), h, 0..dims.b);
             recurrent_product(&mut hh, prev, &w, bias, lens, t);
             let outs = out_d[t * bn..(t + 1) * bn].iter_mut();
             for (b, (next, o)) in after.chunks_exact_mut(h).zip(outs).enumerate() {
@@ -83,7 +83,7 @@ pub fn rnn_cell_bwd(
         .take(dims.d)
         .enumerate()
         .collect();
-    for_each_direction(work, |(d, ((dhh_d, carry_d), mut dxw_d))| {
+    for_each_part(work, |(d, ((dhh_d, carry_d), mut dxw_d))| {
         let w = packed_whh(whh, 1, h, d);
         let dhn_d = &dhn[d * bn * h..(d + 1) * bn * h];
         let mut dh = vec![0f32; bn * h];

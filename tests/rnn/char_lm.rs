@@ -75,7 +75,7 @@ fn char_lm_logits_match_torch() {
     }
 }
 
-// Five truncated-BPTT steps (B 4, S 16, Adam lr 2e-3, clip 5, the state carried without
+// Five truncated-BPTT steps (B 16, S 16, Adam lr 2e-3, clip 5, the state carried without
 // gradient) from PyTorch's initial weights give PyTorch's losses and final weights.
 #[test]
 fn char_lm_tbptt_matches_torch() {
@@ -83,18 +83,18 @@ fn char_lm_tbptt_matches_torch() {
     let fin = checkpoint::load(&fixture("tbptt_final.safetensors")).unwrap();
     let want: Vec<f32> = serde_json::from_str(&fin.metadata["losses"]).unwrap();
     let ids = text_ids(init.chars.as_ref().unwrap());
-    let streams = Streams::new(Path::new("tiny.txt"), ids.len(), 4, 16).unwrap();
+    let streams = Streams::new(Path::new("tiny.txt"), ids.len(), 16, 16).unwrap();
     for backend in backends("char_lm_tbptt_matches_torch") {
         let adam = AdamConfig {
             lr: 2e-3,
             ..AdamConfig::default()
         };
-        let mut m = CharLm::new(init.cfg.clone(), &backend, 16, 4, adam, 5.0).unwrap();
+        let mut m = CharLm::new(init.cfg.clone(), &backend, 16, 16, adam, 5.0).unwrap();
         m.set_params(&init.params).unwrap();
         let losses: Vec<f32> = (0..5)
             .map(|k| {
                 let (x, y) = streams.batch(&ids, k);
-                m.train_step(&x, &y, 4, 16).unwrap()
+                m.train_step(&x, &y, 16, 16).unwrap()
             })
             .collect();
         let what = m.describe();

@@ -11,9 +11,9 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
+use super::settings::{Settings, TrainArgs};
 use super::state::{LAST_FILE, RunState, STATE_FILE, fingerprint};
 use super::{Start, architecture, claim_outputs, describe_model, elapsed, progress_bar};
-use super::settings::{Settings, TrainArgs};
 use crate::checkpoint::{self, CHARLM};
 use crate::cpu::adam::AdamConfig;
 use crate::data::data_error;
@@ -176,9 +176,14 @@ impl Progress {
     fn points(&self) -> (Vec<(usize, f64)>, Vec<(usize, f64)>) {
         let rows = self.csv.lines().skip(1).filter_map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            Some((f.first()?.parse().ok()?, f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
+            Some((
+                f.first()?.parse().ok()?,
+                f.get(2)?.parse().ok()?,
+                f.get(3)?.parse().ok()?,
+            ))
         });
-        rows.map(|(s, t, v): (usize, f64, f64)| ((s, t), (s, v))).unzip()
+        rows.map(|(s, t, v): (usize, f64, f64)| ((s, t), (s, v)))
+            .unzip()
     }
 }
 
@@ -214,11 +219,20 @@ fn write_outputs(
     let params = model.params()?;
     let cfg = &model.cfg;
     if improved {
-        files.push((&o.save, checkpoint::to_bytes(&o.save, cfg, &chars, &params, &meta)?));
+        files.push((
+            &o.save,
+            checkpoint::to_bytes(&o.save, cfg, &chars, &params, &meta)?,
+        ));
     }
-    let (last_path, state_path) = (start.run_dir.join(LAST_FILE), start.run_dir.join(STATE_FILE));
+    let (last_path, state_path) = (
+        start.run_dir.join(LAST_FILE),
+        start.run_dir.join(STATE_FILE),
+    );
     if epoch_end {
-        files.push((&last_path, checkpoint::to_bytes(&last_path, cfg, &chars, &params, &meta)?));
+        files.push((
+            &last_path,
+            checkpoint::to_bytes(&last_path, cfg, &chars, &params, &meta)?,
+        ));
         let (m, v, step) = model.optimizer_state()?;
         let state = RunState {
             settings: s.clone(),
@@ -309,7 +323,12 @@ fn epoch(
         }
         pr.step += 1;
         let w = &mut pr.window;
-        *w = (w.0 + loss as f64, w.1 + 1, w.2 + b * sl, w.3 + t0.elapsed().as_secs_f64());
+        *w = (
+            w.0 + loss as f64,
+            w.1 + 1,
+            w.2 + b * sl,
+            w.3 + t0.elapsed().as_secs_f64(),
+        );
         if let Some(bar) = &bar {
             bar.inc(1);
         }

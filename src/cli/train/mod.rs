@@ -56,7 +56,8 @@ struct Start {
 
 /// A `.txt` data file: a language model's text.
 fn is_text(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("txt"))
 }
 
 /// The task a fresh run learns: `--task`, else the checkpoint's, else a `.tsv` or `.txt`

@@ -406,7 +406,11 @@ impl TrainArgs {
         let charlm = task == TaskArg::Charlm;
         let given = [
             ("--test", self.test.is_some(), !charlm),
-            ("--min-count", self.min_count.is_some(), task == TaskArg::Sentiment),
+            (
+                "--min-count",
+                self.min_count.is_some(),
+                task == TaskArg::Sentiment,
+            ),
             ("--strict", self.strict, !charlm),
             ("--no-shuffle", self.no_shuffle, !charlm),
             ("--max-len", self.max_len.is_some(), !charlm),
@@ -424,7 +428,10 @@ impl TrainArgs {
                 flag,
                 format!(
                     "does not apply to --task {}",
-                    serde_json::to_value(task).expect("a task is JSON").as_str().unwrap_or("?")
+                    serde_json::to_value(task)
+                        .expect("a task is JSON")
+                        .as_str()
+                        .unwrap_or("?")
                 ),
             )),
             None => Ok(()),
@@ -511,7 +518,11 @@ impl Settings {
             lr_gamma: a.lr_gamma.unwrap_or(0.1),
             clip: a.clip.unwrap_or(if charlm { 5.0 } else { 0.0 }),
             seq_len: if charlm { a.seq_len.unwrap_or(100) } else { 0 },
-            eval_every: if charlm { a.eval_every.unwrap_or(100) } else { 0 },
+            eval_every: if charlm {
+                a.eval_every.unwrap_or(100)
+            } else {
+                0
+            },
             seed: a.seed.unwrap_or(0),
             no_shuffle: a.no_shuffle,
             max_len: a.max_len.unwrap_or(DEFAULT_MAX_LEN),
