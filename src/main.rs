@@ -20,12 +20,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a name classifier (the lecture-13 model on the bundled data by default).
+    /// Train a name classifier (the lecture-13 model on the bundled data by default), the
+    /// sentiment classifier, or a character language model (--task charlm).
     Train(Box<cli::train::TrainArgs>),
-    /// Accuracy, per-class accuracy and confusion matrix of a checkpoint on labelled names.
+    /// Accuracy, per-class accuracy and confusion matrix of a classifier on labelled data, or
+    /// a language model's loss on a text.
     Eval(cli::eval::EvalArgs),
     /// The 3 most likely classes of each name.
     Predict(cli::eval::PredictArgs),
+    /// Generate text from a character language model, one character at a time.
+    Sample(cli::lm::SampleArgs),
     /// Lecture 12's 'hello' -> 'ohlol' examples (`demo hello --variant cell|rnn|embedding`).
     Demo(cli::demo::DemoArgs),
     /// List the adapters wgpu sees and open the one gpu-rnn would use.
@@ -44,6 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => cli::train::run(*args)?,
         Command::Eval(args) => cli::eval::eval(args)?,
         Command::Predict(args) => cli::eval::predict(args)?,
+        Command::Sample(args) => cli::lm::sample(args)?,
         Command::Demo(args) => cli::demo::run(args)?,
         Command::Adapters { adapter } => {
             for a in GpuContext::adapters()? {

@@ -24,14 +24,16 @@ pub struct EvalArgs {
     pub model: PathBuf,
     /// Names: a labelled `name,label` CSV (gzip or plain) or a folder of `Label.txt` files
     /// [default: data/names_test.csv.gz]. Phrases (a word checkpoint): the Kaggle TSV, with or
-    /// without the Sentiment column [default: data/sentiment_test.tsv.gz].
+    /// without the Sentiment column [default: data/sentiment_test.tsv.gz]. A language model:
+    /// a UTF-8 text, read as one stream from a zero state.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Write the predictions as a Kaggle submission CSV, `PhraseId,Sentiment` (sentiment task;
     /// the default for an unlabelled file is submission.csv).
     #[arg(long)]
     pub submission: Option<PathBuf>,
-    /// Write the logits as one f32 tensor `logits` (N, C), rows in the data file's order.
+    /// Write the logits as one f32 tensor `logits` (N, C), rows in the data file's order; for
+    /// a language model (N − 1, V) of a text of N characters, row i predicting character i + 1.
     #[arg(long)]
     pub logits: Option<PathBuf>,
     /// Names per inference batch (at most the number of rows).
@@ -143,6 +145,18 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         });
     }
     let ck = checkpoint::load(&a.model)?;
+    if ck.chars.is_some() {
+        if a.submission.is_some() || a.strict {
+            return Err(Error::InvalidArgument {
+                op: "eval",
+                message: "--submission and --strict are for classifiers; this checkpoint is a \
+                          language model"
+                    .into(),
+            });
+        }
+        let paths = (a.model.as_path(), a.data.as_deref());
+        return super::lm::eval(&ck, paths, a.logits.as_deref(), &a.device);
+    }
     if let Some(vocab) = &ck.vocab {
         return eval_phrases(&a, &ck, vocab);
     }

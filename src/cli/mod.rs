@@ -4,6 +4,7 @@ pub mod bench;
 pub mod demo;
 pub mod eval;
 pub mod kernel_bench;
+pub mod lm;
 pub mod plot;
 pub mod train;
 

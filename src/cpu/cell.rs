@@ -20,7 +20,7 @@
 //! keeps one thread and one packed W_hh for the whole layer instead of meeting the other at
 //! every step.
 
-use crate::cpu::step_gemm::{PackedW, gemm};
+use crate::cpu::step_gemm::{StepW, gemm};
 
 /// Dimensions of one step of a recurrent layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,14 +87,14 @@ impl CellDims {
     }
 }
 
-/// W_hh[d]ᵀ packed for [`recurrent_product`]; `whh` is (D, G·H, H).
-pub(crate) fn packed_whh_t(whh: &[f32], g: usize, h: usize, d: usize) -> PackedW {
-    PackedW::transposed(&whh[d * g * h * h..(d + 1) * g * h * h], g * h, h)
+/// W_hh[d]ᵀ for [`recurrent_product`] on batches of `rows`; `whh` is (D, G·H, H).
+pub(crate) fn packed_whh_t(whh: &[f32], g: usize, h: usize, d: usize, rows: usize) -> StepW<'_> {
+    StepW::transposed(&whh[d * g * h * h..(d + 1) * g * h * h], g * h, h, h, rows)
 }
 
-/// W_hh[d] packed for [`state_grad`]; `whh` is (D, G·H, H).
-pub(crate) fn packed_whh(whh: &[f32], g: usize, h: usize, d: usize) -> PackedW {
-    PackedW::new(&whh[d * g * h * h..(d + 1) * g * h * h], g * h, h)
+/// W_hh[d] for [`state_grad`] on batches of `rows`; `whh` is (D, G·H, H).
+pub(crate) fn packed_whh(whh: &[f32], g: usize, h: usize, d: usize, rows: usize) -> StepW<'_> {
+    StepW::new(&whh[d * g * h * h..(d + 1) * g * h * h], g * h, h, h, rows)
 }
 
 /// Where a forward step reads x·W_ihᵀ + b_ih: `data (T, B, D·G·H)` in time order, or with
@@ -131,7 +131,7 @@ impl<'a> Xw<'a> {
 pub(crate) fn recurrent_product(
     hh: &mut [f32],
     h_prev: &[f32],
-    w: &PackedW,
+    w: &StepW,
     bias: Option<&[f32]>,
     lens: &[u32],
     t: usize,
@@ -301,7 +301,7 @@ pub(crate) fn state_grad(
     carry: &[f32],
     dhn: &[f32],
     dhh_next: &[f32],
-    w: &PackedW,
+    w: &StepW,
     lens: &[u32],
     dims: &CellDims,
     d: usize,

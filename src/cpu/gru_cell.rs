@@ -31,7 +31,7 @@ pub fn gru_cell_fwd(
         .enumerate()
         .collect();
     for_each_part(work, |(d, ((hs_d, gates_d), mut out_d))| {
-        let w = packed_whh_t(whh, 3, h, d);
+        let w = packed_whh_t(whh, 3, h, d, bn);
         let bias = bhh.map(|bb| &bb[d * 3 * h..(d + 1) * 3 * h]);
         let mut hh = vec![0f32; bn * 3 * h];
         for dims in dims.run_fwd(n) {
@@ -128,7 +128,7 @@ pub fn gru_cell_bwd(
         .enumerate()
         .collect();
     for_each_part(work, |(d, ((dhh_d, carry_d), mut dxw_d))| {
-        let w = packed_whh(whh, 3, h, d);
+        let w = packed_whh(whh, 3, h, d, bn);
         let dhn_d = &dhn[d * bn * h..(d + 1) * bn * h];
         let mut dh = vec![0f32; bn * h];
         for dims in dims.run_bwd(n) {

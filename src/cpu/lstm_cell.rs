@@ -32,7 +32,9 @@ pub fn lstm_cell_fwd(
         .zip(row_parts(out, &parts, dims, h))
         .zip(&parts)
         .collect();
-    let ws: Vec<_> = (0..dims.d).map(|d| packed_whh_t(whh, 4, h, d)).collect();
+    let ws: Vec<_> = (0..dims.d)
+        .map(|d| packed_whh_t(whh, 4, h, d, bn))
+        .collect();
     for_each_part(
         work,
         |((((mut hs_p, mut cs_p), mut gates_p), mut out_p), part)| {
@@ -138,7 +140,7 @@ pub fn lstm_cell_bwd(
         .zip(row_parts(dxw, &parts, dims, 4 * h))
         .zip(&parts)
         .collect();
-    let ws: Vec<_> = (0..dims.d).map(|d| packed_whh(whh, 4, h, d)).collect();
+    let ws: Vec<_> = (0..dims.d).map(|d| packed_whh(whh, 4, h, d, bn)).collect();
     for_each_part(
         work,
         |((((mut dhh_p, mut carry_p), mut dcc_p), mut dxw_p), part)| {

@@ -2,7 +2,7 @@
 //! GPU: shaders/matmul.wgsl. Products by `matrixmultiply::sgemm`, which takes strides, so the
 //! transposes cost nothing.
 
-use crate::cpu::step_gemm::{PackedW, gemm};
+use crate::cpu::step_gemm::{StepW, gemm};
 
 /// Shape and layout of one product, shared by the CPU twin and the GPU op.
 ///
@@ -295,9 +295,9 @@ pub fn matmul_padded(
             // steps hold the most). B is packed once for all the blocks' products, which
             // matrixmultiply would repack for each.
             let w = if dims.trans_b {
-                PackedW::transposed_ld(b, dims.n, dims.k, dims.ldb)
+                StepW::transposed(b, dims.n, dims.k, dims.ldb, dims.m)
             } else {
-                PackedW::new_ld(b, dims.k, dims.n, dims.ldb)
+                StepW::new(b, dims.k, dims.n, dims.ldb, dims.m)
             };
             let mut starts = vec![0];
             let mut sum = 0;

@@ -29,7 +29,7 @@ pub fn rnn_cell_fwd(
         .enumerate()
         .collect();
     for_each_part(work, |(d, (hs_d, mut out_d))| {
-        let w = packed_whh_t(whh, 1, h, d);
+        let w = packed_whh_t(whh, 1, h, d, bn);
         let bias = bhh.map(|bb| &bb[d * h..(d + 1) * h]);
         let mut hh = vec![0f32; bn * h];
         for dims in dims.run_fwd(n) {
@@ -84,7 +84,7 @@ pub fn rnn_cell_bwd(
         .enumerate()
         .collect();
     for_each_part(work, |(d, ((dhh_d, carry_d), mut dxw_d))| {
-        let w = packed_whh(whh, 1, h, d);
+        let w = packed_whh(whh, 1, h, d, bn);
         let dhn_d = &dhn[d * bn * h..(d + 1) * bn * h];
         let mut dh = vec![0f32; bn * h];
         for dims in dims.run_bwd(n) {

@@ -85,6 +85,67 @@ impl PackedW {
     }
 }
 
+/// Rows up to which a product reads W where it lies instead of packing it: a product of one
+/// or two rows (a stream being sampled or evaluated) reads W once either way, and packing it
+/// cost three times the product.
+pub const RAW_ROWS: usize = 2;
+
+/// W (K, N) for the step products of batches of `rows`: packed, or for at most [`RAW_ROWS`]
+/// rows read where it lies.
+pub enum StepW<'a> {
+    Packed(PackedW),
+    /// W given as Wᵀ (N, K), rows `ld` apart.
+    Transposed {
+        w: &'a [f32],
+        k: usize,
+        n: usize,
+        ld: usize,
+    },
+    /// W (K, N) itself, rows `ld` apart.
+    Plain {
+        w: &'a [f32],
+        k: usize,
+        n: usize,
+        ld: usize,
+    },
+}
+
+impl<'a> StepW<'a> {
+    /// From `w` (N, K) rows `ld` apart, for `A · wᵀ`.
+    pub fn transposed(w: &'a [f32], n: usize, k: usize, ld: usize, rows: usize) -> Self {
+        if rows <= RAW_ROWS {
+            Self::Transposed { w, k, n, ld }
+        } else {
+            Self::Packed(PackedW::transposed_ld(w, n, k, ld))
+        }
+    }
+
+    /// From `w` (K, N) rows `ld` apart, for `A · w`.
+    pub fn new(w: &'a [f32], k: usize, n: usize, ld: usize, rows: usize) -> Self {
+        if rows <= RAW_ROWS {
+            Self::Plain { w, k, n, ld }
+        } else {
+            Self::Packed(PackedW::new_ld(w, k, n, ld))
+        }
+    }
+
+    /// (K, N).
+    pub fn shape(&self) -> (usize, usize) {
+        match self {
+            Self::Packed(p) => (p.k, p.n),
+            Self::Transposed { k, n, .. } | Self::Plain { k, n, .. } => (*k, *n),
+        }
+    }
+
+    pub fn k(&self) -> usize {
+        self.shape().0
+    }
+
+    pub fn n(&self) -> usize {
+        self.shape().1
+    }
+}
+
 /// `c (M, N) = a (M, K) · w (+ bias)`, or `c += …` with `accumulate`. Rows of `a` are `lda`
 /// apart and rows of `c` are `ldc` apart.
 #[allow(clippy::too_many_arguments)] // a GEMM's operands, strides and options
@@ -94,13 +155,78 @@ pub fn gemm(
     a: &[f32],
     lda: usize,
     m: usize,
-    w: &PackedW,
+    w: &StepW,
     bias: Option<&[f32]>,
     accumulate: bool,
 ) {
-    assert!(m == 0 || (a.len() >= (m - 1) * lda + w.k && c.len() >= (m - 1) * ldc + w.n));
-    assert!(bias.is_none_or(|b| b.len() >= w.n));
-    gemm_blocks(c, ldc, a, lda, m, w, bias, accumulate);
+    let (k, n) = w.shape();
+    assert!(m == 0 || (a.len() >= (m - 1) * lda + k && c.len() >= (m - 1) * ldc + n));
+    assert!(bias.is_none_or(|b| b.len() >= n));
+    let mut row = vec![0f32; n];
+    let store = |c: &mut [f32], r: usize, row: &[f32]| {
+        let cr = &mut c[r * ldc..r * ldc + n];
+        for (j, (o, &v)) in cr.iter_mut().zip(row).enumerate() {
+            let v = v + bias.map_or(0.0, |b| b[j]);
+            *o = if accumulate { *o + v } else { v };
+        }
+    };
+    match *w {
+        StepW::Packed(ref p) => gemm_blocks(c, ldc, a, lda, m, p, bias, accumulate),
+        StepW::Transposed { w, ld, .. } => {
+            assert!(n == 0 || w.len() >= (n - 1) * ld + k);
+            for r in 0..m {
+                gemv_t(&mut row, &a[r * lda..r * lda + k], w, ld);
+                store(c, r, &row);
+            }
+        }
+        StepW::Plain { w, ld, .. } => {
+            assert!(k == 0 || w.len() >= (k - 1) * ld + n);
+            for r in 0..m {
+                row.fill(0.0);
+                for (kk, &x) in a[r * lda..r * lda + k].iter().enumerate() {
+                    axpy(&mut row, x, &w[kk * ld..kk * ld + n]);
+                }
+                store(c, r, &row);
+            }
+        }
+    }
+}
+
+/// `y (N) = W (N, K) · x (K)`, W's rows `ld` apart: a dot product per row.
+#[multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma", "aarch64+neon"))]
+fn gemv_t(y: &mut [f32], x: &[f32], w: &[f32], ld: usize) {
+    let k = x.len();
+    for (j, o) in y.iter_mut().enumerate() {
+        *o = dot(x, &w[j * ld..j * ld + k]);
+    }
+}
+
+/// `Σ a·b` in 32 lanes (four vectors, so that the FMAs do not wait on each other).
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const L: usize = 32;
+    let mut acc = [0f32; L];
+    let (ac, bc) = (a.chunks_exact(L), b.chunks_exact(L));
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for l in 0..L {
+            acc[l] = x[l].mul_add(y[l], acc[l]);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `y += x · w`.
+#[multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma", "aarch64+neon"))]
+fn axpy(y: &mut [f32], x: f32, w: &[f32]) {
+    for (o, &v) in y.iter_mut().zip(w) {
+        *o = x.mul_add(v, *o);
+    }
 }
 
 // Compiled for each listed target and picked at run time by the CPU's features; the loops
@@ -186,7 +312,7 @@ mod tests {
         c
     }
 
-    // Shapes around the block sizes, both packings, bias and accumulate.
+    // Shapes around the block sizes, both packings and both raw forms, bias and accumulate.
     #[test]
     fn gemm_matches_a_naive_product() {
         let mut seed = 0x9e37_79b9u32;
@@ -202,13 +328,25 @@ mod tests {
             (4, 16, 16),
             (7, 100, 300),
             (9, 33, 100),
+            (2, 70, 33),
         ] {
             let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
             let w: Vec<f32> = (0..k * n).map(|_| next()).collect();
             let wt: Vec<f32> = (0..n * k).map(|i| w[(i % k) * n + i / k]).collect();
             let bias: Vec<f32> = (0..n).map(|_| next()).collect();
             let want = naive(&a, &w, m, k, n);
-            for packed in [PackedW::new(&w, k, n), PackedW::transposed(&wt, n, k)] {
+            let forms = [
+                StepW::Packed(PackedW::new(&w, k, n)),
+                StepW::Packed(PackedW::transposed(&wt, n, k)),
+                StepW::Plain { w: &w, k, n, ld: n },
+                StepW::Transposed {
+                    w: &wt,
+                    k,
+                    n,
+                    ld: k,
+                },
+            ];
+            for packed in forms {
                 let mut c = vec![0.5f32; m * n];
                 gemm(&mut c, n, &a, k, m, &packed, Some(&bias), true);
                 for (i, (&got, &want)) in c.iter().zip(&want).enumerate() {

@@ -133,6 +133,9 @@ fn validate(model: &mut CharLm, text: &Text) -> Result<f64> {
     Ok(total / streams.batches() as f64)
 }
 
+/// (step, loss) points of a plot's series.
+type Points = Vec<(usize, f64)>;
+
 /// The run's progress: what the resume state holds.
 struct Progress {
     epoch: usize,
@@ -173,7 +176,7 @@ impl Progress {
     }
 
     /// (step, train loss) and (step, validation loss) of every row of the metrics.
-    fn points(&self) -> (Vec<(usize, f64)>, Vec<(usize, f64)>) {
+    fn points(&self) -> (Points, Points) {
         let rows = self.csv.lines().skip(1).filter_map(|l| {
             let f: Vec<&str> = l.split(',').collect();
             Some((
@@ -334,7 +337,7 @@ fn epoch(
         }
         let every = s.eval_every as u64;
         let epoch_end = k + 1 == n;
-        if epoch_end || (every > 0 && pr.step % every == 0) {
+        if epoch_end || (every > 0 && pr.step.is_multiple_of(every)) {
             let secs = clock.1 + clock.0.elapsed().as_secs_f64();
             let place = match epoch_end {
                 true => String::new(),
