@@ -3,6 +3,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod charlm;
 mod checkpoint;
 mod commands;
 mod data;
