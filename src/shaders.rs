@@ -40,6 +40,7 @@ shaders! {
     GRU_CELL_FWD_VEC4 => "gru_cell_fwd_vec4",
     LSTM_CELL_BWD => "lstm_cell_bwd",
     LSTM_CELL_FWD => "lstm_cell_fwd",
+    LSTM_CELL_FWD_VEC4 => "lstm_cell_fwd_vec4",
     MATMUL => "matmul",
     MATMUL_SUBGROUP => "matmul_subgroup",
     MATMUL_TILED => "matmul_tiled",

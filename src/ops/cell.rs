@@ -107,8 +107,8 @@ fn check_common(
 pub enum CellKernel {
     /// One invocation per (row, unit): any H and offsets.
     Scalar,
-    /// 4 rows × 4 units per invocation with vec4 loads (GRU; H and the weight offsets
-    /// multiples of 4, see [`vec4_eligible`]).
+    /// 4 rows × 4 units per invocation with vec4 loads (GRU, and the LSTM's forward; H and
+    /// the weight offsets multiples of 4, see [`vec4_eligible`]).
     Vec4,
     /// 32 rows × 4 units (forward) or 8 units (backward) per octet of lanes, W_hh shared
     /// through subgroup shuffles (GRU; the operands of `Vec4`, on devices with subgroups of 8
@@ -116,17 +116,20 @@ pub enum CellKernel {
     Subgroup,
 }
 
-/// Whether the vec4 variant can run this step: a GRU with H, W_hh's and b_hh's offsets and
-/// dh_n's offset all multiples of 4.
-pub fn vec4_eligible(kind: CellKind, h: usize, offsets: &[usize]) -> bool {
-    kind == CellKind::Gru && h.is_multiple_of(4) && offsets.iter().all(|o| o.is_multiple_of(4))
+/// Whether a vec4 variant can run this step: H, W_hh's and b_hh's offsets and dh_n's offset
+/// all multiples of 4, for a cell that has one (the GRU both ways, the LSTM forward).
+pub fn vec4_eligible(kind: CellKind, backward: bool, h: usize, offsets: &[usize]) -> bool {
+    let has = kind == CellKind::Gru || (kind == CellKind::Lstm && !backward);
+    has && h.is_multiple_of(4) && offsets.iter().all(|o| o.is_multiple_of(4))
 }
 
 /// The fastest kernel for a step whose operands are (or are not) [`vec4_eligible`]: the
-/// subgroup kernel where the device has subgroups that fit, else the vec4 one.
-fn pick(ctx: &GpuContext, aligned: bool) -> CellKernel {
+/// GRU's subgroup kernel where the device has subgroups that fit, else the vec4 one.
+fn pick(ctx: &GpuContext, kind: CellKind, aligned: bool) -> CellKernel {
     match aligned {
-        true if crate::ops::matmul::subgroups_fit(ctx) => CellKernel::Subgroup,
+        true if kind == CellKind::Gru && crate::ops::matmul::subgroups_fit(ctx) => {
+            CellKernel::Subgroup
+        }
         true => CellKernel::Vec4,
         false => CellKernel::Scalar,
     }
@@ -159,6 +162,7 @@ fn cell_shader(kind: CellKind, kernel: CellKernel, backward: bool) -> Result<&'s
         (Lstm, Scalar, false) => shaders::LSTM_CELL_FWD,
         (Lstm, Scalar, true) => shaders::LSTM_CELL_BWD,
         (Gru, Vec4, false) => shaders::GRU_CELL_FWD_VEC4,
+        (Lstm, Vec4, false) => shaders::LSTM_CELL_FWD_VEC4,
         (Gru, Vec4, true) => shaders::GRU_CELL_BWD_VEC4,
         (Gru, Subgroup, false) => shaders::GRU_CELL_FWD_SUBGROUP,
         (Gru, Subgroup, true) => shaders::GRU_CELL_BWD_SUBGROUP,
@@ -174,7 +178,7 @@ fn cell_shader(kind: CellKind, kernel: CellKernel, backward: bool) -> Result<&'s
 /// The forward step dispatch for `c.kind`, with the fastest kernel the operands allow.
 pub fn cell_fwd(ctx: &GpuContext, c: &CellFwd<Slice>) -> Result<Dispatch> {
     let offs = [c.whh.offset, c.bhh.map_or(0, |b| b.offset)];
-    let kernel = pick(ctx, vec4_eligible(c.kind, c.dims.h, &offs));
+    let kernel = pick(ctx, c.kind, vec4_eligible(c.kind, false, c.dims.h, &offs));
     cell_fwd_with(ctx, kernel, c)
 }
 
@@ -187,6 +191,7 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
     if kernel != CellKernel::Scalar
         && !vec4_eligible(
             c.kind,
+            false,
             c.dims.h,
             &[c.whh.offset, c.bhh.map_or(0, |b| b.offset)],
         )
@@ -298,10 +303,8 @@ fn invocations(kernel: CellKernel, a: &crate::cpu::cell::CellDims, backward: boo
 
 /// The backward step dispatch for `c.kind`, with the fastest kernel the operands allow.
 pub fn cell_bwd(ctx: &GpuContext, c: &CellBwd<Slice>) -> Result<Dispatch> {
-    let kernel = pick(
-        ctx,
-        vec4_eligible(c.kind, c.dims.h, &[c.whh.offset, c.dhn.offset]),
-    );
+    let offs = [c.whh.offset, c.dhn.offset];
+    let kernel = pick(ctx, c.kind, vec4_eligible(c.kind, true, c.dims.h, &offs));
     cell_bwd_with(ctx, kernel, c)
 }
 
@@ -312,7 +315,7 @@ pub fn cell_bwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellBwd<Slice>) -
     let (op, entry) = (shader.name, shader.name);
     check_subgroups(op, ctx, kernel)?;
     if kernel != CellKernel::Scalar
-        && !vec4_eligible(c.kind, c.dims.h, &[c.whh.offset, c.dhn.offset])
+        && !vec4_eligible(c.kind, true, c.dims.h, &[c.whh.offset, c.dhn.offset])
     {
         return Err(Error::InvalidArgument {
             op,

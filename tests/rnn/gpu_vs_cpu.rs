@@ -29,7 +29,7 @@ fn check(rng: &mut TestRng, cell: CellKind) {
 }
 
 /// [`check`] with the hidden size fixed.
-fn check_with(rng: &mut TestRng, cell: CellKind, hidden: Option<usize>) {
+pub(crate) fn check_with(rng: &mut TestRng, cell: CellKind, hidden: Option<usize>) {
     let Some(ctx) = gpu(&format!("{cell:?} gpu vs cpu")) else {
         return;
     };
@@ -192,7 +192,7 @@ fn gru_cell_vec4_fwd_bwd_gpu_matches_cpu() {
             layout.get(&format!("bias_hh_l{k}")).unwrap().offset,
         ];
         assert!(
-            gpu_rnn::ops::cell::vec4_eligible(CellKind::Gru, 8, &offs),
+            gpu_rnn::ops::cell::vec4_eligible(CellKind::Gru, false, 8, &offs),
             "layer {k}: {offs:?}"
         );
     }

@@ -11,3 +11,4 @@ mod cpu_runs;
 mod fixtures;
 mod gpu_vs_cpu;
 mod gradcheck;
+mod lstm_vec4;
