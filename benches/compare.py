@@ -2,9 +2,11 @@
 """Run gpu-rnn and PyTorch alternately (A B A B …) on the lecture model with the same kind of
 batches (256 shuffled training names), and print names/s and the ratios gpu-rnn / PyTorch.
 With --backend gpu, also the 1024^3 matmul kernels against PyTorch's sgemm, alternately.
+With --model charlm, the character language model instead (benches/torch_charlm.py against
+`gpu-rnn bench --charlm`): training chars/s and sampling chars/s.
 
 Usage (after `cargo build --release`; needs pip install torch):
-    python3 benches/compare.py [--rounds 2] [--backend cpu|gpu] [--threads 2]
+    python3 benches/compare.py [--rounds 2] [--backend cpu|gpu] [--threads 2] [--model charlm]
 """
 import argparse
 import json
@@ -29,7 +31,10 @@ def main():
     p.add_argument("--backend", default="cpu", choices=["cpu", "gpu"])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batches", type=int, default=8)
+    p.add_argument("--model", default="lecture", choices=["lecture", "charlm"])
     a = p.parse_args()
+    if a.model == "charlm":
+        return compare_charlm(a)
     ours = [os.path.join(ROOT, "target", "release", "gpu-rnn"), "bench", "--json", "--no-kernels", "--backend", a.backend, "--batches", str(a.batches)]
     theirs = [sys.executable, os.path.join(ROOT, "benches", "torch_baseline.py"), "--json", "--threads", str(a.threads), "--batches", str(a.batches)]
     rows = []
@@ -58,6 +63,21 @@ def main():
             ratios.append(ours[best] / sgemm)
             print(f"round {r + 1}: matmul 1024^3 {best} {ours[best]:.1f} GFLOP/s ({', '.join(f'{k} {v:.1f}' for k, v in ours.items())}); pytorch sgemm {sgemm:.1f} GFLOP/s")
         print(f"matmul 1024^3 / PyTorch sgemm, median of {a.rounds} rounds: {100 * statistics.median(ratios):.0f}%")
+
+
+def compare_charlm(a):
+    ours = [os.path.join(ROOT, "target", "release", "gpu-rnn"), "bench", "--charlm", "--json", "--backend", a.backend, "--batches", str(a.batches)]
+    theirs = [sys.executable, os.path.join(ROOT, "benches", "torch_charlm.py"), "--mode", "speed", "--json", "--threads", str(a.threads), "--batches", str(a.batches)]
+    rows = []
+    for r in range(a.rounds):
+        g = [x for x in run(ours) if x.get("kind") == "charlm"][0]
+        t = run(theirs)[0]
+        rows.append((g, t))
+        print(f"round {r + 1}: gpu-rnn {a.backend} train {g['train_chars_per_s']:.0f} / sample {g['sample_chars_per_s']:.0f} chars/s;"
+              f" pytorch train {t['train_chars_per_s']:.0f} / sample {t['sample_chars_per_s']:.0f} chars/s", flush=True)
+    train = statistics.median(g["train_chars_per_s"] / t["train_chars_per_s"] for g, t in rows)
+    sample = statistics.median(g["sample_chars_per_s"] / t["sample_chars_per_s"] for g, t in rows)
+    print(f"gpu-rnn ({rows[0][0]['backend']}) / PyTorch {rows[0][1]['torch']} ({a.threads} threads), median of {a.rounds} rounds: train {train:.2f}x, sampling {sample:.2f}x")
 
 
 if __name__ == "__main__":

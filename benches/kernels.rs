@@ -30,6 +30,9 @@ fn main() {
         batches: 8,
         synthetic: None,
         profile: false,
+        charlm: false,
+        text: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/tinyshakespeare.txt"),
+        sample_length: 2000,
         json,
     };
     if let Err(e) = run(args) {

@@ -39,6 +39,7 @@ shaders! {
     GRU_CELL_FWD_SUBGROUP => "gru_cell_fwd_subgroup",
     GRU_CELL_FWD_VEC4 => "gru_cell_fwd_vec4",
     LSTM_CELL_BWD => "lstm_cell_bwd",
+    LSTM_CELL_BWD_VEC4 => "lstm_cell_bwd_vec4",
     LSTM_CELL_FWD => "lstm_cell_fwd",
     LSTM_CELL_FWD_VEC4 => "lstm_cell_fwd_vec4",
     MATMUL => "matmul",

@@ -180,6 +180,11 @@ fn uniform_structs_match_their_rust_mirrors() {
             "CellParams",
             size_of::<cell::CellParams>(),
         ),
+        (
+            shaders::LSTM_CELL_BWD_VEC4,
+            "CellParams",
+            size_of::<cell::CellParams>(),
+        ),
     ];
     for &(shader, name, rust) in cases {
         assert_eq!(

@@ -177,6 +177,16 @@ pub struct BenchArgs {
     /// --runs) and print where the step's time goes, by kernel and shape.
     #[arg(long)]
     pub profile: bool,
+    /// Benchmark the character language model instead of the lecture model: training chars/s
+    /// (32 streams × 100 steps of --text, --batches of them) and sampling chars/s.
+    #[arg(long)]
+    pub charlm: bool,
+    /// The language model's text.
+    #[arg(long, default_value = "data/tinyshakespeare.txt")]
+    pub text: PathBuf,
+    /// Characters to sample in the language model's benchmark, 1 to 1000000.
+    #[arg(long, default_value_t = 2000)]
+    pub sample_length: usize,
     /// Print one JSON object per kernel and per backend instead of text.
     #[arg(long)]
     pub json: bool,
@@ -240,7 +250,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
             }
         }
     }
-    if !args.no_kernels {
+    if args.charlm && !(1..=1_000_000).contains(&args.sample_length) {
+        return Err(crate::Error::InvalidArgument {
+            op: "--sample-length",
+            message: format!("expected 1 to 1000000, got {}", args.sample_length),
+        });
+    }
+    // The language model's benchmark skips the kernel table unless kernels are named.
+    if !(args.no_kernels || args.charlm && args.kernels.is_empty()) {
         let cases = select(kernel_cases(), &args.kernels);
         if cases.is_empty() {
             return Err(crate::Error::InvalidArgument {
@@ -250,7 +267,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
         kernel_table(&cases, gpu.as_ref(), args.runs, args.json)?;
     }
-    if args.kernels.is_empty() || args.step {
+    if args.charlm {
+        let sizes = (args.batches, args.sample_length);
+        let profile = args.profile.then_some(args.runs);
+        super::bench_charlm::charlm_table(&backends, &args.text, sizes, profile, args.json)?;
+    } else if args.kernels.is_empty() || args.step {
         step_table(&args, &backends)?;
     }
     Ok(())
@@ -460,24 +481,34 @@ fn profile_table(
     m.init_params(1)?;
     let ops = m.profile_step(batch, runs, train)?;
     let what = if train { "training step" } else { "inference" };
+    let header = format!("{what} (T = {}, B = {})", batch.steps(), batch.tokens.len());
+    print_profile(&ops, &header, &m.describe(), (train, runs), json);
+    Ok(())
+}
+
+/// Ops timed alone (label, seconds), summed by label, largest first: a table, or JSON lines.
+pub fn print_profile(
+    ops: &[(String, f64)],
+    header: &str,
+    backend: &str,
+    (train, runs): (bool, usize),
+    json: bool,
+) {
     let total: f64 = ops.iter().map(|o| o.1).sum();
     let mut by_label: Vec<(String, usize, f64)> = Vec::new();
     for (label, secs) in ops {
-        match by_label.iter_mut().find(|e| e.0 == label) {
+        match by_label.iter_mut().find(|e| &e.0 == label) {
             Some(e) => {
                 e.1 += 1;
                 e.2 += secs;
             }
-            None => by_label.push((label, 1, secs)),
+            None => by_label.push((label.clone(), 1, *secs)),
         }
     }
     by_label.sort_by(|x, y| y.2.total_cmp(&x.2));
     if !json {
         println!(
-            "profile of one {what} (T = {}, B = {}) on {}: each op alone, median of {runs} runs; sum {:.1} ms",
-            batch.steps(),
-            batch.tokens.len(),
-            m.describe(),
+            "profile of one {header} on {backend}: each op alone, median of {runs} runs; sum {:.1} ms",
             ms(total)
         );
     }
@@ -486,7 +517,7 @@ fn profile_table(
             let obj = serde_json::json!({
                 "kind": "profile",
                 "phase": if train { "train" } else { "inference" },
-                "backend": m.describe(),
+                "backend": backend,
                 "op": label,
                 "count": count,
                 "ms": ms(secs),
@@ -501,5 +532,4 @@ fn profile_table(
             );
         }
     }
-    Ok(())
 }

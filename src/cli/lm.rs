@@ -168,7 +168,7 @@ pub fn eval(
 
 /// The next character: the most likely at temperature 0, else a draw from
 /// softmax(logits / T) over the `top_k` most likely.
-fn pick(row: &[f32], temperature: f64, top_k: usize, rng: &mut rand::rngs::StdRng) -> u32 {
+pub fn pick(row: &[f32], temperature: f64, top_k: usize, rng: &mut rand::rngs::StdRng) -> u32 {
     let best = |a: &usize, b: &usize| row[*a].total_cmp(&row[*b]).then(b.cmp(a));
     if temperature == 0.0 {
         return (0..row.len()).max_by(best).unwrap_or(0) as u32;

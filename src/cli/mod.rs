@@ -1,6 +1,7 @@
 //! The `gpu-rnn` command line: argument types and one module per subcommand.
 
 pub mod bench;
+pub mod bench_charlm;
 pub mod demo;
 pub mod eval;
 pub mod kernel_bench;

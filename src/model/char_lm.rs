@@ -410,6 +410,29 @@ impl CharLm {
         Ok(self.rt.read_f32(v(self.loss, 1))?[0])
     }
 
+    /// Time each op of a training step on a batch by itself, `runs` times after a warm-up
+    /// (`Runtime::time_op`): the op's label and its median seconds, in program order. The ops
+    /// run on the model's own buffers, so they change its weights and state.
+    pub fn profile_step(
+        &mut self,
+        x: &[u32],
+        y: &[u32],
+        (b, s): (usize, usize),
+        runs: usize,
+    ) -> Result<Vec<(String, f64)>> {
+        self.load(x, Some(y), b, s, true)?;
+        self.program(s, b, Mode::Train)?;
+        self.opt.begin_step(self.rt.as_mut())?;
+        let ops = self.programs[&(s, b, Mode::Train)].ops.clone();
+        ops.iter()
+            .map(|op| {
+                let mut secs = self.rt.time_op(op, crate::ops::Variant::Auto, runs)?;
+                secs.sort_by(f64::total_cmp);
+                Ok((op.label(), secs[secs.len() / 2]))
+            })
+            .collect()
+    }
+
     /// The mean loss per character of a batch in eval mode, carrying the state.
     pub fn loss(&mut self, x: &[u32], y: &[u32], b: usize, s: usize) -> Result<f32> {
         self.load(x, Some(y), b, s, false)?;

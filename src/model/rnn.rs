@@ -458,8 +458,35 @@ impl RnnBuffers {
                     .both_dirs(&self.layout, self.params, &self.prefix, "weight_hh", k)?;
             let hs = Self::v(l.hs, d * (t + 1) * bh);
             let dxw = Self::v(l.dxw, tb * d * gh);
+            // An LSTM with one direction: dhh (1, T, B, 4H) holds what dxw (T, B, 4H) holds (a
+            // GRU's differ in the n gate), and the vec4 kernel writes dxw alone: read dxw.
+            let dhh_read = if d == 1 && c.cell == CellKind::Lstm {
+                l.dxw
+            } else {
+                l.dhh
+            };
             let dhh = Self::v(l.dhh, d * tb * gh);
             let carry = Self::v(l.carry, d * bh);
+            // The last step starts from dh_n (dc_n): in the carries, where the kernels that do
+            // not read dh_n find it.
+            ops.push(Op::Copy {
+                out: carry,
+                inp: at(self.dhn),
+                rows: 1,
+                cols: d * bh,
+                ldo: d * bh,
+                ldi: d * bh,
+            });
+            if let (Some(dcc), Some(dcn)) = (l.dc_carry, self.dcn) {
+                ops.push(Op::Copy {
+                    out: Self::v(dcc, d * bh),
+                    inp: at(dcn),
+                    rows: 1,
+                    cols: d * bh,
+                    ldo: d * bh,
+                    ldi: d * bh,
+                });
+            }
             for s in (0..t).rev() {
                 ops.push(Op::CellBwd(CellBwd {
                     kind: c.cell,
@@ -485,7 +512,7 @@ impl RnnBuffers {
                     .accumulate()
                     .batched(d, [tb * gh, gh * h, bh, 0]);
                 let first = View {
-                    buf: l.dhh,
+                    buf: dhh_read,
                     offset: 0,
                     len: (d - 1) * tb * gh + b * gh,
                 };
@@ -551,7 +578,7 @@ impl RnnBuffers {
                 .batched(d, [tb * gh, (t + 1) * bh, gh * h, 0]);
             let mm = Op::Matmul {
                 c: dwhh,
-                a: dhh,
+                a: Self::v(dhh_read, d * tb * gh),
                 b: hs,
                 bias: None,
                 dims,
@@ -565,7 +592,7 @@ impl RnnBuffers {
                         .view(self.grads, &self.name("bias_hh", k, dir))?;
                     let bg = Op::BiasGrad {
                         dbias: dbhh,
-                        dy: dhh.sub(dir * tb * gh, tb * gh),
+                        dy: Self::v(dhh_read, d * tb * gh).sub(dir * tb * gh, tb * gh),
                         m: tb,
                         n: gh,
                         ld: gh,

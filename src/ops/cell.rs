@@ -107,8 +107,8 @@ fn check_common(
 pub enum CellKernel {
     /// One invocation per (row, unit): any H and offsets.
     Scalar,
-    /// 4 rows × 4 units per invocation with vec4 loads (GRU, and the LSTM's forward; H and
-    /// the weight offsets multiples of 4, see [`vec4_eligible`]).
+    /// 4 rows × 4 units per invocation with vec4 loads (GRU, LSTM; H and the weight offsets
+    /// multiples of 4, and one direction for the LSTM's backward: see [`vec4_eligible`]).
     Vec4,
     /// 32 rows × 4 units (forward) or 8 units (backward) per octet of lanes, W_hh shared
     /// through subgroup shuffles (GRU; the operands of `Vec4`, on devices with subgroups of 8
@@ -116,11 +116,30 @@ pub enum CellKernel {
     Subgroup,
 }
 
-/// Whether a vec4 variant can run this step: H, W_hh's and b_hh's offsets and dh_n's offset
-/// all multiples of 4, for a cell that has one (the GRU both ways, the LSTM forward).
-pub fn vec4_eligible(kind: CellKind, backward: bool, h: usize, offsets: &[usize]) -> bool {
-    let has = kind == CellKind::Gru || (kind == CellKind::Lstm && !backward);
+/// Whether a vec4 variant can run this step of `d` directions: H and the `offsets` (W_hh's
+/// and b_hh's; for the GRU's backward dh_n's) all multiples of 4, for a cell that has one
+/// (the GRU; the LSTM, whose backward takes one direction, see lstm_cell_bwd_vec4.wgsl).
+pub fn vec4_eligible(
+    kind: CellKind,
+    backward: bool,
+    (d, h): (usize, usize),
+    offsets: &[usize],
+) -> bool {
+    let has = match kind {
+        CellKind::Gru => true,
+        CellKind::Lstm => !backward || d == 1,
+        CellKind::Rnn => false,
+    };
     has && h.is_multiple_of(4) && offsets.iter().all(|o| o.is_multiple_of(4))
+}
+
+/// The offsets [`vec4_eligible`] checks for a backward step: the LSTM's vec4 kernel does not
+/// read dh_n (the plan copies it into the carry).
+fn bwd_offsets(c: &CellBwd<Slice>) -> Vec<usize> {
+    match c.kind {
+        CellKind::Lstm => vec![c.whh.offset],
+        _ => vec![c.whh.offset, c.dhn.offset],
+    }
 }
 
 /// The fastest kernel for a step whose operands are (or are not) [`vec4_eligible`]: the
@@ -163,6 +182,7 @@ fn cell_shader(kind: CellKind, kernel: CellKernel, backward: bool) -> Result<&'s
         (Lstm, Scalar, true) => shaders::LSTM_CELL_BWD,
         (Gru, Vec4, false) => shaders::GRU_CELL_FWD_VEC4,
         (Lstm, Vec4, false) => shaders::LSTM_CELL_FWD_VEC4,
+        (Lstm, Vec4, true) => shaders::LSTM_CELL_BWD_VEC4,
         (Gru, Vec4, true) => shaders::GRU_CELL_BWD_VEC4,
         (Gru, Subgroup, false) => shaders::GRU_CELL_FWD_SUBGROUP,
         (Gru, Subgroup, true) => shaders::GRU_CELL_BWD_SUBGROUP,
@@ -178,7 +198,8 @@ fn cell_shader(kind: CellKind, kernel: CellKernel, backward: bool) -> Result<&'s
 /// The forward step dispatch for `c.kind`, with the fastest kernel the operands allow.
 pub fn cell_fwd(ctx: &GpuContext, c: &CellFwd<Slice>) -> Result<Dispatch> {
     let offs = [c.whh.offset, c.bhh.map_or(0, |b| b.offset)];
-    let kernel = pick(ctx, c.kind, vec4_eligible(c.kind, false, c.dims.h, &offs));
+    let dh = (c.dims.d, c.dims.h);
+    let kernel = pick(ctx, c.kind, vec4_eligible(c.kind, false, dh, &offs));
     cell_fwd_with(ctx, kernel, c)
 }
 
@@ -192,7 +213,7 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
         && !vec4_eligible(
             c.kind,
             false,
-            c.dims.h,
+            (c.dims.d, c.dims.h),
             &[c.whh.offset, c.bhh.map_or(0, |b| b.offset)],
         )
     {
@@ -303,8 +324,12 @@ fn invocations(kernel: CellKernel, a: &crate::cpu::cell::CellDims, backward: boo
 
 /// The backward step dispatch for `c.kind`, with the fastest kernel the operands allow.
 pub fn cell_bwd(ctx: &GpuContext, c: &CellBwd<Slice>) -> Result<Dispatch> {
-    let offs = [c.whh.offset, c.dhn.offset];
-    let kernel = pick(ctx, c.kind, vec4_eligible(c.kind, true, c.dims.h, &offs));
+    let dh = (c.dims.d, c.dims.h);
+    let kernel = pick(
+        ctx,
+        c.kind,
+        vec4_eligible(c.kind, true, dh, &bwd_offsets(c)),
+    );
     cell_bwd_with(ctx, kernel, c)
 }
 
@@ -315,7 +340,7 @@ pub fn cell_bwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellBwd<Slice>) -
     let (op, entry) = (shader.name, shader.name);
     check_subgroups(op, ctx, kernel)?;
     if kernel != CellKernel::Scalar
-        && !vec4_eligible(c.kind, true, c.dims.h, &[c.whh.offset, c.dhn.offset])
+        && !vec4_eligible(c.kind, true, (c.dims.d, c.dims.h), &bwd_offsets(c))
     {
         return Err(Error::InvalidArgument {
             op,
@@ -393,6 +418,26 @@ pub fn cell_bwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellBwd<Slice>) -
                     op,
                     message: "dh_n and dc_n must start at the same offset".into(),
                 });
+            }
+            if kernel == CellKernel::Vec4 {
+                // dh_n and dc_n come through the carries; dhh is dxw (one direction).
+                return Ok(Dispatch::new(
+                    ctx,
+                    op,
+                    pipeline,
+                    &p,
+                    &[
+                        (1, c.dout.buffer()),
+                        (2, w),
+                        (3, c.lens.buffer()),
+                        (4, cs.buffer()),
+                        (5, gates.buffer()),
+                        (6, c.dxw.buffer()),
+                        (7, c.carry.buffer()),
+                        (8, dc_carry.buffer()),
+                    ],
+                    groups,
+                ));
             }
             vec![
                 (1, c.dout.buffer()),

@@ -192,7 +192,7 @@ fn gru_cell_vec4_fwd_bwd_gpu_matches_cpu() {
             layout.get(&format!("bias_hh_l{k}")).unwrap().offset,
         ];
         assert!(
-            gpu_rnn::ops::cell::vec4_eligible(CellKind::Gru, false, 8, &offs),
+            gpu_rnn::ops::cell::vec4_eligible(CellKind::Gru, false, (2, 8), &offs),
             "layer {k}: {offs:?}"
         );
     }

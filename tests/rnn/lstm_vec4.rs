@@ -103,3 +103,103 @@ fn lstm_cell_fwd_vec4_matches_cpu() {
         }
     }
 }
+
+// One backward step of one direction called directly (the last step, from the carries that
+// hold dh_n and dc_n as the plan leaves them, or an earlier one, from the next step's dxw),
+// batches across and past the 4-row tiles, unequal lengths: dxw, carry and dc_carry equal the
+// twin's, and the twin's dhh equals its dxw (what lets the kernel write dxw alone).
+#[test]
+fn lstm_cell_bwd_vec4_matches_cpu() {
+    use gpu_rnn::model::plan::CellBwd;
+    use gpu_rnn::ops::cell::cell_bwd_with;
+    let mut rng = TestRng::new("lstm_cell_bwd_vec4_matches_cpu");
+    let Some(ctx) = gpu("lstm_cell_bwd_vec4_matches_cpu") else {
+        return;
+    };
+    for case in 0..12 {
+        let b = [1, 5, 17, 40][rng.below(4)];
+        let h = [4, 12, 16, 100][rng.below(4)];
+        let t = 1 + rng.below(6);
+        let dims = gpu_rnn::cpu::cell::CellDims {
+            b,
+            h,
+            d: 1,
+            t,
+            s: if rng.coin() { t - 1 } else { rng.below(t) },
+            relu: false,
+            has_bias: false,
+        };
+        let mut lens: Vec<u32> = (0..b).map(|_| 1 + rng.below(t) as u32).collect();
+        if rng.coin() {
+            lens.sort_by(|x, y| y.cmp(x));
+        }
+        let gh = 4 * h;
+        let whh = rng.values(gh * h);
+        let dout = rng.values(t * b * h);
+        let (dhn, dcn) = (rng.values(b * h), rng.values(b * h));
+        let cs = rng.values((t + 1) * b * h);
+        let gates = rng.uniform(t * b * gh, 0.05, 0.95);
+        let mut dxw0 = rng.values(t * b * gh);
+        let first = dims.s + 1 == t;
+        // Rows that ended by step s + 1 hold zeros there, as that step wrote them.
+        if !first {
+            for (j, &l) in lens.iter().enumerate() {
+                if l as usize <= dims.s + 1 {
+                    let at = ((dims.s + 1) * b + j) * gh;
+                    dxw0[at..at + gh].fill(0.0);
+                }
+            }
+        }
+        // At the last step the plan has copied dh_n and dc_n into the carries.
+        let (carry0, dcc0) = if first {
+            (dhn.clone(), dcn.clone())
+        } else {
+            (rng.values(b * h), rng.values(b * h))
+        };
+        let (mut dxw, mut dhh) = (dxw0.clone(), dxw0.clone());
+        let (mut carry, mut dcc) = (carry0.clone(), dcc0.clone());
+        gpu_rnn::cpu::lstm_cell::lstm_cell_bwd(
+            &mut dxw, &mut dhh, &mut carry, &mut dcc, &dout, &dhn, &dcn, &whh, &lens, &cs, &gates,
+            &dims, 1,
+        );
+        assert_eq!(dxw, dhh, "case {case}: the twin's dxw and dhh differ");
+
+        let g = |name, x: &[f32]| upload(ctx, name, x);
+        let (gw, gdout, gl) = (g("w", &whh), g("dout", &dout), upload(ctx, "lens", &lens));
+        let (gdhn, gdcn, gcs, ggates) = (
+            g("dhn", &dhn),
+            g("dcn", &dcn),
+            g("cs", &cs),
+            g("gates", &gates),
+        );
+        let (gdxw, gdhh) = (g("dxw", &dxw0), g("dhh", &dxw0));
+        let (gcarry, gdcc) = (g("carry", &carry0), g("dc_carry", &dcc0));
+        let hs = g("hs", &vec![0.0; (t + 1) * b * h]);
+        let op = CellBwd {
+            kind: CellKind::Lstm,
+            dims,
+            dout: gdout.all(),
+            dhn: gdhn.all(),
+            dcn: Some(gdcn.all()),
+            whh: gw.all(),
+            lens: gl.all(),
+            hs: hs.all(),
+            cs: Some(gcs.all()),
+            gates: Some(ggates.all()),
+            dxw: gdxw.all(),
+            dhh: gdhh.all(),
+            carry: gcarry.all(),
+            dc_carry: Some(gdcc.all()),
+        };
+        let dispatch = cell_bwd_with(ctx, CellKernel::Vec4, &op).expect("lstm_cell_bwd_vec4");
+        run(ctx, &[&dispatch]);
+        let what = format!("case {case} {dims:?} lens {lens:?}");
+        for (name, got, want) in [
+            ("dxw", download(ctx, &gdxw), &dxw),
+            ("carry", download(ctx, &gcarry), &carry),
+            ("dc_carry", download(ctx, &gdcc), &dcc),
+        ] {
+            assert_close(&format!("{what}: {name}"), &got, want, 1e-5, 1e-4, rng.seed);
+        }
+    }
+}
