@@ -16,9 +16,9 @@
 //! Direction 0's step s is time s; direction 1's step s is time T − 1 − s.
 //!
 //! Each cell's twin runs n consecutive steps of one layer: its kernel is one step (n = 1),
-//! and the CPU runtime hands it the T steps a plan lists one after another, so each direction
-//! keeps one thread and one packed W_hh for the whole layer instead of meeting the other at
-//! every step.
+//! and the CPU runtime hands it the T steps a plan lists one after another, so each share of
+//! the work ([`parts`]: a direction, or half of a unidirectional layer's rows) keeps one
+//! thread and one packed W_hh for the whole layer instead of meeting the others at every step.
 
 use crate::cpu::step_gemm::{StepW, gemm};
 
@@ -142,26 +142,6 @@ pub(crate) fn recurrent_product(
     if rows > 0 {
         gemm(hh, w.n(), &h_prev[..rows * h], h, rows, w, bias, false);
     }
-}
-
-/// Direction d's part of every row of a time-ordered (T, B, D·width) buffer, such as `out` or
-/// `dxw`, row (t, b) at `t·B + b`: the two directions write disjoint parts, so each can have
-/// its own.
-pub(crate) fn direction_parts<'a>(
-    buf: &'a mut [f32],
-    dims: &CellDims,
-    width: usize,
-) -> Vec<Vec<&'a mut [f32]>> {
-    let rows = dims.t * dims.b;
-    assert!(
-        buf.len() >= rows * dims.d * width,
-        "direction_parts: buffer shorter than (T, B, D·width)"
-    );
-    let mut dirs: Vec<Vec<&mut [f32]>> = (0..dims.d).map(|_| Vec::with_capacity(rows)).collect();
-    for (i, part) in buf.chunks_mut(width).take(rows * dims.d).enumerate() {
-        dirs[i % dims.d].push(part);
-    }
-    dirs
 }
 
 /// Asks the CPU to bring direction d's part of the running rows (of `rows`) of `xw` at time

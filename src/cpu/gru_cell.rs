@@ -2,8 +2,8 @@
 //! GPU: shaders/gru_cell_fwd.wgsl, shaders/gru_cell_bwd.wgsl. Layouts: cpu::cell.
 
 use crate::cpu::cell::{
-    CellDims, Xw, direction_parts, for_each_part, packed_whh, packed_whh_t, prefetch_rows,
-    recurrent_product, sigmoid, state_grad, tanh,
+    CellDims, Xw, for_each_part, packed_whh, packed_whh_t, parts, prefetch_rows, recurrent_product,
+    row_parts, sigmoid, slot_parts, state_grad, tanh,
 };
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, writes `hs[d, s+1]`, `out` at the
@@ -23,42 +23,40 @@ pub fn gru_cell_fwd(
     n: usize,
 ) {
     let (bn, h) = (dims.b, dims.h);
-    let work: Vec<_> = hs
-        .chunks_mut((dims.t + 1) * bn * h)
-        .zip(gates.chunks_mut(dims.t * bn * 4 * h))
-        .zip(direction_parts(out, dims, h))
-        .take(dims.d)
-        .enumerate()
+    let parts = parts(dims);
+    let work: Vec<_> = slot_parts(hs, &parts, (dims.t + 1, bn), h)
+        .into_iter()
+        .zip(slot_parts(gates, &parts, (dims.t, bn), 4 * h))
+        .zip(row_parts(out, &parts, dims, h))
+        .zip(&parts)
         .collect();
-    for_each_part(work, |(d, ((hs_d, gates_d), mut out_d))| {
-        let w = packed_whh_t(whh, 3, h, d, bn);
+    let ws: Vec<_> = (0..dims.d)
+        .map(|d| packed_whh_t(whh, 3, h, d, bn))
+        .collect();
+    for_each_part(work, |(((mut hs_p, mut gates_p), mut out_p), part)| {
+        let (d, rows) = (part.d, part.rows.clone());
         let bias = bhh.map(|bb| &bb[d * 3 * h..(d + 1) * 3 * h]);
-        let mut hh = vec![0f32; bn * 3 * h];
+        let (nr, lens_p) = (rows.len(), &lens[rows.clone()]);
+        let mut hh = vec![0f32; nr * 3 * h];
         for dims in dims.run_fwd(n) {
-            let t = dims.time(d);
-            // This direction's states before and after the step.
-            let (before, after) = hs_d.split_at_mut((dims.s + 1) * bn * h);
-            let prev = &before[dims.s * bn * h..];
-            prefetch_rows(xw, lens, &dims, (d, t), 3 * h, 0..dims.b);
-            recurrent_product(&mut hh, prev, &w, bias, lens, t);
-            let saved = gates_d[dims.s * bn * 4 * h..].chunks_exact_mut(4 * h);
-            let outs = out_d[t * bn..(t + 1) * bn].iter_mut();
-            let rows = after.chunks_exact_mut(h).zip(saved).zip(outs);
-            for (b, ((next, g), o)) in rows.enumerate() {
-                let prev = &prev[b * h..(b + 1) * h];
+            let (s, t) = (dims.s, dims.time(d));
+            // This part's states before and after the step.
+            let (before, after) = hs_p.split_at_mut(s + 1);
+            let prev = &*before[s];
+            prefetch_rows(xw, lens, &dims, (d, t), 3 * h, rows.clone());
+            recurrent_product(&mut hh, prev, &ws[d], bias, lens_p, t);
+            let saved = gates_p[s].chunks_exact_mut(4 * h);
+            let outs = out_p[t * nr..(t + 1) * nr].iter_mut();
+            let steps = after[0].chunks_exact_mut(h).zip(saved).zip(outs);
+            for (i, ((next, g), o)) in steps.enumerate() {
+                let (prev, b) = (&prev[i * h..(i + 1) * h], rows.start + i);
                 if t >= lens[b] as usize {
                     next.copy_from_slice(prev);
                     o.fill(0.0);
                     continue;
                 }
-                gru_row(
-                    next,
-                    o,
-                    g,
-                    xw.row(&dims, d, t, b, 3 * h),
-                    &hh[b * 3 * h..(b + 1) * 3 * h],
-                    prev,
-                );
+                let hhb = &hh[i * 3 * h..(i + 1) * 3 * h];
+                gru_row(next, o, g, xw.row(&dims, d, t, b, 3 * h), hhb, prev);
             }
         }
     });
@@ -120,29 +118,32 @@ pub fn gru_cell_bwd(
     n: usize,
 ) {
     let (bn, h) = (dims.b, dims.h);
-    let work: Vec<_> = dhh
-        .chunks_mut(dims.t * bn * 3 * h)
-        .zip(carry.chunks_mut(bn * h))
-        .zip(direction_parts(dxw, dims, 3 * h))
-        .take(dims.d)
-        .enumerate()
+    let parts = parts(dims);
+    let work: Vec<_> = slot_parts(dhh, &parts, (dims.t, bn), 3 * h)
+        .into_iter()
+        .zip(slot_parts(carry, &parts, (1, bn), h))
+        .zip(row_parts(dxw, &parts, dims, 3 * h))
+        .zip(&parts)
         .collect();
-    for_each_part(work, |(d, ((dhh_d, carry_d), mut dxw_d))| {
-        let w = packed_whh(whh, 3, h, d, bn);
-        let dhn_d = &dhn[d * bn * h..(d + 1) * bn * h];
-        let mut dh = vec![0f32; bn * h];
+    let ws: Vec<_> = (0..dims.d).map(|d| packed_whh(whh, 3, h, d, bn)).collect();
+    for_each_part(work, |(((mut dhh_p, mut carry_p), mut dxw_p), part)| {
+        let (d, rows) = (part.d, part.rows.clone());
+        let (nr, lens_p) = (rows.len(), &lens[rows.clone()]);
+        let dhn_p = &dhn[(d * bn + rows.start) * h..(d * bn + rows.end) * h];
+        let carry_p = &mut *carry_p[0];
+        let mut dh = vec![0f32; nr * h];
         for dims in dims.run_bwd(n) {
-            let t = dims.time(d);
-            // This direction's dhh at step s (written) and s + 1 (read).
-            let (this, next) = dhh_d.split_at_mut((dims.s + 1) * bn * 3 * h);
-            let this = &mut this[dims.s * bn * 3 * h..];
-            state_grad(&mut dh, carry_d, dhn_d, next, &w, lens, &dims, d);
-            let outs = dxw_d[t * bn..(t + 1) * bn]
+            let (s, t) = (dims.s, dims.time(d));
+            // This part's dhh at step s (written) and s + 1 (read).
+            let (this, next) = dhh_p.split_at_mut(s + 1);
+            let next: &[f32] = next.first().map_or(&[], |n| &**n);
+            state_grad(&mut dh, carry_p, dhn_p, next, &ws[d], lens_p, &dims, d);
+            let outs = dxw_p[t * nr..(t + 1) * nr]
                 .iter_mut()
-                .zip(this.chunks_exact_mut(3 * h))
-                .zip(carry_d.chunks_exact_mut(h));
-            for (b, ((dx, dy), c)) in outs.enumerate() {
-                let dhb = &dh[b * h..(b + 1) * h];
+                .zip(this[s].chunks_exact_mut(3 * h))
+                .zip(carry_p.chunks_exact_mut(h));
+            for (i, ((dx, dy), c)) in outs.enumerate() {
+                let (dhb, b) = (&dh[i * h..(i + 1) * h], rows.start + i);
                 if t >= lens[b] as usize {
                     c.copy_from_slice(dhb);
                     dx.fill(0.0);
@@ -150,17 +151,10 @@ pub fn gru_cell_bwd(
                     continue;
                 }
                 let o = dims.time_row(d, t, b, h);
-                let g = dims.step_row(d, dims.s, b, 4 * h);
-                let prev = dims.state(d, dims.s, b);
-                gru_bwd_row(
-                    dx,
-                    dy,
-                    c,
-                    dhb,
-                    &dout[o..o + h],
-                    &gates[g..g + 4 * h],
-                    &hs[prev..prev + h],
-                );
+                let g = dims.step_row(d, s, b, 4 * h);
+                let prev = dims.state(d, s, b);
+                let saved = (&gates[g..g + 4 * h], &hs[prev..prev + h]);
+                gru_bwd_row(dx, dy, c, dhb, &dout[o..o + h], saved.0, saved.1);
             }
         }
     });

@@ -2,8 +2,8 @@
 //! GPU: shaders/rnn_cell_fwd.wgsl, shaders/rnn_cell_bwd.wgsl. Layouts: cpu::cell.
 
 use crate::cpu::cell::{
-    CellDims, Xw, direction_parts, for_each_part, packed_whh, packed_whh_t, prefetch_rows,
-    recurrent_product, state_grad, tanh,
+    CellDims, Xw, for_each_part, packed_whh, packed_whh_t, parts, prefetch_rows, recurrent_product,
+    row_parts, slot_parts, state_grad, tanh,
 };
 
 /// Step `dims.s` of both directions: reads `hs[d, s]`, writes `hs[d, s+1]` and `out` at the
@@ -22,25 +22,29 @@ pub fn rnn_cell_fwd(
     n: usize,
 ) {
     let (bn, h) = (dims.b, dims.h);
-    let work: Vec<_> = hs
-        .chunks_mut((dims.t + 1) * bn * h)
-        .zip(direction_parts(out, dims, h))
-        .take(dims.d)
-        .enumerate()
+    let parts = parts(dims);
+    let work: Vec<_> = slot_parts(hs, &parts, (dims.t + 1, bn), h)
+        .into_iter()
+        .zip(row_parts(out, &parts, dims, h))
+        .zip(&parts)
         .collect();
-    for_each_part(work, |(d, (hs_d, mut out_d))| {
-        let w = packed_whh_t(whh, 1, h, d, bn);
+    let ws: Vec<_> = (0..dims.d)
+        .map(|d| packed_whh_t(whh, 1, h, d, bn))
+        .collect();
+    for_each_part(work, |((mut hs_p, mut out_p), part)| {
+        let (d, rows) = (part.d, part.rows.clone());
         let bias = bhh.map(|bb| &bb[d * h..(d + 1) * h]);
-        let mut hh = vec![0f32; bn * h];
+        let (nr, lens_p) = (rows.len(), &lens[rows.clone()]);
+        let mut hh = vec![0f32; nr * h];
         for dims in dims.run_fwd(n) {
-            let t = dims.time(d);
-            let (before, after) = hs_d.split_at_mut((dims.s + 1) * bn * h);
-            let prev = &before[dims.s * bn * h..];
-            prefetch_rows(xw, lens, &dims, (d, t), h, 0..dims.b);
-            recurrent_product(&mut hh, prev, &w, bias, lens, t);
-            let outs = out_d[t * bn..(t + 1) * bn].iter_mut();
-            for (b, (next, o)) in after.chunks_exact_mut(h).zip(outs).enumerate() {
-                let prev = &prev[b * h..(b + 1) * h];
+            let (s, t) = (dims.s, dims.time(d));
+            let (before, after) = hs_p.split_at_mut(s + 1);
+            let prev = &*before[s];
+            prefetch_rows(xw, lens, &dims, (d, t), h, rows.clone());
+            recurrent_product(&mut hh, prev, &ws[d], bias, lens_p, t);
+            let outs = out_p[t * nr..(t + 1) * nr].iter_mut();
+            for (i, (next, o)) in after[0].chunks_exact_mut(h).zip(outs).enumerate() {
+                let (prev, b) = (&prev[i * h..(i + 1) * h], rows.start + i);
                 if t >= lens[b] as usize {
                     next.copy_from_slice(prev);
                     o.fill(0.0);
@@ -48,7 +52,7 @@ pub fn rnn_cell_fwd(
                 }
                 let xb = xw.row(&dims, d, t, b, h);
                 for j in 0..h {
-                    let pre = xb[j] + hh[b * h + j];
+                    let pre = xb[j] + hh[i * h + j];
                     let hnew = if dims.relu { pre.max(0.0) } else { tanh(pre) };
                     next[j] = hnew;
                     o[j] = hnew;
@@ -76,28 +80,31 @@ pub fn rnn_cell_bwd(
     n: usize,
 ) {
     let (bn, h) = (dims.b, dims.h);
-    let work: Vec<_> = dhh
-        .chunks_mut(dims.t * bn * h)
-        .zip(carry.chunks_mut(bn * h))
-        .zip(direction_parts(dxw, dims, h))
-        .take(dims.d)
-        .enumerate()
+    let parts = parts(dims);
+    let work: Vec<_> = slot_parts(dhh, &parts, (dims.t, bn), h)
+        .into_iter()
+        .zip(slot_parts(carry, &parts, (1, bn), h))
+        .zip(row_parts(dxw, &parts, dims, h))
+        .zip(&parts)
         .collect();
-    for_each_part(work, |(d, ((dhh_d, carry_d), mut dxw_d))| {
-        let w = packed_whh(whh, 1, h, d, bn);
-        let dhn_d = &dhn[d * bn * h..(d + 1) * bn * h];
-        let mut dh = vec![0f32; bn * h];
+    let ws: Vec<_> = (0..dims.d).map(|d| packed_whh(whh, 1, h, d, bn)).collect();
+    for_each_part(work, |(((mut dhh_p, mut carry_p), mut dxw_p), part)| {
+        let (d, rows) = (part.d, part.rows.clone());
+        let (nr, lens_p) = (rows.len(), &lens[rows.clone()]);
+        let dhn_p = &dhn[(d * bn + rows.start) * h..(d * bn + rows.end) * h];
+        let carry_p = &mut *carry_p[0];
+        let mut dh = vec![0f32; nr * h];
         for dims in dims.run_bwd(n) {
-            let t = dims.time(d);
-            let (this, next) = dhh_d.split_at_mut((dims.s + 1) * bn * h);
-            let this = &mut this[dims.s * bn * h..];
-            state_grad(&mut dh, carry_d, dhn_d, next, &w, lens, &dims, d);
-            let outs = dxw_d[t * bn..(t + 1) * bn]
+            let (s, t) = (dims.s, dims.time(d));
+            let (this, next) = dhh_p.split_at_mut(s + 1);
+            let next: &[f32] = next.first().map_or(&[], |n| &**n);
+            state_grad(&mut dh, carry_p, dhn_p, next, &ws[d], lens_p, &dims, d);
+            let outs = dxw_p[t * nr..(t + 1) * nr]
                 .iter_mut()
-                .zip(this.chunks_exact_mut(h))
-                .zip(carry_d.chunks_exact_mut(h));
-            for (b, ((dx, dy), c)) in outs.enumerate() {
-                let dhb = &dh[b * h..(b + 1) * h];
+                .zip(this[s].chunks_exact_mut(h))
+                .zip(carry_p.chunks_exact_mut(h));
+            for (i, ((dx, dy), c)) in outs.enumerate() {
+                let (dhb, b) = (&dh[i * h..(i + 1) * h], rows.start + i);
                 if t >= lens[b] as usize {
                     c.copy_from_slice(dhb);
                     dx.fill(0.0);
@@ -105,7 +112,7 @@ pub fn rnn_cell_bwd(
                     continue;
                 }
                 let o = dims.time_row(d, t, b, h);
-                let next = dims.state(d, dims.s + 1, b);
+                let next = dims.state(d, s + 1, b);
                 for j in 0..h {
                     let dh = dhb[j] + dout[o + j];
                     let hv = hs[next + j];
