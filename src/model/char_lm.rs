@@ -253,15 +253,8 @@ impl CharLm {
         let tb = t * b;
         fc.forward(ops, v(self.logits, tb * k), self.rnn.output(t, b), tb);
         let mut carry = |from: BufId, to: BufId| {
-            let n = self.rnn.state(from, b).len;
-            ops.push(Op::Copy {
-                out: self.rnn.state(to, b),
-                inp: self.rnn.state(from, b),
-                rows: 1,
-                cols: n,
-                ldo: n,
-                ldi: n,
-            });
+            let (inp, out) = (self.rnn.state(from, b), self.rnn.state(to, b));
+            ops.push(Op::copy_flat(out, inp));
         };
         carry(self.rnn.hn, self.rnn.h0);
         if let (Some(cn), Some(c0)) = (self.rnn.cn, self.rnn.c0) {

@@ -297,6 +297,19 @@ pub enum Op {
 }
 
 impl Op {
+    /// A copy of `inp` into `out`, both contiguous and of `inp`'s length.
+    pub fn copy_flat(out: View, inp: View) -> Op {
+        let n = inp.len;
+        Op::Copy {
+            out,
+            inp,
+            rows: 1,
+            cols: n,
+            ldo: n,
+            ldi: n,
+        }
+    }
+
     /// The kernel's name, with a matmul's layout and shape (M×N×K), e.g. for a profile.
     pub fn label(&self) -> String {
         let name = match self {

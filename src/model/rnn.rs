@@ -469,23 +469,9 @@ impl RnnBuffers {
             let carry = Self::v(l.carry, d * bh);
             // The last step starts from dh_n (dc_n): in the carries, where the kernels that do
             // not read dh_n find it.
-            ops.push(Op::Copy {
-                out: carry,
-                inp: at(self.dhn),
-                rows: 1,
-                cols: d * bh,
-                ldo: d * bh,
-                ldi: d * bh,
-            });
+            ops.push(Op::copy_flat(carry, at(self.dhn)));
             if let (Some(dcc), Some(dcn)) = (l.dc_carry, self.dcn) {
-                ops.push(Op::Copy {
-                    out: Self::v(dcc, d * bh),
-                    inp: at(dcn),
-                    rows: 1,
-                    cols: d * bh,
-                    ldo: d * bh,
-                    ldi: d * bh,
-                });
+                ops.push(Op::copy_flat(Self::v(dcc, d * bh), at(dcn)));
             }
             for s in (0..t).rev() {
                 ops.push(Op::CellBwd(CellBwd {
@@ -523,23 +509,9 @@ impl RnnBuffers {
                     bias: None,
                     dims,
                 });
-                ops.push(Op::Copy {
-                    out: at(self.dh0),
-                    inp: carry,
-                    rows: 1,
-                    cols: d * bh,
-                    ldo: d * bh,
-                    ldi: d * bh,
-                });
+                ops.push(Op::copy_flat(at(self.dh0), carry));
                 if let (Some(dcc), Some(dc0)) = (l.dc_carry, self.dc0) {
-                    ops.push(Op::Copy {
-                        out: at(dc0),
-                        inp: Self::v(dcc, d * bh),
-                        rows: 1,
-                        cols: d * bh,
-                        ldo: d * bh,
-                        ldi: d * bh,
-                    });
+                    ops.push(Op::copy_flat(at(dc0), Self::v(dcc, d * bh)));
                 }
             }
             // Weight gradients of all timesteps at once (for a projected input, the caller
