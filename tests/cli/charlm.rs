@@ -42,12 +42,6 @@ fn run(args: &[String]) -> (String, String) {
     (out, err)
 }
 
-fn metadata(path: &Path) -> std::collections::HashMap<String, String> {
-    let bytes = std::fs::read(path).unwrap();
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-    meta.metadata().clone().unwrap_or_default()
-}
-
 // A .txt file selects the task; the report lines carry nats/char and bpc; the run directory
 // holds the metrics, the loss plot, the best checkpoint (task charlm, the vocabulary as a
 // JSON array of characters) and what --resume needs.
@@ -82,7 +76,7 @@ fn charlm_trains_reports_and_writes_its_run() {
         svg.contains("validation") && svg.contains("step"),
         "no legend or axis"
     );
-    let meta = metadata(&run_dir.join("best.safetensors"));
+    let meta = read_metadata(&run_dir.join("best.safetensors"));
     assert_eq!(meta["task"], "charlm");
     let vocab: Vec<String> = serde_json::from_str(&meta["vocab"]).unwrap();
     let text = std::fs::read_to_string(TINY).unwrap();
@@ -172,11 +166,9 @@ fn charlm_eval_and_sample() {
             out.contains("3999 predictions as one stream from a zero state: loss "),
             "{out}"
         );
-        let bytes = std::fs::read(&logits).unwrap();
-        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let vocab =
-            serde_json::from_str::<Vec<String>>(&metadata(Path::new(&best))["vocab"]).unwrap();
-        assert_eq!(st.tensor("logits").unwrap().shape(), [3999, vocab.len()]);
+            serde_json::from_str::<Vec<String>>(&read_metadata(Path::new(&best))["vocab"]).unwrap();
+        assert_eq!(read_tensor(&logits, "logits").0, [3999, vocab.len()]);
 
         let sample = |seed: &str, extra: &[&str]| {
             let mut args = vec![
@@ -340,15 +332,7 @@ fn charlm_eval_of_a_torch_model_matches_torch() {
         &[],
     );
     assert!(o.status.success(), "{}", text(&o).1);
-    let read = |p: &Path| -> Vec<f32> {
-        let bytes = std::fs::read(p).unwrap();
-        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-        let t = st.tensor("logits").unwrap();
-        t.data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    };
+    let read = |p: &Path| read_tensor(p, "logits").1;
     let want = read(Path::new(
         "tests/fixtures/charlm/torch_gru_1l.logits.safetensors",
     ));

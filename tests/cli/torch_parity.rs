@@ -27,17 +27,7 @@ fn backends(test: &str) -> Vec<Backend> {
 }
 
 fn read_f32(path: &Path, tensor: &str) -> (Vec<f32>, std::collections::HashMap<String, String>) {
-    let bytes = std::fs::read(path).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-    let data = st
-        .tensor(tensor)
-        .unwrap()
-        .data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect();
-    (data, meta.metadata().clone().unwrap_or_default())
+    (read_tensor(path, tensor).1, read_metadata(path))
 }
 
 #[test]

@@ -22,18 +22,6 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn tensor(path: &Path, name: &str) -> (Vec<usize>, Vec<f32>) {
-    let bytes = std::fs::read(path).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let t = st.tensor(name).unwrap();
-    let data = t
-        .data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    (t.shape().to_vec(), data)
-}
-
 fn text_ids(vocab: &CharVocab) -> Vec<u32> {
     let text = std::fs::read_to_string(fixture("tiny.txt")).unwrap();
     vocab.encode(&text, "tiny.txt").unwrap()
@@ -56,7 +44,7 @@ fn char_lm_logits_match_torch() {
         let ck = checkpoint::load(&fixture(&format!("torch_{case}.safetensors"))).unwrap();
         let chars = ck.chars.clone().expect("a charlm checkpoint");
         let ids = text_ids(&chars)[..299].to_vec();
-        let (shape, want) = tensor(
+        let (shape, want) = read_tensor(
             &fixture(&format!("torch_{case}.logits.safetensors")),
             "logits",
         );
