@@ -30,6 +30,18 @@ pub trait Runtime {
     /// timestamp queries on the GPU (`variant` forces a kernel), wall time of the twin on the
     /// CPU (which has one kernel per op).
     fn time_op(&mut self, op: &Op, variant: Variant, runs: usize) -> Result<Vec<f64>>;
+
+    /// Each of `ops` timed alone ([`Runtime::time_op`], the fastest kernel): its label and its
+    /// median seconds, in order.
+    fn profile(&mut self, ops: &[Op], runs: usize) -> Result<Vec<(String, f64)>> {
+        ops.iter()
+            .map(|op| {
+                let mut secs = self.time_op(op, Variant::Auto, runs)?;
+                secs.sort_by(f64::total_cmp);
+                Ok((op.label(), secs[secs.len() / 2]))
+            })
+            .collect()
+    }
 }
 
 /// Which runtime to build.

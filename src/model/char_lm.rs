@@ -417,13 +417,7 @@ impl CharLm {
         self.program(s, b, Mode::Train)?;
         self.opt.begin_step(self.rt.as_mut())?;
         let ops = self.programs[&(s, b, Mode::Train)].ops.clone();
-        ops.iter()
-            .map(|op| {
-                let mut secs = self.rt.time_op(op, crate::ops::Variant::Auto, runs)?;
-                secs.sort_by(f64::total_cmp);
-                Ok((op.label(), secs[secs.len() / 2]))
-            })
-            .collect()
+        self.rt.profile(&ops, runs)
     }
 
     /// The mean loss per character of a batch in eval mode, carrying the state.

@@ -376,13 +376,7 @@ impl Classifier {
             self.opt.begin_step(self.rt.as_mut())?;
         }
         let ops = self.programs[&(t, b, train)].ops.clone();
-        ops.iter()
-            .map(|op| {
-                let mut secs = self.rt.time_op(op, crate::ops::Variant::Auto, runs)?;
-                secs.sort_by(f64::total_cmp);
-                Ok((op.label(), secs[secs.len() / 2]))
-            })
-            .collect()
+        self.rt.profile(&ops, runs)
     }
 
     /// Logits (B, C) of `batch` in eval mode (targets are not needed).
