@@ -14,8 +14,6 @@ use crate::cpu::adam::AdamConfig;
 use crate::data::text::{CharVocab, Streams, read_text, split};
 use crate::model::char_lm::CharLm;
 use crate::model::classifier::ClassifierConfig;
-use crate::model::plan::CellKind;
-use crate::model::rnn::RnnConfig;
 
 /// One backend's figures.
 #[derive(Clone, Debug)]
@@ -25,19 +23,6 @@ pub struct CharBench {
     pub sample_chars_per_s: f64,
     /// Dispatches of one training step.
     pub dispatches: usize,
-}
-
-/// The default language model of `train --task charlm` for a vocabulary of `v`.
-pub fn default_config(v: usize) -> ClassifierConfig {
-    let mut rnn = RnnConfig::new(CellKind::Lstm, 64, 256);
-    rnn.layers = 2;
-    ClassifierConfig {
-        vocab: v,
-        embed: 64,
-        rnn,
-        classes: v,
-        embed_dropout: 0.0,
-    }
 }
 
 /// Time `batches` training steps (after 2 untimed ones, which build the programs) and
@@ -54,7 +39,7 @@ pub fn charlm_bench(
     let (train, _) = split(&ids, 0.1);
     let (b, s) = (32, 100);
     let streams = Streams::new(text, train.len(), b, s)?;
-    let cfg = default_config(vocab.len());
+    let cfg = ClassifierConfig::charlm(vocab.len());
     let adam = AdamConfig {
         lr: 2e-3,
         ..AdamConfig::default()
@@ -100,7 +85,7 @@ fn profile(backend: &Backend, text: &Path, runs: usize, json: bool) -> Result<()
     let (b, s) = (32, 100);
     let streams = Streams::new(text, ids.len(), b, s)?;
     let mut m = CharLm::new(
-        default_config(vocab.len()),
+        ClassifierConfig::charlm(vocab.len()),
         backend,
         s,
         b,

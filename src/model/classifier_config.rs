@@ -38,6 +38,21 @@ impl ClassifierConfig {
         }
     }
 
+    /// `gpu-rnn train --task charlm`'s default for V characters: char-rnn's 2-layer LSTM at a
+    /// size that trains in minutes on two cores, Embedding(V, 64) → LSTM(64, 256, 2 layers)
+    /// → Linear(256, V).
+    pub fn charlm(vocab: usize) -> Self {
+        let mut rnn = RnnConfig::new(CellKind::Lstm, 64, 256);
+        rnn.layers = 2;
+        Self {
+            vocab,
+            embed: 64,
+            rnn,
+            classes: vocab,
+            embed_dropout: 0.0,
+        }
+    }
+
     /// Width of the linear layer's input: D·H.
     pub fn fc_in(&self) -> usize {
         self.rnn.dirs() * self.rnn.hidden

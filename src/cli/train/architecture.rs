@@ -83,13 +83,11 @@ pub(super) fn architecture(
         cfg.embed_dropout = embed_dropout;
         return Ok(cfg);
     }
-    let mut cfg = ClassifierConfig::lecture();
-    if s.task == TaskArg::Charlm {
-        // char-rnn's 2-layer LSTM, at a size that trains in minutes on two cores.
-        cfg.rnn = RnnConfig::new(CellKind::Lstm, 64, 256);
-        cfg.rnn.layers = 2;
-        cfg.embed = 64;
-    }
+    // The vocabulary and classes come from the data.
+    let mut cfg = match s.task {
+        TaskArg::Charlm => ClassifierConfig::charlm(0),
+        _ => ClassifierConfig::lecture(),
+    };
     let embed = a.embed.unwrap_or(cfg.embed);
     let mut rnn = RnnConfig::new(
         cell.unwrap_or(cfg.rnn.cell),
