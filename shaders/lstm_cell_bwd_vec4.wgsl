@@ -6,8 +6,9 @@
 // accumulates 16 vec4 multiply-adds (the plain kernel loads 2 values per multiply-add).
 //
 // What makes 8 buffers (the plain kernel binds 11):
-// - The plan copies dh_n and dc_n into carry and dc_carry before the layer's last step, so the
-//   first step starts from them like every other (p.first only skips the product).
+// - For an LSTM with one direction the plan copies dh_n and dc_n into carry and dc_carry
+//   before the layer's last step, so the first step starts from them like every other
+//   (p.first only skips the product).
 // - With one direction dxw (T, B, 4H) and dhh (1, T, B, 4H) are the same layout and the same
 //   values: this kernel writes dxw alone and reads the next step's from it; with one
 //   direction the plan reads dxw wherever it would read dhh.

@@ -458,20 +458,19 @@ impl RnnBuffers {
                     .both_dirs(&self.layout, self.params, &self.prefix, "weight_hh", k)?;
             let hs = Self::v(l.hs, d * (t + 1) * bh);
             let dxw = Self::v(l.dxw, tb * d * gh);
-            // An LSTM with one direction: dhh (1, T, B, 4H) holds what dxw (T, B, 4H) holds (a
-            // GRU's differ in the n gate), and the vec4 kernel writes dxw alone: read dxw.
-            let dhh_read = if d == 1 && c.cell == CellKind::Lstm {
-                l.dxw
-            } else {
-                l.dhh
-            };
+            // An LSTM with one direction may take lstm_cell_bwd_vec4, which binds neither dhh
+            // nor dh_n: dhh (1, T, B, 4H) holds what dxw (T, B, 4H) holds there (a GRU's differ
+            // in the n gate), so read dxw; and its last step starts from the carries, so copy
+            // dh_n (dc_n) into them (the other kernels read dh_n and overwrite the carries).
+            let lstm1 = d == 1 && c.cell == CellKind::Lstm;
+            let dhh_read = if lstm1 { l.dxw } else { l.dhh };
             let dhh = Self::v(l.dhh, d * tb * gh);
             let carry = Self::v(l.carry, d * bh);
-            // The last step starts from dh_n (dc_n): in the carries, where the kernels that do
-            // not read dh_n find it.
-            ops.push(Op::copy_flat(carry, at(self.dhn)));
-            if let (Some(dcc), Some(dcn)) = (l.dc_carry, self.dcn) {
-                ops.push(Op::copy_flat(Self::v(dcc, d * bh), at(dcn)));
+            if lstm1 {
+                ops.push(Op::copy_flat(carry, at(self.dhn)));
+                if let (Some(dcc), Some(dcn)) = (l.dc_carry, self.dcn) {
+                    ops.push(Op::copy_flat(Self::v(dcc, d * bh), at(dcn)));
+                }
             }
             for s in (0..t).rev() {
                 ops.push(Op::CellBwd(CellBwd {
