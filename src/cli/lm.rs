@@ -261,13 +261,15 @@ pub fn sample(a: SampleArgs) -> Result<()> {
         return Ok(());
     }
     let mut buf = [0u8; 4];
-    for _ in 0..a.length {
+    for k in 0..a.length {
         let id = pick(&row, a.temperature, top_k, &mut rng);
         let c = vocab.chars()[id as usize];
         if !emit(&mut out, c.encode_utf8(&mut buf))? {
             return Ok(());
         }
-        row = m.logits(&[id], 1, 1)?;
+        if k + 1 < a.length {
+            row = m.logits(&[id], 1, 1)?;
+        }
     }
     emit(&mut out, "\n")?;
     Ok(())

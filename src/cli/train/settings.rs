@@ -428,10 +428,8 @@ impl TrainArgs {
                 flag,
                 format!(
                     "does not apply to --task {}",
-                    serde_json::to_value(task)
-                        .expect("a task is JSON")
-                        .as_str()
-                        .unwrap_or("?")
+                    clap::ValueEnum::to_possible_value(&task)
+                        .map_or("?".into(), |v| v.get_name().to_string())
                 ),
             )),
             None => Ok(()),
