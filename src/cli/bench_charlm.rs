@@ -25,77 +25,98 @@ pub struct CharBench {
     pub dispatches: usize,
 }
 
+/// The benchmark's text: its training part (the first 90%) in 32 streams of 100 steps.
+pub struct BenchText {
+    pub vocab: usize,
+    pub train: Vec<u32>,
+    pub streams: Streams,
+}
+
+const B: usize = 32;
+const S: usize = 100;
+
+impl BenchText {
+    pub fn read(path: &Path) -> Result<Self> {
+        let raw = read_text(path)?;
+        let vocab = CharVocab::build(&raw);
+        let ids = vocab.encode(&raw, &path.display().to_string())?;
+        let train = split(&ids, 0.1).0.to_vec();
+        let streams = Streams::new(path, train.len(), B, S)?;
+        Ok(Self {
+            vocab: vocab.len(),
+            train,
+            streams,
+        })
+    }
+
+    fn batch(&self, k: usize) -> (Vec<u32>, Vec<u32>) {
+        self.streams.batch(&self.train, k % self.streams.batches())
+    }
+
+    /// The default model with seed-0 weights, for `s` steps of `b` streams.
+    fn model(&self, backend: &Backend, (s, b): (usize, usize)) -> Result<(CharLm, Vec<f32>)> {
+        let adam = AdamConfig {
+            lr: 2e-3,
+            ..AdamConfig::default()
+        };
+        let mut m = CharLm::new(
+            ClassifierConfig::charlm(self.vocab),
+            backend,
+            s,
+            b,
+            adam,
+            5.0,
+        )?;
+        let params = m.init_params(0)?;
+        Ok((m, params))
+    }
+}
+
 /// Time `batches` training steps (after 2 untimed ones, which build the programs) and
 /// `sample_len` sampled characters on `backend`.
 pub fn charlm_bench(
     backend: &Backend,
-    text: &Path,
+    text: &BenchText,
     batches: usize,
     sample_len: usize,
 ) -> Result<CharBench> {
-    let raw = read_text(text)?;
-    let vocab = CharVocab::build(&raw);
-    let ids = vocab.encode(&raw, &text.display().to_string())?;
-    let (train, _) = split(&ids, 0.1);
-    let (b, s) = (32, 100);
-    let streams = Streams::new(text, train.len(), b, s)?;
-    let cfg = ClassifierConfig::charlm(vocab.len());
-    let adam = AdamConfig {
-        lr: 2e-3,
-        ..AdamConfig::default()
-    };
-    let mut m = CharLm::new(cfg.clone(), backend, s, b, adam, 5.0)?;
-    let params = m.init_params(0)?;
-    let n = streams.batches();
+    let (mut m, params) = text.model(backend, (S, B))?;
     for k in 0..2 {
-        let (x, y) = streams.batch(train, k % n);
-        m.train_step(&x, &y, b, s)?;
+        let (x, y) = text.batch(k);
+        m.train_step(&x, &y, B, S)?;
     }
     let t0 = Instant::now();
     for k in 2..2 + batches {
-        let (x, y) = streams.batch(train, k % n);
-        m.train_step(&x, &y, b, s)?;
+        let (x, y) = text.batch(k);
+        m.train_step(&x, &y, B, S)?;
     }
     let train_s = t0.elapsed().as_secs_f64();
     let dispatches = m.last_dispatches();
 
-    let mut g = CharLm::new(cfg, backend, 1, 1, AdamConfig::default(), 0.0)?;
+    let (mut g, _) = text.model(backend, (1, 1))?;
     g.set_params(&params)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let mut row = g.logits(&[0], 1, 1)?;
     let t0 = Instant::now();
     for _ in 0..sample_len {
-        let id = crate::cli::lm::pick(&row, 1.0, vocab.len(), &mut rng);
+        let id = crate::cli::lm::pick(&row, 1.0, text.vocab, &mut rng);
         row = g.logits(&[id], 1, 1)?;
     }
     let sample_s = t0.elapsed().as_secs_f64();
     Ok(CharBench {
         backend: m.describe(),
-        train_chars_per_s: (batches * b * s) as f64 / train_s,
+        train_chars_per_s: (batches * B * S) as f64 / train_s,
         sample_chars_per_s: sample_len as f64 / sample_s,
         dispatches,
     })
 }
 
-/// Each op of one training step timed alone (`--profile`), on the model's own batch.
-fn profile(backend: &Backend, text: &Path, runs: usize, json: bool) -> Result<()> {
-    let raw = read_text(text)?;
-    let vocab = CharVocab::build(&raw);
-    let ids = vocab.encode(&raw, &text.display().to_string())?;
-    let (b, s) = (32, 100);
-    let streams = Streams::new(text, ids.len(), b, s)?;
-    let mut m = CharLm::new(
-        ClassifierConfig::charlm(vocab.len()),
-        backend,
-        s,
-        b,
-        AdamConfig::default(),
-        5.0,
-    )?;
-    m.init_params(0)?;
-    let (x, y) = streams.batch(&ids, 0);
-    let ops = m.profile_step(&x, &y, (b, s), runs)?;
-    let header = format!("language-model training step (S = {s}, B = {b})");
+/// Each op of one training step timed alone (`--profile`), on the first batch.
+fn profile(backend: &Backend, text: &BenchText, runs: usize, json: bool) -> Result<()> {
+    let (mut m, _) = text.model(backend, (S, B))?;
+    let (x, y) = text.batch(0);
+    let ops = m.profile_step(&x, &y, (B, S), runs)?;
+    let header = format!("language-model training step (S = {S}, B = {B})");
     super::bench::print_profile(&ops, &header, &m.describe(), (true, runs), json);
     Ok(())
 }
@@ -115,8 +136,9 @@ pub fn charlm_table(
             text.display()
         );
     }
+    let data = BenchText::read(text)?;
     for backend in backends {
-        let r = charlm_bench(backend, text, batches, sample_len)?;
+        let r = charlm_bench(backend, &data, batches, sample_len)?;
         if json {
             let obj = serde_json::json!({
                 "kind": "charlm",
@@ -136,7 +158,7 @@ pub fn charlm_table(
     }
     if let Some(runs) = profile_runs {
         for backend in backends {
-            profile(backend, text, runs, json)?;
+            profile(backend, &data, runs, json)?;
         }
     }
     Ok(())
