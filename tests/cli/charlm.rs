@@ -222,6 +222,23 @@ fn charlm_refuses_bad_input() {
     fails_with(&o, "--test: does not apply to --task charlm");
     let o = gpu_rnn(&["train", "--data", TINY, "--seq-len", "0"], &[]);
     fails_with(&o, "--seq-len: expected a whole number from 1");
+    // --lr-min is bounded by the task's default rate, 2e-3 here.
+    let o = gpu_rnn(
+        &[
+            "train",
+            "--data",
+            TINY,
+            "--lr-schedule",
+            "cosine",
+            "--lr-min",
+            "0.003",
+        ],
+        &[],
+    );
+    fails_with(
+        &o,
+        "--lr-min: expected a finite rate from 0 to --lr, got 0.003",
+    );
     let o = gpu_rnn(&["train", "--task", "names", "--seq-len", "10"], &[]);
     fails_with(&o, "--seq-len: does not apply to --task names");
     std::fs::write(d("latin1.txt"), b"caf\xe9 au lait\n").unwrap();

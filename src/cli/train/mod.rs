@@ -117,6 +117,7 @@ fn fresh(a: &TrainArgs) -> Result<Start> {
     let task = task_of(a, init.as_ref())?;
     let run_dir = a.run_dir.clone().unwrap_or_else(default_run_dir);
     let settings = Settings::resolve(a, task);
+    settings.check()?;
     Ok(Start {
         out: settings.outputs(&run_dir),
         settings,

@@ -331,7 +331,9 @@ impl Numbers {
             ));
         }
         if let Some(m) = self.lr_min
-            && !(m.is_finite() && m >= 0.0 && m <= self.lr.unwrap_or(DEFAULT_LR))
+            // Without --lr the task's default rate is not known yet: the resolved settings
+            // check it again.
+            && !(m.is_finite() && m >= 0.0 && m <= self.lr.unwrap_or(f64::INFINITY))
         {
             return Err(invalid(
                 "--lr-min",
