@@ -37,16 +37,6 @@ impl PackedW {
         }
     }
 
-    /// Rows of W (K).
-    pub fn k(&self) -> usize {
-        self.k
-    }
-
-    /// Columns of W (N).
-    pub fn n(&self) -> usize {
-        self.n
-    }
-
     /// From `w` (N, K) row-major: packs Wᵀ, for `A · wᵀ` (the forward product h · W_hhᵀ).
     pub fn transposed(w: &[f32], n: usize, k: usize) -> Self {
         Self::transposed_ld(w, n, k, k)
