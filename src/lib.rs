@@ -16,6 +16,7 @@ pub mod memory;
 pub mod model;
 pub mod ops;
 pub mod output;
+pub mod plan;
 pub mod shaders;
 
 pub use error::{Error, Result};

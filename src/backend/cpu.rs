@@ -1,10 +1,10 @@
-//! Runs plans on the CPU by calling each op's CPU twin; a layer's consecutive cell steps go to
-//! its twin as one call of n steps (see cpu::cell).
+//! Runs plans on the CPU by calling each op's CPU twin; a layer's run of cell steps is one call
+//! of its twin (see cpu::cell).
 
 use super::Runtime;
+use crate::backend::Variant;
 use crate::cpu;
-use crate::model::plan::{BufId, Buffers, CellBwd, CellFwd, CellKind, Dtype, Op, Program, View};
-use crate::ops::Variant;
+use crate::plan::{BufId, Buffers, CellBwd, CellFwd, CellKind, Dtype, Op, Program, View};
 use crate::{Error, Result};
 
 enum HostBuf {
@@ -99,15 +99,22 @@ impl CpuRuntime {
                 b,
                 bias,
                 dims,
+                padded,
             } => {
                 let mut o = self.take(c.buf);
-                cpu::matmul::matmul(
+                let (out, a, b, bias) = (
                     &mut o[range(*c)],
                     self.f(*a),
                     self.f(*b),
                     bias.map(|v| self.f(v)),
-                    dims,
                 );
+                match padded {
+                    None => cpu::matmul::matmul(out, a, b, bias, dims),
+                    Some(steps) => {
+                        let rows = steps.rows(self.u(steps.lens));
+                        cpu::matmul::matmul_padded(out, a, b, bias, dims, steps.b, &rows);
+                    }
+                }
                 self.put(c.buf, o);
             }
             Op::BiasGrad {
@@ -116,9 +123,17 @@ impl CpuRuntime {
                 m,
                 n,
                 ld,
+                padded,
             } => {
                 let mut o = self.take(dbias.buf);
-                cpu::bias_grad::bias_grad(&mut o[range(*dbias)], self.f(*dy), *m, *n, *ld);
+                let (out, dy) = (&mut o[range(*dbias)], self.f(*dy));
+                match padded {
+                    None => cpu::bias_grad::bias_grad(out, dy, *m, *n, *ld),
+                    Some(steps) => {
+                        let rows = steps.rows(self.u(steps.lens));
+                        cpu::bias_grad::bias_grad_padded(out, dy, *n, *ld, steps.b, &rows[0]);
+                    }
+                }
                 self.put(dbias.buf, o);
             }
             Op::EmbeddingFwd {
@@ -144,20 +159,13 @@ impl CpuRuntime {
                 rows,
                 e,
             } => {
-                // The twin groups by id itself; rebuild the ids from the token-row grouping.
-                let offs = self.u(*offsets);
-                let mut ids = vec![0u32; rows.len];
-                for v in 0..offs.len() - 1 {
-                    for &r in &self.u(*rows)[offs[v] as usize..offs[v + 1] as usize] {
-                        ids[r as usize] = v as u32;
-                    }
-                }
                 let mut o = self.take(dweight.buf);
                 let n = rows.len;
                 cpu::embedding::embedding_bwd(
                     &mut o[range(*dweight)],
                     &self.f(*dout)[..n * e],
-                    &ids,
+                    self.u(*offsets),
+                    self.u(*rows),
                     *e,
                 );
                 self.put(dweight.buf, o);
@@ -244,52 +252,14 @@ impl CpuRuntime {
                 );
                 self.put(out.buf, o);
             }
-            Op::CellFwd(c) => self.cell_fwd(c, 1),
-            Op::Packed { op, steps } => {
-                let rows = steps.rows(self.u(steps.lens));
-                match &**op {
-                    Op::Matmul {
-                        c,
-                        a,
-                        b,
-                        bias,
-                        dims,
-                    } => {
-                        let mut o = self.take(c.buf);
-                        cpu::matmul::matmul_padded(
-                            &mut o[range(*c)],
-                            self.f(*a),
-                            self.f(*b),
-                            bias.map(|v| self.f(v)),
-                            dims,
-                            steps.b,
-                            &rows,
-                        );
-                        self.put(c.buf, o);
-                    }
-                    Op::BiasGrad {
-                        dbias, dy, n, ld, ..
-                    } => {
-                        let mut o = self.take(dbias.buf);
-                        cpu::bias_grad::bias_grad_padded(
-                            &mut o[range(*dbias)],
-                            self.f(*dy),
-                            *n,
-                            *ld,
-                            steps.b,
-                            &rows[0],
-                        );
-                        self.put(dbias.buf, o);
-                    }
-                    other => self.exec(other),
-                }
-            }
-            Op::CellBwd(c) => self.cell_bwd(c, 1),
+            Op::CellFwd(c) => self.cell_fwd(c),
+            Op::CellBwd(c) => self.cell_bwd(c),
         }
     }
 
-    /// Steps `c.dims.s .. c.dims.s + n` of one layer's forward pass.
-    fn cell_fwd(&mut self, c: &CellFwd, n: usize) {
+    /// A run of one layer's forward steps: one call of the twin (see cpu::cell).
+    fn cell_fwd(&mut self, c: &CellFwd) {
+        let n = c.steps;
         let range = |v: View| v.offset..v.offset + v.len;
         let (mut hs, mut out) = (self.take(c.hs.buf), self.take(c.out.buf));
         let mut gates = c.gates.map(|g| self.take(g.buf));
@@ -344,8 +314,9 @@ impl CpuRuntime {
         }
     }
 
-    /// Steps `c.dims.s` down to `c.dims.s − n + 1` of one layer's backward pass.
-    fn cell_bwd(&mut self, c: &CellBwd, n: usize) {
+    /// A run of one layer's backward steps, from the last down: one call of the twin.
+    fn cell_bwd(&mut self, c: &CellBwd) {
+        let n = c.steps;
         let range = |v: View| v.offset..v.offset + v.len;
         let (mut dxw, mut dhh, mut carry) = (
             self.take(c.dxw.buf),
@@ -392,18 +363,6 @@ impl CpuRuntime {
         if let (Some(v), Some(x)) = (c.dc_carry, dcc) {
             self.put(v.buf, x);
         }
-    }
-
-    /// Runs `ops[0]`, or, when it is a cell step, it and the steps of the same layer that
-    /// follow it as one run (see [`cell_run`]); returns how many ops it ran.
-    fn exec_run(&mut self, ops: &[Op]) -> usize {
-        let n = cell_run(ops);
-        match &ops[0] {
-            Op::CellFwd(c) => self.cell_fwd(c, n),
-            Op::CellBwd(c) => self.cell_bwd(c, n),
-            op => self.exec(op),
-        }
-        n
     }
 
     fn check(&self, buf: BufId, offset: usize, len: usize, dtype: &str) -> Result<()> {
@@ -477,11 +436,10 @@ impl Runtime for CpuRuntime {
     fn run(&mut self, programs: &[&Program]) -> Result<()> {
         self.last = 0;
         for p in programs {
-            let mut i = 0;
-            while i < p.ops.len() {
-                i += self.exec_run(&p.ops[i..]);
+            for op in &p.ops {
+                self.exec(op);
+                self.last += op.dispatches();
             }
-            self.last += p.ops.len();
         }
         Ok(())
     }
@@ -497,118 +455,5 @@ impl Runtime for CpuRuntime {
 
     fn last_dispatches(&self) -> usize {
         self.last
-    }
-}
-
-/// How many ops from `ops[0]` on run as one call: a cell step and the steps of the same layer
-/// right after it (the same op but for the step: s + 1, s + 2, … forward, s − 1, … backward),
-/// else 1.
-fn cell_run(ops: &[Op]) -> usize {
-    let follows = |i: usize| match (&ops[0], &ops[i]) {
-        (Op::CellFwd(c), Op::CellFwd(x)) => {
-            *x == CellFwd {
-                dims: c.dims.at(c.dims.s + i),
-                ..*c
-            }
-        }
-        (Op::CellBwd(c), Op::CellBwd(x)) => {
-            i <= c.dims.s
-                && *x
-                    == CellBwd {
-                        dims: c.dims.at(c.dims.s - i),
-                        ..*c
-                    }
-        }
-        _ => false,
-    };
-    1 + (1..ops.len()).take_while(|&i| follows(i)).count()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cell_run;
-    use crate::cpu::cell::CellDims;
-    use crate::model::plan::{BufId, CellBwd, CellFwd, CellKind, Op, View};
-
-    fn step(s: usize, layer: usize) -> Op {
-        let v = |buf: usize| View {
-            buf: BufId(buf + 10 * layer),
-            offset: 0,
-            len: 1,
-        };
-        let dims = CellDims {
-            b: 1,
-            h: 1,
-            d: 1,
-            t: 4,
-            s,
-            relu: false,
-            has_bias: false,
-        };
-        Op::CellFwd(CellFwd {
-            kind: CellKind::Gru,
-            dims,
-            xw: v(0),
-            ids: None,
-            whh: v(1),
-            bhh: None,
-            lens: v(2),
-            hs: v(3),
-            cs: None,
-            out: v(4),
-            gates: Some(v(5)),
-        })
-    }
-
-    fn back(s: usize) -> Op {
-        let Op::CellFwd(f) = step(s, 0) else {
-            unreachable!()
-        };
-        Op::CellBwd(CellBwd {
-            kind: f.kind,
-            dims: f.dims,
-            dout: f.out,
-            dhn: f.hs,
-            dcn: None,
-            whh: f.whh,
-            lens: f.lens,
-            hs: f.hs,
-            cs: None,
-            gates: f.gates,
-            dxw: f.xw,
-            dhh: f.xw,
-            carry: f.out,
-            dc_carry: None,
-        })
-    }
-
-    // Backward runs go down to step 0 and no further.
-    #[test]
-    fn backward_cell_runs_go_down() {
-        assert_eq!(cell_run(&[back(3), back(2), back(1), back(0)]), 4);
-        assert_eq!(cell_run(&[back(1), back(0), back(3)]), 2);
-        assert_eq!(cell_run(&[back(0), back(1)]), 1);
-        assert_eq!(cell_run(&[back(2), back(2)]), 1);
-    }
-
-    // A run takes the steps that follow in order, of the same layer, and stops at anything else.
-    #[test]
-    fn cell_runs_stop_at_another_layer_op_or_step() {
-        let fill = Op::Fill {
-            out: View {
-                buf: BufId(0),
-                offset: 0,
-                len: 1,
-            },
-            value: 0.0,
-        };
-        let ops = [step(0, 0), step(1, 0), step(2, 0), step(3, 0), step(0, 1)];
-        assert_eq!(cell_run(&ops), 4);
-        assert_eq!(cell_run(&ops[1..]), 3);
-        assert_eq!(cell_run(&ops[4..]), 1);
-        assert_eq!(cell_run(&[step(0, 0), step(2, 0)]), 1);
-        assert_eq!(cell_run(&[step(1, 0), step(0, 0)]), 1);
-        assert_eq!(cell_run(&[step(0, 0), fill.clone(), step(1, 0)]), 1);
-        assert_eq!(cell_run(&[fill, step(0, 0)]), 1);
     }
 }

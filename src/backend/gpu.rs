@@ -1,16 +1,17 @@
-//! Runs plans on the GPU: each op becomes a prebuilt dispatch (built the first time its
-//! program runs, then reused), and a `run` records all of them into one submission.
+//! Runs plans on the GPU: each op becomes prebuilt dispatches, one per step of a cell run
+//! (built the first time its program runs, then reused), and a `run` records all of them into one submission.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::Runtime;
+use super::Variant;
 use crate::Result;
-use crate::gpu::{GpuContext, GpuTensor, Recorder, Slice};
-use crate::model::plan::{BufId, Buffers, Dtype, Op, Program, View};
+use crate::gpu::{Dispatch, GpuContext, GpuTensor, Recorder, Slice};
+use crate::ops;
 use crate::ops::cell::CellKernel;
 use crate::ops::matmul::MatmulKernel;
-use crate::ops::{self, Dispatch, Variant};
+use crate::plan::{BufId, Buffers, CellBwd, CellFwd, Dtype, Op, Program, View};
 
 /// The plan's buffers as GPU tensors, and the dispatches of every program run so far.
 pub struct GpuRuntime {
@@ -52,12 +53,13 @@ impl GpuRuntime {
         }
     }
 
-    fn build(&self, op: &Op) -> Result<Dispatch> {
+    fn build(&self, op: &Op) -> Result<Vec<Dispatch>> {
         self.build_with(op, Variant::Auto)
     }
 
-    /// `op`'s dispatch, with a forced kernel variant for matmuls and cell steps.
-    fn build_with(&self, op: &Op, variant: Variant) -> Result<Dispatch> {
+    /// `op`'s dispatches (one per step of a cell run), with a forced kernel variant for
+    /// matmuls and cell steps.
+    fn build_with(&self, op: &Op, variant: Variant) -> Result<Vec<Dispatch>> {
         let ctx = &self.ctx;
         let s = |v: View| self.slice(v);
         let (mm, cell) = match variant {
@@ -67,6 +69,25 @@ impl GpuRuntime {
             Variant::Tiled => (Some(MatmulKernel::Tiled), None),
             Variant::Subgroup => (Some(MatmulKernel::Subgroup), Some(CellKernel::Subgroup)),
         };
+        let fwd = |c: &CellFwd| match cell {
+            Some(kernel) => ops::cell::cell_fwd_with(ctx, kernel, &c.map(s)),
+            None => ops::cell::cell_fwd(ctx, &c.map(s)),
+        };
+        let bwd = |c: &CellBwd| match cell {
+            Some(kernel) => ops::cell::cell_bwd_with(ctx, kernel, &c.map(s)),
+            None => ops::cell::cell_bwd(ctx, &c.map(s)),
+        };
+        match op {
+            Op::CellFwd(c) => (0..c.steps).map(|i| fwd(&c.step(i))).collect(),
+            Op::CellBwd(c) => (0..c.steps).map(|i| bwd(&c.step(i))).collect(),
+            op => Ok(vec![self.build_one(op, mm)?]),
+        }
+    }
+
+    /// The one dispatch of an op that is not a cell run.
+    fn build_one(&self, op: &Op, mm: Option<MatmulKernel>) -> Result<Dispatch> {
+        let ctx = &self.ctx;
+        let s = |v: View| self.slice(v);
         match op {
             Op::Matmul {
                 c,
@@ -74,15 +95,10 @@ impl GpuRuntime {
                 b,
                 bias,
                 dims,
+                ..
             } if mm.is_some() => {
                 let kernel = mm.expect("checked");
                 ops::matmul::matmul_with(ctx, kernel, s(*c), s(*a), s(*b), bias.map(s), dims)
-            }
-            Op::CellFwd(c) if cell.is_some() => {
-                ops::cell::cell_fwd_with(ctx, cell.expect("checked"), &c.map(s))
-            }
-            Op::CellBwd(c) if cell.is_some() => {
-                ops::cell::cell_bwd_with(ctx, cell.expect("checked"), &c.map(s))
             }
             Op::Fill { out, value } => ops::fill::fill(ctx, s(*out), *value),
             Op::Copy {
@@ -93,19 +109,39 @@ impl GpuRuntime {
                 ldo,
                 ldi,
             } => ops::copy::copy(ctx, s(*out), s(*inp), *rows, *cols, *ldo, *ldi),
+            // matmul_subgroup skips the padding; other kernels run the whole product, whose
+            // padding rows add zeros (or land in rows nobody reads).
             Op::Matmul {
                 c,
                 a,
                 b,
                 bias,
                 dims,
+                padded: Some(steps),
+            } => {
+                let rows = ops::matmul::PaddedRows {
+                    lens: s(steps.lens),
+                    steps_b: steps.b,
+                    reversed: steps.reversed,
+                };
+                ops::matmul::matmul_padded(ctx, s(*c), s(*a), s(*b), bias.map(s), dims, rows)
+            }
+            Op::Matmul {
+                c,
+                a,
+                b,
+                bias,
+                dims,
+                padded: None,
             } => ops::matmul::matmul(ctx, s(*c), s(*a), s(*b), bias.map(s), dims),
+            // bias_grad sums the padding rows too: zeros.
             Op::BiasGrad {
                 dbias,
                 dy,
                 m,
                 n,
                 ld,
+                ..
             } => ops::bias_grad::bias_grad(ctx, s(*dbias), s(*dy), *m, *n, *ld),
             Op::EmbeddingFwd {
                 out,
@@ -145,27 +181,7 @@ impl GpuRuntime {
                 salt,
                 p,
             } => ops::dropout::dropout(ctx, s(*out), s(*inp), s(*rng), *salt, *p),
-            Op::CellFwd(c) => ops::cell::cell_fwd(ctx, &c.map(s)),
-            Op::CellBwd(c) => ops::cell::cell_bwd(ctx, &c.map(s)),
-            // matmul_subgroup skips the padding; other kernels, and bias_grad, run the whole
-            // op, whose padding rows add zeros (or land in rows nobody reads).
-            Op::Packed { op, steps } => match &**op {
-                Op::Matmul {
-                    c,
-                    a,
-                    b,
-                    bias,
-                    dims,
-                } => {
-                    let rows = ops::matmul::PaddedRows {
-                        lens: s(steps.lens),
-                        steps_b: steps.b,
-                        reversed: steps.reversed,
-                    };
-                    ops::matmul::matmul_padded(ctx, s(*c), s(*a), s(*b), bias.map(s), dims, rows)
-                }
-                op => self.build(op),
-            },
+            Op::CellFwd(_) | Op::CellBwd(_) => unreachable!("cell runs are built step by step"),
             Op::GradNormPartial { partials, grads } => {
                 ops::grad_norm::grad_norm_partial(ctx, s(*partials), s(*grads))
             }
@@ -198,11 +214,10 @@ impl GpuRuntime {
     /// Build the dispatches of `program` if this runtime has not seen it yet.
     pub fn prepare(&mut self, program: &Program) -> Result<()> {
         if !self.compiled.contains_key(&program.id) {
-            let dispatches = program
-                .ops
-                .iter()
-                .map(|op| self.build(op))
-                .collect::<Result<Vec<_>>>()?;
+            let mut dispatches = Vec::new();
+            for op in &program.ops {
+                dispatches.extend(self.build(op)?);
+            }
             self.compiled.insert(program.id, dispatches);
         }
         Ok(())
@@ -224,10 +239,10 @@ impl Runtime for GpuRuntime {
     }
 
     fn time_op(&mut self, op: &Op, variant: Variant, runs: usize) -> Result<Vec<f64>> {
-        let dispatch = self.build_with(op, variant)?;
+        let dispatches = self.build_with(op, variant)?;
         // Warm-up: the first run builds the pipeline (LLVM on lavapipe) and touches the buffers.
-        crate::gpu::time_dispatch(&self.ctx, &dispatch, 2)?;
-        crate::gpu::time_dispatch(&self.ctx, &dispatch, runs)
+        crate::gpu::time_dispatches(&self.ctx, &dispatches, 2)?;
+        crate::gpu::time_dispatches(&self.ctx, &dispatches, runs)
     }
 
     fn write_f32(&mut self, buf: BufId, offset: usize, data: &[f32]) -> Result<()> {

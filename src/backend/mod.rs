@@ -8,8 +8,20 @@ pub use cpu::CpuRuntime;
 pub use gpu::GpuRuntime;
 
 use crate::Result;
-use crate::model::plan::{BufId, Op, Program, View};
-use crate::ops::Variant;
+use crate::plan::{BufId, Op, Program, View};
+
+/// Which kernel of a family runs an op: the one the op picks for its shapes, or a forced
+/// variant (the kernel benchmarks time each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    Auto,
+    Scalar,
+    Vec4,
+    /// Workgroup-shared tiles (matmul only; cells run their default kernel).
+    Tiled,
+    /// Operands shared through subgroup shuffles (matmul and the GRU cells).
+    Subgroup,
+}
 
 /// What a model needs from a backend: buffers it can fill and read, and programs it can run.
 pub trait Runtime {
@@ -26,19 +38,19 @@ pub trait Runtime {
     fn poison(&mut self) -> Result<()>;
     /// Kernel launches of the last `run`.
     fn last_dispatches(&self) -> usize;
-    /// Seconds of each of `runs` executions of `op` alone, after a warm-up: GPU time from
-    /// timestamp queries on the GPU (`variant` forces a kernel), wall time of the twin on the
-    /// CPU (which has one kernel per op).
+    /// Seconds of each of `runs` executions of `op` alone (a cell run: all its steps), after
+    /// a warm-up: GPU time from timestamp queries on the GPU (`variant` forces a kernel), wall
+    /// time of the twin on the CPU (one call per op).
     fn time_op(&mut self, op: &Op, variant: Variant, runs: usize) -> Result<Vec<f64>>;
 
-    /// Each of `ops` timed alone ([`Runtime::time_op`], the fastest kernel): its label and its
-    /// median seconds, in order.
-    fn profile(&mut self, ops: &[Op], runs: usize) -> Result<Vec<(String, f64)>> {
+    /// Each of `ops` timed alone ([`Runtime::time_op`], the fastest kernel): its label, its
+    /// kernel launches ([`Op::dispatches`]) and its median seconds, in order.
+    fn profile(&mut self, ops: &[Op], runs: usize) -> Result<Vec<(String, usize, f64)>> {
         ops.iter()
             .map(|op| {
                 let mut secs = self.time_op(op, Variant::Auto, runs)?;
                 secs.sort_by(f64::total_cmp);
-                Ok((op.label(), secs[secs.len() / 2]))
+                Ok((op.label(), op.dispatches(), secs[secs.len() / 2]))
             })
             .collect()
     }
@@ -54,7 +66,7 @@ pub enum Backend {
 impl Backend {
     /// A runtime holding `buffers`. Buffers over the host memory budget (on the CPU, or on a
     /// GPU that is a CPU emulation and so shares it) are refused before any is allocated.
-    pub fn runtime(&self, buffers: &crate::model::plan::Buffers) -> Result<Box<dyn Runtime>> {
+    pub fn runtime(&self, buffers: &crate::plan::Buffers) -> Result<Box<dyn Runtime>> {
         let host = match self {
             Backend::Cpu => true,
             Backend::Gpu(ctx) => ctx.adapter.device_type == wgpu::DeviceType::Cpu,

@@ -20,9 +20,9 @@ use std::path::Path;
 use crate::data::sentiment::Vocab;
 use crate::data::text::CharVocab;
 use crate::model::classifier::ClassifierConfig;
-use crate::model::plan::CellKind;
 use crate::model::rnn::RnnConfig;
 use crate::output::write_atomic;
+use crate::plan::CellKind;
 use crate::{Error, Result};
 
 /// A loaded checkpoint: the architecture, the class names and the parameters (flat, in

@@ -9,11 +9,11 @@ use clap::Args;
 
 use crate::Result;
 use crate::backend::Backend;
+use crate::backend::Variant;
 use crate::cli::kernel_bench::{KernelCase, kernel_cases, select};
 use crate::cli::{BackendChoice, open_backend};
 use crate::cpu::adam::AdamConfig;
 use crate::model::classifier::{Batch, Classifier, ClassifierConfig};
-use crate::ops::Variant;
 use crate::ops::matmul::subgroups_fit;
 
 /// Timing of one backend: names processed and the seconds they took.
@@ -488,21 +488,21 @@ fn profile_table(
 
 /// Ops timed alone (label, seconds), summed by label, largest first: a table, or JSON lines.
 pub fn print_profile(
-    ops: &[(String, f64)],
+    ops: &[(String, usize, f64)],
     header: &str,
     backend: &str,
     (train, runs): (bool, usize),
     json: bool,
 ) {
-    let total: f64 = ops.iter().map(|o| o.1).sum();
+    let total: f64 = ops.iter().map(|o| o.2).sum();
     let mut by_label: Vec<(String, usize, f64)> = Vec::new();
-    for (label, secs) in ops {
+    for (label, dispatches, secs) in ops {
         match by_label.iter_mut().find(|e| &e.0 == label) {
             Some(e) => {
-                e.1 += 1;
+                e.1 += dispatches;
                 e.2 += secs;
             }
-            None => by_label.push((label.clone(), 1, *secs)),
+            None => by_label.push((label.clone(), *dispatches, *secs)),
         }
     }
     by_label.sort_by(|x, y| y.2.total_cmp(&x.2));

@@ -6,9 +6,9 @@ use super::BackendArgs;
 use super::train::argmax_rows;
 use crate::cpu::adam::AdamConfig;
 use crate::cpu::cross_entropy::Reduction;
-use crate::model::plan::CellKind;
 use crate::model::rnn::RnnConfig;
 use crate::model::tagger::{Tagger, TaggerBatch, TaggerConfig, TaggerInput};
+use crate::plan::CellKind;
 use crate::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

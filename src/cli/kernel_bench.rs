@@ -4,14 +4,14 @@
 
 use crate::Result;
 use crate::backend::Backend;
+use crate::backend::Variant;
 use crate::cpu::adam::AdamConfig;
 use crate::cpu::cell::CellDims;
 use crate::cpu::cross_entropy::Reduction;
+use crate::cpu::embedding::TokenRows;
 use crate::cpu::matmul::MatmulDims;
 use crate::model::classifier::ClassifierConfig;
-use crate::model::plan::{BufId, Buffers, CellBwd, CellFwd, CellKind, Dtype, Op, View};
-use crate::ops::Variant;
-use crate::ops::embedding::TokenRows;
+use crate::plan::{BufId, Buffers, CellBwd, CellFwd, CellKind, Dtype, Op, View};
 
 /// One kernel at one shape: its op over buffers of its own, and what it computes.
 pub struct KernelCase {
@@ -131,6 +131,7 @@ fn matmul_case(size: &'static str, what: &str, dims: MatmulDims, variant: Varian
             b: bufs.all(b),
             bias: None,
             dims,
+            padded: None,
         },
         bufs,
         ints: Vec::new(),
@@ -186,6 +187,7 @@ fn cell_case(
         Op::CellBwd(CellBwd {
             kind,
             dims,
+            steps: 1,
             dout: bufs.all(dout),
             dhn: bufs.all(dhn),
             dcn: dcn.map(|x| bufs.all(x)),
@@ -205,6 +207,7 @@ fn cell_case(
         Op::CellFwd(CellFwd {
             kind,
             dims,
+            steps: 1,
             xw: bufs.all(xw),
             ids: None,
             whh,

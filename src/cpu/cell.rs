@@ -98,7 +98,7 @@ pub(crate) fn packed_whh(whh: &[f32], g: usize, h: usize, d: usize, rows: usize)
 }
 
 /// Where a forward step reads x·W_ihᵀ + b_ih: `data (T, B, D·G·H)` in time order, or with
-/// `ids (T, B)` a `(V, D·G·H)` table of it per token (see `model::plan::CellFwd::ids`).
+/// `ids (T, B)` a `(V, D·G·H)` table of it per token (see `plan::CellFwd::ids`).
 #[derive(Clone, Copy, Debug)]
 pub struct Xw<'a> {
     pub data: &'a [f32],

@@ -1,5 +1,7 @@
 //! Embedding lookup and its backward. GPU: shaders/embedding_fwd.wgsl, shaders/embedding_bwd.wgsl.
 
+use crate::{Error, Result};
+
 /// `out (N, E) = weight (V, E)[ids (N)]`. Every id must be < V (the data layer checks this).
 pub fn embedding_fwd(out: &mut [f32], ids: &[u32], weight: &[f32], e: usize) {
     let v = weight.len() / e;
@@ -15,24 +17,66 @@ pub fn embedding_fwd(out: &mut [f32], ids: &[u32], weight: &[f32], e: usize) {
     }
 }
 
-/// `dweight (V, E) += Σ_{n: ids[n] = v} dout[n]`.
+/// `dweight (V, E) += Σ_{n: ids[n] = v} dout[n]`, with the positions of each id from
+/// [`TokenRows`] (`offsets (V + 1)`, `rows (N)`), the layout the GPU kernel reads.
 ///
 /// Per token id the rows are summed in increasing n first, then added to `dweight`: the same
 /// order as the GPU kernel, so the two agree to the bit.
-pub fn embedding_bwd(dweight: &mut [f32], dout: &[f32], ids: &[u32], e: usize) {
+pub fn embedding_bwd(dweight: &mut [f32], dout: &[f32], offsets: &[u32], rows: &[u32], e: usize) {
     assert_eq!(
-        dout.len(),
-        ids.len() * e,
-        "embedding_bwd: dout must be (N, E)"
+        dweight.len() + e,
+        offsets.len() * e,
+        "embedding_bwd: dweight must be (V, E) with V + 1 offsets"
     );
-    let mut sums = vec![0f32; dweight.len()];
-    for (row, &id) in dout.chunks_exact(e).zip(ids) {
-        let id = id as usize;
-        for (s, &g) in sums[id * e..(id + 1) * e].iter_mut().zip(row) {
-            *s += g;
+    let mut sum = vec![0f32; e];
+    for (v, w) in dweight.chunks_exact_mut(e).enumerate() {
+        let own = &rows[offsets[v] as usize..offsets[v + 1] as usize];
+        if own.is_empty() {
+            continue;
+        }
+        sum.fill(0.0);
+        for &n in own {
+            let n = n as usize;
+            for (s, &g) in sum.iter_mut().zip(&dout[n * e..(n + 1) * e]) {
+                *s += g;
+            }
+        }
+        for (x, s) in w.iter_mut().zip(&sum) {
+            *x += s;
         }
     }
-    for (w, s) in dweight.iter_mut().zip(&sums) {
-        *w += s;
+}
+
+/// Token positions grouped by id (a counting sort): row v of the table owns
+/// `rows[offsets[v] .. offsets[v + 1]]`, in increasing position. This is what makes
+/// embedding_bwd deterministic without atomics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRows {
+    pub offsets: Vec<u32>, // (V + 1)
+    pub rows: Vec<u32>,    // (N)
+}
+
+impl TokenRows {
+    pub fn new(ids: &[u32], v: usize) -> Result<Self> {
+        let mut offsets = vec![0u32; v + 1];
+        for (n, &id) in ids.iter().enumerate() {
+            if id as usize >= v {
+                return Err(Error::InvalidArgument {
+                    op: "embedding_bwd",
+                    message: format!("token {n} has id {id}, outside a vocabulary of {v}"),
+                });
+            }
+            offsets[id as usize + 1] += 1;
+        }
+        for i in 0..v {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut next = offsets.clone();
+        let mut rows = vec![0u32; ids.len()];
+        for (n, &id) in ids.iter().enumerate() {
+            rows[next[id as usize] as usize] = n as u32;
+            next[id as usize] += 1;
+        }
+        Ok(Self { offsets, rows })
     }
 }

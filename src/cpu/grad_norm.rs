@@ -1,5 +1,11 @@
 //! Global gradient norm and the clip coefficient. GPU: shaders/grad_norm.wgsl.
 
+/// How many partial sums the first pass makes for `n` gradients: enough to fill a GPU, few
+/// enough for one invocation to add up.
+pub fn parts_for(n: usize) -> usize {
+    n.clamp(1, 1024)
+}
+
 /// `sqrt(Σ g²)` over the flat gradient buffer, accumulated in f64: the reference for the two
 /// passes below together.
 pub fn grad_norm(grads: &[f32]) -> f32 {

@@ -2,11 +2,13 @@
 //! cache, command recording and timestamp timing.
 
 mod context;
+mod dispatch;
 mod recorder;
 mod tensor;
 mod timer;
 
 pub use context::{ADAPTER_ENV, AdapterSummary, GpuContext, default_backends, quiet_loader};
+pub use dispatch::Dispatch;
 pub use recorder::Recorder;
 pub use tensor::{GpuTensor, Slice};
-pub use timer::time_dispatch;
+pub use timer::{time_dispatch, time_dispatches};

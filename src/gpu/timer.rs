@@ -1,13 +1,18 @@
 //! GPU time of single dispatches from timestamp queries (wgpu's `TIMESTAMP_QUERY`): each run is
 //! its own compute pass with a timestamp at its start and end, all runs in one submission.
 
-use crate::gpu::GpuContext;
-use crate::ops::Dispatch;
+use crate::gpu::{Dispatch, GpuContext};
 use crate::{Error, Result};
 
 /// Seconds of each of `runs` back-to-back executions of `dispatch`, measured on the GPU
 /// (excluding submission and host overhead). Fails on an adapter without timestamp queries.
 pub fn time_dispatch(ctx: &GpuContext, dispatch: &Dispatch, runs: usize) -> Result<Vec<f64>> {
+    time_dispatches(ctx, std::slice::from_ref(dispatch), runs)
+}
+
+/// [`time_dispatch`] for a sequence (a cell run's steps): each run is one pass of all of
+/// `dispatches` in order, timed as a whole.
+pub fn time_dispatches(ctx: &GpuContext, dispatches: &[Dispatch], runs: usize) -> Result<Vec<f64>> {
     if !ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
         return Err(Error::InvalidArgument {
             op: "timer",
@@ -40,14 +45,16 @@ pub fn time_dispatch(ctx: &GpuContext, dispatch: &Dispatch, runs: usize) -> Resu
         });
     for run in 0..count / 2 {
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(dispatch.label),
+            label: dispatches.first().map(|d| d.label),
             timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
                 query_set: &queries,
                 beginning_of_pass_write_index: Some(2 * run),
                 end_of_pass_write_index: Some(2 * run + 1),
             }),
         });
-        dispatch.encode(&mut pass);
+        for d in dispatches {
+            d.encode(&mut pass);
+        }
     }
     encoder.resolve_query_set(&queries, 0..count, &resolve, 0);
     encoder.copy_buffer_to_buffer(&resolve, 0, &staging, 0, bytes);

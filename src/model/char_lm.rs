@@ -16,14 +16,14 @@ use std::collections::HashMap;
 use crate::backend::{Backend, Runtime};
 use crate::cpu::adam::AdamConfig;
 use crate::cpu::cross_entropy::Reduction;
+use crate::cpu::embedding::TokenRows;
 use crate::model::classifier_config::ClassifierConfig;
 use crate::model::embedding_input::EmbeddingInput;
 use crate::model::linear::Linear;
 use crate::model::optim::Optimizer;
 use crate::model::params::ParamLayout;
-use crate::model::plan::{BufId, Buffers, Op, Program, View};
 use crate::model::rnn::RnnBuffers;
-use crate::ops::embedding::TokenRows;
+use crate::plan::{BufId, Buffers, Op, Program, View};
 use crate::{Error, Result};
 
 /// What a program computes after the forward pass.
@@ -412,7 +412,7 @@ impl CharLm {
         y: &[u32],
         (b, s): (usize, usize),
         runs: usize,
-    ) -> Result<Vec<(String, f64)>> {
+    ) -> Result<Vec<(String, usize, f64)>> {
         self.load(x, Some(y), b, s, true)?;
         self.program(s, b, Mode::Train)?;
         self.opt.begin_step(self.rt.as_mut())?;

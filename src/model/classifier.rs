@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use crate::backend::{Backend, Runtime};
 use crate::cpu::adam::AdamConfig;
 use crate::cpu::cross_entropy::Reduction;
+use crate::cpu::embedding::TokenRows;
 use crate::model::embedding_input::EmbeddingInput;
 use crate::model::linear::Linear;
 use crate::model::optim::Optimizer;
 use crate::model::params::ParamLayout;
-use crate::model::plan::{BufId, Buffers, Op, Program, View};
 use crate::model::rnn::RnnBuffers;
-use crate::ops::embedding::TokenRows;
+use crate::plan::{BufId, Buffers, Op, Program, View};
 use crate::{Error, Result};
 
 pub use crate::model::classifier_config::ClassifierConfig;
@@ -369,7 +369,7 @@ impl Classifier {
         batch: &Batch,
         runs: usize,
         train: bool,
-    ) -> Result<Vec<(String, f64)>> {
+    ) -> Result<Vec<(String, usize, f64)>> {
         let (t, b) = self.load(batch, train)?;
         self.program(t, b, train)?;
         if train {

@@ -4,8 +4,8 @@
 use rand::{RngExt, SeedableRng};
 
 use crate::model::params::{ParamLayout, init_uniform};
-use crate::model::plan::CellKind;
 use crate::model::rnn::RnnConfig;
+use crate::plan::CellKind;
 use crate::{Error, Result};
 
 /// The architecture; its parameter names are PyTorch's for the lecture's module

@@ -12,8 +12,8 @@ use crate::Result;
 use crate::cpu::matmul::MatmulDims;
 use crate::model::classifier_config::ClassifierConfig;
 use crate::model::params::ParamLayout;
-use crate::model::plan::{BufId, Buffers, Op, View};
 use crate::model::rnn::{LayerInput, RnnBuffers};
+use crate::plan::{BufId, Buffers, Op, View};
 
 /// Dropout salt of the embedding's mask (the recurrent layers' masks use their layer index).
 const EMBED_SALT: u32 = 0x00e3_b0d0;
@@ -34,7 +34,7 @@ enum Input {
 }
 
 /// The embedding's buffers: token ids (T, B), their grouping by id for the backward pass
-/// ([`crate::ops::embedding::TokenRows`]) and the table or the rows.
+/// ([`crate::cpu::embedding::TokenRows`]) and the table or the rows.
 #[derive(Clone, Debug)]
 pub struct EmbeddingInput {
     pub ids: BufId,
@@ -111,6 +111,7 @@ impl EmbeddingInput {
             b: w_ih,
             bias: b_ih,
             dims: MatmulDims::nt(self.vocab, dgh, self.embed),
+            padded: None,
         }))
     }
 
@@ -229,6 +230,7 @@ impl EmbeddingInput {
             b: emb,
             bias: None,
             dims: MatmulDims::tn(dgh, e, self.vocab).accumulate(),
+            padded: None,
         });
         if let Some(gb) = gb {
             ops.push(Op::BiasGrad {
@@ -237,6 +239,7 @@ impl EmbeddingInput {
                 m: self.vocab,
                 n: dgh,
                 ld: dgh,
+                padded: None,
             });
         }
         ops.push(Op::Matmul {
@@ -245,6 +248,7 @@ impl EmbeddingInput {
             b: w_ih,
             bias: None,
             dims: MatmulDims::nn(self.vocab, e, dgh).accumulate(),
+            padded: None,
         });
         Ok(())
     }

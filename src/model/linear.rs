@@ -5,7 +5,7 @@
 use crate::Result;
 use crate::cpu::matmul::MatmulDims;
 use crate::model::params::ParamLayout;
-use crate::model::plan::{BufId, Op, View};
+use crate::plan::{BufId, Op, View};
 
 /// A Linear layer named `{prefix}.weight` (out, in) and `{prefix}.bias` (out).
 pub struct Linear {
@@ -40,6 +40,7 @@ impl Linear {
             b: self.weight,
             bias: Some(self.bias),
             dims,
+            padded: None,
         });
     }
 
@@ -53,6 +54,7 @@ impl Linear {
             b: x,
             bias: None,
             dims: MatmulDims::tn(o, i, rows).accumulate(),
+            padded: None,
         });
         ops.push(Op::BiasGrad {
             dbias: self.dbias,
@@ -60,6 +62,7 @@ impl Linear {
             m: rows,
             n: o,
             ld: o,
+            padded: None,
         });
         ops.push(Op::Matmul {
             c: dx,
@@ -67,6 +70,7 @@ impl Linear {
             b: self.weight,
             bias: None,
             dims: MatmulDims::nn(rows, i, o),
+            padded: None,
         });
     }
 }

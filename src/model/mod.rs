@@ -9,7 +9,6 @@ pub mod linear;
 pub mod module;
 pub mod optim;
 pub mod params;
-pub mod plan;
 pub mod rnn;
 pub mod rnn_config;
 pub mod schedule;

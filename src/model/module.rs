@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use crate::backend::{Backend, Runtime};
 use crate::model::params::{ParamLayout, init_uniform};
-use crate::model::plan::{BufId, Buffers, CellKind, Op, Program, View};
 use crate::model::rnn::{LayerInput, RnnBuffers, RnnConfig};
+use crate::plan::{BufId, Buffers, CellKind, Op, Program, View};
 use crate::{Error, Result};
 
 /// What `forward` returns, in PyTorch's shapes: output (T, B, D·H) or (B, T, D·H) with

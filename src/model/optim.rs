@@ -4,8 +4,8 @@
 use crate::Result;
 use crate::backend::Runtime;
 use crate::cpu::adam::AdamConfig;
-use crate::model::plan::{BufId, Buffers, Op, View};
-use crate::ops::grad_norm::parts_for;
+use crate::cpu::grad_norm::parts_for;
+use crate::plan::{BufId, Buffers, Op, View};
 
 /// Parameters, gradients and Adam's state in flat buffers of P elements.
 #[derive(Clone, Debug)]

@@ -4,7 +4,7 @@
 
 use rand::{RngExt, SeedableRng};
 
-use crate::model::plan::{BufId, View};
+use crate::plan::{BufId, View};
 use crate::{Error, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,7 +16,7 @@ pub use crate::model::rnn_config::RnnConfig;
 use crate::cpu::cell::CellDims;
 use crate::cpu::matmul::MatmulDims;
 use crate::model::params::ParamLayout;
-use crate::model::plan::{BufId, Buffers, CellBwd, CellFwd, CellKind, Op, Steps, View};
+use crate::plan::{BufId, Buffers, CellBwd, CellFwd, CellKind, Op, Steps, View};
 use crate::{Error, Result};
 
 /// Activation buffers of one layer, sized for (T_max, B_max).
@@ -205,17 +205,14 @@ impl RnnBuffers {
         }
     }
 
-    /// `op` over this (T, B) batch's rows, as [`Op::Packed`] (`reversed`: see [`Steps`]).
-    fn packed(&self, op: Op, t: usize, b: usize, reversed: [bool; 2]) -> Op {
-        Op::Packed {
-            op: Box::new(op),
-            steps: Steps {
-                lens: Self::v(self.lens, b),
-                t,
-                b,
-                reversed,
-            },
-        }
+    /// The steps of this (T, B) batch, for an op's `padded` (`reversed`: see [`Steps`]).
+    fn padded(&self, t: usize, b: usize, reversed: [bool; 2]) -> Option<Steps> {
+        Some(Steps {
+            lens: Self::v(self.lens, b),
+            t,
+            b,
+            reversed,
+        })
     }
 
     fn name(&self, what: &str, k: usize, d: usize) -> String {
@@ -328,18 +325,14 @@ impl RnnBuffers {
                 } else {
                     None
                 };
-                ops.push(self.packed(
-                    Op::Matmul {
-                        c: xw,
-                        a: x,
-                        b: w,
-                        bias,
-                        dims: MatmulDims::nt(t * b, d * gh, c.layer_input(k)),
-                    },
-                    t,
-                    b,
-                    [false; 2],
-                ));
+                ops.push(Op::Matmul {
+                    c: xw,
+                    a: x,
+                    b: w,
+                    bias,
+                    dims: MatmulDims::nt(t * b, d * gh, c.layer_input(k)),
+                    padded: self.padded(t, b, [false; 2]),
+                });
             }
             // Initial states into slot 0 of each direction's sequence.
             let hs = Self::v(l.hs, d * (t + 1) * bh);
@@ -378,21 +371,22 @@ impl RnnBuffers {
             } else {
                 None
             };
-            for s in 0..t {
-                ops.push(Op::CellFwd(CellFwd {
-                    kind: c.cell,
-                    dims: self.dims(t, b, s),
-                    xw,
-                    ids,
-                    whh,
-                    bhh,
-                    lens: Self::v(self.lens, b),
-                    hs,
-                    cs,
-                    out: Self::v(l.out, t * b * d * h),
-                    gates: l.gates.map(|g| Self::v(g, d * t * b * c.cell.saved() * h)),
-                }));
-            }
+            // The layer's T steps, one run: one dispatch per step on the GPU, one call of
+            // the twin on the CPU.
+            ops.push(Op::CellFwd(CellFwd {
+                kind: c.cell,
+                dims: self.dims(t, b, 0),
+                steps: t,
+                xw,
+                ids,
+                whh,
+                bhh,
+                lens: Self::v(self.lens, b),
+                hs,
+                cs,
+                out: Self::v(l.out, t * b * d * h),
+                gates: l.gates.map(|g| Self::v(g, d * t * b * c.cell.saved() * h)),
+            }));
             // Final states (slot T) out to h_n[k·D + d].
             let last = |buf: BufId| View {
                 buf,
@@ -472,24 +466,24 @@ impl RnnBuffers {
                     ops.push(Op::copy_flat(Self::v(dcc, d * bh), at(dcn)));
                 }
             }
-            for s in (0..t).rev() {
-                ops.push(Op::CellBwd(CellBwd {
-                    kind: c.cell,
-                    dims: self.dims(t, b, s),
-                    dout: Self::v(l.dout, tb * d * h),
-                    dhn: at(self.dhn),
-                    dcn: self.dcn.map(at),
-                    whh,
-                    lens: Self::v(self.lens, b),
-                    hs,
-                    cs: l.cs.map(|cs| Self::v(cs, d * (t + 1) * bh)),
-                    gates: l.gates.map(|g| Self::v(g, d * tb * c.cell.saved() * h)),
-                    dxw,
-                    dhh,
-                    carry,
-                    dc_carry: l.dc_carry.map(|v| Self::v(v, d * bh)),
-                }));
-            }
+            // The T steps again, from the last down: one run, as forward.
+            ops.push(Op::CellBwd(CellBwd {
+                kind: c.cell,
+                dims: self.dims(t, b, t - 1),
+                steps: t,
+                dout: Self::v(l.dout, tb * d * h),
+                dhn: at(self.dhn),
+                dcn: self.dcn.map(at),
+                whh,
+                lens: Self::v(self.lens, b),
+                hs,
+                cs: l.cs.map(|cs| Self::v(cs, d * (t + 1) * bh)),
+                gates: l.gates.map(|g| Self::v(g, d * tb * c.cell.saved() * h)),
+                dxw,
+                dhh,
+                carry,
+                dc_carry: l.dc_carry.map(|v| Self::v(v, d * bh)),
+            }));
             if state_grads {
                 // dh0 = carry + dhh[d, 0]·W_hh[d], both directions in one batched product;
                 // dc0 = dc_carry.
@@ -507,6 +501,7 @@ impl RnnBuffers {
                     b: whh,
                     bias: None,
                     dims,
+                    padded: None,
                 });
                 ops.push(Op::copy_flat(at(self.dh0), carry));
                 if let (Some(dcc), Some(dc0)) = (l.dc_carry, self.dc0) {
@@ -521,23 +516,23 @@ impl RnnBuffers {
             };
             if let Some(x) = self.layer_input(k, input, t, b, true) {
                 let dims = MatmulDims::tn(d * gh, c.layer_input(k), tb).accumulate();
-                let mm = Op::Matmul {
+                ops.push(Op::Matmul {
                     c: gw("weight_ih")?,
                     a: dxw,
                     b: x,
                     bias: None,
                     dims,
-                };
-                ops.push(self.packed(mm, t, b, [false; 2]));
+                    padded: self.padded(t, b, [false; 2]),
+                });
                 if c.bias {
-                    let bg = Op::BiasGrad {
+                    ops.push(Op::BiasGrad {
                         dbias: gw("bias_ih")?,
                         dy: dxw,
                         m: tb,
                         n: d * gh,
                         ld: d * gh,
-                    };
-                    ops.push(self.packed(bg, t, b, [false; 2]));
+                        padded: self.padded(t, b, [false; 2]),
+                    });
                 }
             }
             // dW_hh[d] += dhh[d]ᵀ · hs[d, 0..T], both directions in one batched product.
@@ -547,28 +542,28 @@ impl RnnBuffers {
             let dims = MatmulDims::tn(gh, h, tb)
                 .accumulate()
                 .batched(d, [tb * gh, (t + 1) * bh, gh * h, 0]);
-            let mm = Op::Matmul {
+            // dhh is in each direction's step order.
+            ops.push(Op::Matmul {
                 c: dwhh,
                 a: Self::v(dhh_read, d * tb * gh),
                 b: hs,
                 bias: None,
                 dims,
-            };
-            // dhh is in each direction's step order.
-            ops.push(self.packed(mm, t, b, [false, true]));
+                padded: self.padded(t, b, [false, true]),
+            });
             if c.bias {
                 for dir in 0..d {
                     let dbhh = self
                         .layout
                         .view(self.grads, &self.name("bias_hh", k, dir))?;
-                    let bg = Op::BiasGrad {
+                    ops.push(Op::BiasGrad {
                         dbias: dbhh,
                         dy: Self::v(dhh_read, d * tb * gh).sub(dir * tb * gh, tb * gh),
                         m: tb,
                         n: gh,
                         ld: gh,
-                    };
-                    ops.push(self.packed(bg, t, b, [dir == 1; 2]));
+                        padded: self.padded(t, b, [dir == 1; 2]),
+                    });
                 }
             }
             // The input gradient: the layer below's output gradient (through its dropout mask),
@@ -586,14 +581,14 @@ impl RnnBuffers {
                 let w_ih =
                     self.cfg
                         .both_dirs(&self.layout, self.params, &self.prefix, "weight_ih", k)?;
-                let mm = Op::Matmul {
+                ops.push(Op::Matmul {
                     c: dx,
                     a: dxw,
                     b: w_ih,
                     bias: None,
                     dims: MatmulDims::nn(tb, c.layer_input(k), d * gh),
-                };
-                ops.push(self.packed(mm, t, b, [false; 2]));
+                    padded: self.padded(t, b, [false; 2]),
+                });
             }
             if let Some(l) = below
                 && let Some((_, dd)) = l.dropped

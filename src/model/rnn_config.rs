@@ -3,7 +3,7 @@
 
 use crate::Result;
 use crate::model::params::ParamLayout;
-use crate::model::plan::{BufId, CellKind, View};
+use crate::plan::{BufId, CellKind, View};
 
 /// The constructor arguments of torch.nn.RNN / GRU / LSTM.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use crate::backend::{Backend, Runtime};
 use crate::cpu::adam::AdamConfig;
 use crate::cpu::cross_entropy::Reduction;
+use crate::cpu::embedding::TokenRows;
 use crate::model::linear::Linear;
 use crate::model::optim::Optimizer;
 use crate::model::params::{ParamLayout, init_uniform};
-use crate::model::plan::{BufId, Buffers, Op, Program, View};
 use crate::model::rnn::{LayerInput, RnnBuffers, RnnConfig};
-use crate::ops::embedding::TokenRows;
+use crate::plan::{BufId, Buffers, Op, Program, View};
 use crate::{Error, Result};
 
 /// What feeds the recurrent layer.

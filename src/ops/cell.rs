@@ -4,7 +4,7 @@
 
 use super::{Dispatch, WG, check_len, grid_1d, to_u32};
 use crate::gpu::{GpuContext, Slice};
-use crate::model::plan::{CellBwd, CellFwd, CellKind};
+use crate::plan::{CellBwd, CellFwd, CellKind};
 use crate::shaders::{self, Shader};
 use crate::{Error, Result};
 

@@ -62,40 +62,6 @@ pub fn embedding_fwd(
     ))
 }
 
-/// Token positions grouped by id (a counting sort): row v of the table owns
-/// `rows[offsets[v] .. offsets[v + 1]]`, in increasing position. This is what makes
-/// embedding_bwd deterministic without atomics.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TokenRows {
-    pub offsets: Vec<u32>, // (V + 1)
-    pub rows: Vec<u32>,    // (N)
-}
-
-impl TokenRows {
-    pub fn new(ids: &[u32], v: usize) -> Result<Self> {
-        let mut offsets = vec![0u32; v + 1];
-        for (n, &id) in ids.iter().enumerate() {
-            if id as usize >= v {
-                return Err(Error::InvalidArgument {
-                    op: "embedding_bwd",
-                    message: format!("token {n} has id {id}, outside a vocabulary of {v}"),
-                });
-            }
-            offsets[id as usize + 1] += 1;
-        }
-        for i in 0..v {
-            offsets[i + 1] += offsets[i];
-        }
-        let mut next = offsets.clone();
-        let mut rows = vec![0u32; ids.len()];
-        for (n, &id) in ids.iter().enumerate() {
-            rows[next[id as usize] as usize] = n as u32;
-            next[id as usize] += 1;
-        }
-        Ok(Self { offsets, rows })
-    }
-}
-
 /// `dweight (V, E) += Σ_{n: ids[n] = v} dout[n]`, with `offsets (V + 1)` and `rows (N)` from
 /// [`TokenRows`]. `dweight` is a view of the table's gradient.
 pub fn embedding_bwd(

@@ -15,12 +15,6 @@ pub struct GradNormParams {
     pub _pad: u32,
 }
 
-/// How many partial sums the first pass makes for `n` gradients: enough to fill a GPU, few
-/// enough for one invocation to add up.
-pub fn parts_for(n: usize) -> usize {
-    n.clamp(1, 1024)
-}
-
 fn check(op: &'static str, s: &Slice) -> Result<()> {
     if s.offset != 0 {
         return Err(Error::InvalidArgument {

@@ -283,7 +283,7 @@ pub fn autotune(ctx: &GpuContext) -> Result<[MatmulKernel; 3]> {
 
 /// A product over a padded (T, B) batch (`Op::Packed`): along K when A is transposed (a
 /// weight gradient), else along M. `lens` (B) holds the sequence lengths, `reversed[z]` says
-/// that product z's steps run backwards in time (see `model::plan::Steps`).
+/// that product z's steps run backwards in time (see `plan::Steps`).
 #[derive(Clone, Copy)]
 pub struct PaddedRows<'a> {
     pub lens: Slice<'a>,

@@ -13,64 +13,8 @@ pub mod fill;
 pub mod grad_norm;
 pub mod matmul;
 
-use crate::gpu::{GpuContext, Recorder, Slice};
+use crate::gpu::{Dispatch, GpuContext, Slice};
 use crate::{Error, Result};
-
-/// One recorded-to-be kernel launch: everything bound, nothing left to decide.
-pub struct Dispatch {
-    pub label: &'static str,
-    pipeline: wgpu::ComputePipeline,
-    bind_group: wgpu::BindGroup,
-    groups: [u32; 3],
-}
-
-impl Dispatch {
-    /// Build the bind group for `pipeline`: binding 0 is a uniform holding `params`, then the
-    /// given `(binding, buffer)` pairs.
-    pub(crate) fn new<T: bytemuck::Pod>(
-        ctx: &GpuContext,
-        label: &'static str,
-        pipeline: wgpu::ComputePipeline,
-        params: &T,
-        buffers: &[(u32, &wgpu::Buffer)],
-        groups: [u32; 3],
-    ) -> Self {
-        let uniform = ctx.uniform(label, params);
-        let mut all = vec![(0, &uniform)];
-        all.extend_from_slice(buffers);
-        let bind_group = ctx.bind_group(label, &pipeline, &all);
-        Self {
-            label,
-            pipeline,
-            bind_group,
-            groups,
-        }
-    }
-
-    pub fn record(&self, rec: &mut Recorder) {
-        self.encode(rec.next_pass());
-    }
-
-    /// Encode into a pass: the recorder's, or one of the timer's timestamped passes.
-    pub(crate) fn encode(&self, pass: &mut wgpu::ComputePass) {
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
-    }
-}
-
-/// Which kernel of a family runs an op: the one the op picks for its shapes, or a forced
-/// variant (the kernel benchmarks time each).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Variant {
-    Auto,
-    Scalar,
-    Vec4,
-    /// Workgroup-shared tiles (matmul only; cells run their default kernel).
-    Tiled,
-    /// Operands shared through subgroup shuffles (matmul and the GRU cells).
-    Subgroup,
-}
 
 /// Workgroups for `n` invocations in groups of `wg`, folded into y when x would pass the
 /// adapter's per-dimension limit. Kernels rebuild the index as `gid.x + gid.y · nwg.x · WG`.

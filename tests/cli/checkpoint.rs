@@ -1,7 +1,7 @@
 use gpu_rnn::checkpoint;
 use gpu_rnn::model::classifier::ClassifierConfig;
-use gpu_rnn::model::plan::CellKind;
 use gpu_rnn::model::rnn::RnnConfig;
+use gpu_rnn::plan::CellKind;
 
 use crate::common::*;
 

@@ -165,7 +165,7 @@ pub fn upload<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, data: &[T]) -> Gp
 }
 
 /// Record and submit `dispatches`, then wait.
-pub fn run(ctx: &GpuContext, dispatches: &[&gpu_rnn::ops::Dispatch]) {
+pub fn run(ctx: &GpuContext, dispatches: &[&gpu_rnn::gpu::Dispatch]) {
     let mut rec = gpu_rnn::gpu::Recorder::new(ctx, "test");
     for d in dispatches {
         d.record(&mut rec);

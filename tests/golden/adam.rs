@@ -1,7 +1,8 @@
 use gpu_rnn::cpu;
+use gpu_rnn::cpu::grad_norm::parts_for;
 use gpu_rnn::gpu::Recorder;
 use gpu_rnn::ops::adam::{AdamConfig, adam};
-use gpu_rnn::ops::grad_norm::{grad_norm_final, grad_norm_partial, parts_for};
+use gpu_rnn::ops::grad_norm::{grad_norm_final, grad_norm_partial};
 
 use crate::common::*;
 

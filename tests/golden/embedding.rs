@@ -1,5 +1,6 @@
 use gpu_rnn::cpu;
-use gpu_rnn::ops::embedding::{TokenRows, embedding_bwd, embedding_fwd};
+use gpu_rnn::cpu::embedding::TokenRows;
+use gpu_rnn::ops::embedding::{embedding_bwd, embedding_fwd};
 
 use crate::common::*;
 
@@ -54,10 +55,21 @@ fn embedding_bwd_matches_cpu_and_is_deterministic() {
         let ids = draw_ids(&mut rng, n, v);
         let dout = rng.values(n * e);
         let dw0 = rng.values(dw_off + v * e + GUARD); // parameter gradients accumulate
-        let mut want = dw0.clone();
-        cpu::embedding::embedding_bwd(&mut want[dw_off..], &dout, &ids, e);
-
         let rows = TokenRows::new(&ids, v).unwrap();
+        let mut want = dw0.clone();
+        cpu::embedding::embedding_bwd(
+            &mut want[dw_off..][..v * e],
+            &dout,
+            &rows.offsets,
+            &rows.rows,
+            e,
+        );
+        assert_eq!(
+            want,
+            summed_by_id(&dw0, dw_off, &dout, &ids, e),
+            "the twin against the ids"
+        );
+
         let toff = upload(ctx, "offsets", &rows.offsets);
         let trows = upload(ctx, "rows", &rows.rows);
         let tdout = upload(ctx, "dout", &dout);
@@ -102,4 +114,16 @@ fn token_rows_groups_positions_by_id_in_order() {
     assert_eq!(rows.rows, vec![1, 4, 3, 0, 2]);
     let err = TokenRows::new(&[0, 4], 4).unwrap_err().to_string();
     assert!(err.contains("token 1 has id 4"), "{err}");
+}
+
+/// `dw0` with `Σ_{n: ids[n] = v} dout[n]` added to row v (at `off`), each id's rows summed in
+/// increasing n first: embedding_bwd from the ids themselves.
+fn summed_by_id(dw0: &[f32], off: usize, dout: &[f32], ids: &[u32], e: usize) -> Vec<f32> {
+    let mut sums = vec![0f32; dw0.len()];
+    for (row, &id) in dout.chunks_exact(e).zip(ids) {
+        for (s, &g) in sums[off + id as usize * e..][..e].iter_mut().zip(row) {
+            *s += g;
+        }
+    }
+    dw0.iter().zip(&sums).map(|(w, s)| w + s).collect()
 }

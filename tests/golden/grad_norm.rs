@@ -1,5 +1,6 @@
 use gpu_rnn::cpu;
-use gpu_rnn::ops::grad_norm::{grad_norm_final, grad_norm_partial, parts_for};
+use gpu_rnn::cpu::grad_norm::parts_for;
+use gpu_rnn::ops::grad_norm::{grad_norm_final, grad_norm_partial};
 
 use crate::common::*;
 

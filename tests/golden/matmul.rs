@@ -571,8 +571,8 @@ fn matmul_batched_matches_cpu() {
 }
 
 /// The `Steps` of a padded (T, B) batch (its lengths view unused: `Steps::rows` takes them).
-fn steps_of(t: usize, b: usize, reversed: [bool; 2]) -> gpu_rnn::model::plan::Steps {
-    use gpu_rnn::model::plan::{BufId, Steps, View};
+fn steps_of(t: usize, b: usize, reversed: [bool; 2]) -> gpu_rnn::plan::Steps {
+    use gpu_rnn::plan::{BufId, Steps, View};
     let lens = View {
         buf: BufId(0),
         offset: 0,

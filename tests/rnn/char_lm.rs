@@ -11,8 +11,8 @@ use gpu_rnn::cpu::adam::AdamConfig;
 use gpu_rnn::data::text::{CharVocab, Streams};
 use gpu_rnn::model::char_lm::CharLm;
 use gpu_rnn::model::classifier::ClassifierConfig;
-use gpu_rnn::model::plan::CellKind;
 use gpu_rnn::model::rnn::RnnConfig;
+use gpu_rnn::plan::CellKind;
 
 use crate::common::*;
 

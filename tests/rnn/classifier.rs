@@ -4,8 +4,8 @@
 use gpu_rnn::backend::Backend;
 use gpu_rnn::cpu::adam::AdamConfig;
 use gpu_rnn::model::classifier::{Batch, Classifier, ClassifierConfig};
-use gpu_rnn::model::plan::CellKind;
 use gpu_rnn::model::rnn::RnnConfig;
+use gpu_rnn::plan::CellKind;
 
 use crate::common::*;
 

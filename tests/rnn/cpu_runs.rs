@@ -5,7 +5,7 @@
 
 use gpu_rnn::cpu::cell::{CellDims, Xw};
 use gpu_rnn::cpu::{gru_cell, lstm_cell, rnn_cell};
-use gpu_rnn::model::plan::CellKind;
+use gpu_rnn::plan::CellKind;
 
 use crate::common::*;
 

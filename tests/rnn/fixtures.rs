@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use gpu_rnn::backend::Backend;
 use gpu_rnn::model::module::Rnn;
-use gpu_rnn::model::plan::CellKind;
 use gpu_rnn::model::rnn::RnnConfig;
+use gpu_rnn::plan::CellKind;
 
 use crate::common::*;
 

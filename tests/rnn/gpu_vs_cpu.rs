@@ -1,7 +1,7 @@
 use gpu_rnn::backend::Backend;
 use gpu_rnn::model::module::Rnn;
-use gpu_rnn::model::plan::CellKind;
 use gpu_rnn::model::rnn::RnnConfig;
+use gpu_rnn::plan::CellKind;
 
 use crate::common::*;
 
@@ -239,8 +239,8 @@ fn draw_gru_step(rng: &mut TestRng) -> (gpu_rnn::cpu::cell::CellDims, Vec<u32>) 
 /// Everything the step writes (and leaves) must equal the CPU twin's.
 #[test]
 fn gru_cell_fwd_aligned_kernels_match_cpu() {
-    use gpu_rnn::model::plan::CellFwd;
     use gpu_rnn::ops::cell::cell_fwd_with;
+    use gpu_rnn::plan::CellFwd;
     let mut rng = TestRng::new("gru_cell_fwd_aligned_kernels_match_cpu");
     let Some(ctx) = gpu("gru_cell_fwd_aligned_kernels_match_cpu") else {
         return;
@@ -279,6 +279,7 @@ fn gru_cell_fwd_aligned_kernels_match_cpu() {
             let op = CellFwd {
                 kind: CellKind::Gru,
                 dims,
+                steps: 1,
                 xw: gx.all(),
                 ids: gids.as_ref().map(|g| g.all()),
                 whh: gw.slice(0, d * gh * h).unwrap(),
@@ -321,8 +322,8 @@ fn gru_cell_fwd_aligned_kernels_match_cpu() {
 #[test]
 fn gru_cell_bwd_aligned_kernels_match_cpu() {
     use gpu_rnn::cpu::cell::CellDims;
-    use gpu_rnn::model::plan::CellBwd;
     use gpu_rnn::ops::cell::cell_bwd_with;
+    use gpu_rnn::plan::CellBwd;
     let mut rng = TestRng::new("gru_cell_bwd_aligned_kernels_match_cpu");
     let Some(ctx) = gpu("gru_cell_bwd_aligned_kernels_match_cpu") else {
         return;
@@ -381,6 +382,7 @@ fn gru_cell_bwd_aligned_kernels_match_cpu() {
             let op = CellBwd {
                 kind: CellKind::Gru,
                 dims,
+                steps: 1,
                 dout: gdout.all(),
                 dhn: gdhn.all(),
                 dcn: None,

@@ -2,8 +2,8 @@
 //! and the weight offsets are multiples of 4: called directly for one step against the CPU
 //! twin, and inside whole layers (forward and backward) against the CPU.
 
-use gpu_rnn::model::plan::{CellFwd, CellKind};
 use gpu_rnn::ops::cell::{CellKernel, cell_fwd_with};
+use gpu_rnn::plan::{CellFwd, CellKind};
 
 use crate::common::*;
 use crate::gpu_vs_cpu::check_with;
@@ -76,6 +76,7 @@ fn lstm_cell_fwd_vec4_matches_cpu() {
         let op = CellFwd {
             kind: CellKind::Lstm,
             dims,
+            steps: 1,
             xw: gx.all(),
             ids: gids.as_ref().map(|g| g.all()),
             whh: gw.slice(0, d * gh * h).unwrap(),
@@ -110,8 +111,8 @@ fn lstm_cell_fwd_vec4_matches_cpu() {
 // twin's, and the twin's dhh equals its dxw (what lets the kernel write dxw alone).
 #[test]
 fn lstm_cell_bwd_vec4_matches_cpu() {
-    use gpu_rnn::model::plan::CellBwd;
     use gpu_rnn::ops::cell::cell_bwd_with;
+    use gpu_rnn::plan::CellBwd;
     let mut rng = TestRng::new("lstm_cell_bwd_vec4_matches_cpu");
     let Some(ctx) = gpu("lstm_cell_bwd_vec4_matches_cpu") else {
         return;
@@ -178,6 +179,7 @@ fn lstm_cell_bwd_vec4_matches_cpu() {
         let op = CellBwd {
             kind: CellKind::Lstm,
             dims,
+            steps: 1,
             dout: gdout.all(),
             dhn: gdhn.all(),
             dcn: Some(gdcn.all()),

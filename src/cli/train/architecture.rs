@@ -5,8 +5,8 @@
 use super::settings::{CellArg, Nonlinearity, Settings, TaskArg, TrainArgs};
 use crate::checkpoint;
 use crate::model::classifier::ClassifierConfig;
-use crate::model::plan::CellKind;
 use crate::model::rnn::RnnConfig;
+use crate::plan::CellKind;
 use crate::{Error, Result};
 
 /// The architecture from the flags (lecture defaults), or from `--init` with conflicts

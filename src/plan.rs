@@ -1,7 +1,8 @@
 //! A model step as data: buffers declared once, and programs (lists of [`Op`]s over views of
 //! those buffers) that either backend runs. The CPU runtime calls each op's CPU twin; the GPU
-//! runtime turns each op into a prebuilt dispatch. Both therefore run exactly the same
-//! sequence, and a program's dispatch count on the GPU is its length.
+//! runtime turns each op into prebuilt dispatches (a cell run into one per step). Both
+//! therefore run exactly the same sequence, and a program's dispatch count on the GPU is the
+//! sum of [`Op::dispatches`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -95,7 +96,10 @@ impl CellKind {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CellFwd<V = View> {
     pub kind: CellKind,
+    /// The run's first step is `dims.s`.
     pub dims: CellDims,
+    /// Steps in this run: `dims.s, dims.s + 1, …` (a layer's whole forward is one run).
+    pub steps: usize,
     /// x·W_ihᵀ + b_ih: `(T, B, D·G·H)`, or with `ids` a `(V, D·G·H)` table of it per token.
     pub xw: V,
     /// Tokens `(T, B)` (u32, all below V): step row (t, b) reads `xw` row `ids[t·B + b]`. Layer 0 of the
@@ -114,10 +118,21 @@ pub struct CellFwd<V = View> {
 }
 
 impl<V: Copy> CellFwd<V> {
+    /// Step `i` of the run (time order) as a run of one step: one kernel launch.
+    pub fn step(&self, i: usize) -> Self {
+        assert!(i < self.steps, "step {i} of a run of {}", self.steps);
+        Self {
+            dims: self.dims.at(self.dims.s + i),
+            steps: 1,
+            ..*self
+        }
+    }
+
     pub fn map<W>(&self, mut f: impl FnMut(V) -> W) -> CellFwd<W> {
         CellFwd {
             kind: self.kind,
             dims: self.dims,
+            steps: self.steps,
             xw: f(self.xw),
             ids: self.ids.map(&mut f),
             whh: f(self.whh),
@@ -135,7 +150,11 @@ impl<V: Copy> CellFwd<V> {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CellBwd<V = View> {
     pub kind: CellKind,
+    /// The run's first step is `dims.s`.
     pub dims: CellDims,
+    /// Steps in this run, going down: `dims.s, dims.s − 1, …` (a layer's whole backward is
+    /// one run).
+    pub steps: usize,
     pub dout: V,
     pub dhn: V,
     /// LSTM only.
@@ -155,10 +174,21 @@ pub struct CellBwd<V = View> {
 }
 
 impl<V: Copy> CellBwd<V> {
+    /// Step `i` of the run (from the last step down) as a run of one step: one kernel launch.
+    pub fn step(&self, i: usize) -> Self {
+        assert!(i < self.steps, "step {i} of a run of {}", self.steps);
+        Self {
+            dims: self.dims.at(self.dims.s - i),
+            steps: 1,
+            ..*self
+        }
+    }
+
     pub fn map<W>(&self, mut f: impl FnMut(V) -> W) -> CellBwd<W> {
         CellBwd {
             kind: self.kind,
             dims: self.dims,
+            steps: self.steps,
             dout: f(self.dout),
             dhn: f(self.dhn),
             dcn: self.dcn.map(&mut f),
@@ -220,19 +250,28 @@ pub enum Op {
         ldo: usize,
         ldi: usize,
     },
+    /// With `padded`, the product's (T·B) rows (M, or K of a weight gradient) are a padded
+    /// batch. Past the rows still running at each step, the operand that spans them is zero
+    /// (gradients, a lower layer's output), or the result is never read (layer 0's projection
+    /// of a real input: the cells skip padded positions). The GPU runs the whole product (or
+    /// matmul_subgroup skips padding octets); the CPU skips those rows, with the same result
+    /// wherever it is read.
     Matmul {
         c: View,
         a: View,
         b: View,
         bias: Option<View>,
         dims: MatmulDims,
+        padded: Option<Steps>,
     },
+    /// `padded` as for [`Op::Matmul`]: the CPU sums only each step's real rows.
     BiasGrad {
         dbias: View,
         dy: View,
         m: usize,
         n: usize,
         ld: usize,
+        padded: Option<Steps>,
     },
     EmbeddingFwd {
         out: View,
@@ -265,15 +304,6 @@ pub enum Op {
     },
     CellFwd(CellFwd),
     CellBwd(CellBwd),
-    /// A `Matmul` or `BiasGrad` whose (T·B) rows (M, or K of a weight gradient) are a padded
-    /// batch. Past the rows still running at each step, the operand that spans them is zero
-    /// (gradients, a lower layer's output), or the result is never read (layer 0's projection
-    /// of a real input: the cells skip padded positions). The GPU runs `op` whole; the CPU
-    /// skips those rows, with the same result wherever it is read.
-    Packed {
-        op: Box<Op>,
-        steps: Steps,
-    },
     GradNormPartial {
         partials: View,
         grads: View,
@@ -297,6 +327,15 @@ pub enum Op {
 }
 
 impl Op {
+    /// Kernel launches this op makes on the GPU: one per step of a cell run, else one.
+    pub fn dispatches(&self) -> usize {
+        match self {
+            Op::CellFwd(c) => c.steps,
+            Op::CellBwd(c) => c.steps,
+            _ => 1,
+        }
+    }
+
     /// A copy of `inp` into `out`, both contiguous and of `inp`'s length.
     pub fn copy_flat(out: View, inp: View) -> Op {
         let n = inp.len;
@@ -338,7 +377,6 @@ impl Op {
             Op::Dropout { .. } => "dropout",
             Op::CellFwd(c) => return format!("{}_cell_fwd", c.kind.torch_name()),
             Op::CellBwd(c) => return format!("{}_cell_bwd", c.kind.torch_name()),
-            Op::Packed { op, .. } => return op.label(),
             Op::GradNormPartial { .. } => "grad_norm_partial",
             Op::GradNormFinal { .. } => "grad_norm_final",
             Op::Adam { .. } => "adam",
