@@ -14,6 +14,7 @@ pub mod error;
 pub mod gpu;
 pub mod memory;
 pub mod model;
+pub mod nn;
 pub mod ops;
 pub mod output;
 pub mod plan;

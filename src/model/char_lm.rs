@@ -283,7 +283,7 @@ impl CharLm {
         let fc = Linear::new(&self.layout, params, grads, "fc")?;
         fc.backward(
             ops,
-            self.rnn.doutput(t, b),
+            Some(self.rnn.doutput(t, b)),
             dlogits,
             self.rnn.output(t, b),
             tb,

@@ -239,7 +239,7 @@ impl Classifier {
         ops.push(self.opt.zero_grads());
         let fc = Linear::new(&self.layout, self.opt.params, self.opt.grads, "fc")?;
         let dfc = v(self.b.dfc_in, b * dh);
-        fc.backward(ops, dfc, dlogits, v(self.b.fc_in, b * dh), b);
+        fc.backward(ops, Some(dfc), dlogits, v(self.b.fc_in, b * dh), b);
         // Back through the concatenation into dh_n; every other state and the output get 0.
         let dhn = self.rnn.state(self.rnn.dhn, b);
         ops.push(Op::Fill {

@@ -12,7 +12,7 @@ use crate::Result;
 use crate::cpu::matmul::MatmulDims;
 use crate::model::classifier_config::ClassifierConfig;
 use crate::model::params::ParamLayout;
-use crate::model::rnn::{LayerInput, RnnBuffers};
+use crate::model::rnn::{LayerInput, RnnBuffers, RnnConfig};
 use crate::plan::{BufId, Buffers, Op, View};
 
 /// Dropout salt of the embedding's mask (the recurrent layers' masks use their layer index).
@@ -44,6 +44,19 @@ pub struct EmbeddingInput {
     vocab: usize,
     embed: usize,
     dropout: f32,
+    /// The table's parameter name, `embedding.weight` in the classifier.
+    weight: String,
+}
+
+/// What [`EmbeddingInput::declare_for`] builds: an Embedding(vocab, embed) named `weight`,
+/// dropout `dropout` on its output, feeding the recurrent module `rnn`.
+#[derive(Clone, Debug)]
+pub struct EmbeddingSpec<'a> {
+    pub vocab: usize,
+    pub embed: usize,
+    pub dropout: f32,
+    pub weight: &'a str,
+    pub rnn: &'a RnnConfig,
 }
 
 fn v(buf: BufId, len: usize) -> View {
@@ -54,36 +67,54 @@ fn v(buf: BufId, len: usize) -> View {
     }
 }
 
+/// Elements of the projection table: V × D·G·H.
+fn n_table(spec: &EmbeddingSpec) -> usize {
+    spec.vocab * spec.rnn.dirs() * spec.rnn.cell.gates() * spec.rnn.hidden
+}
+
 impl EmbeddingInput {
     /// Buffers for `tb` = T_max·B_max tokens of the model `cfg`.
     pub fn declare(bufs: &mut Buffers, cfg: &ClassifierConfig, tb: usize) -> Self {
-        let (e, dropout) = (cfg.embed, cfg.embed_dropout);
-        let input = if 4 * cfg.vocab <= tb && dropout == 0.0 {
-            let n = cfg.vocab * cfg.rnn.dirs() * cfg.rnn.cell.gates() * cfg.rnn.hidden;
+        let spec = EmbeddingSpec {
+            vocab: cfg.vocab,
+            embed: cfg.embed,
+            dropout: cfg.embed_dropout,
+            weight: "embedding.weight",
+            rnn: &cfg.rnn,
+        };
+        Self::declare_for(bufs, &spec, tb, "")
+    }
+
+    /// Buffers for `tb` = T_max·B_max tokens of `spec`, named under `prefix`.
+    pub fn declare_for(bufs: &mut Buffers, spec: &EmbeddingSpec, tb: usize, prefix: &str) -> Self {
+        let (e, dropout) = (spec.embed, spec.dropout);
+        let n = |s: &str| format!("{prefix}{s}");
+        let input = if 4 * spec.vocab <= tb && dropout == 0.0 {
             Input::Table {
-                table: bufs.f32("embedding_projection", n),
-                dtable: bufs.f32("dembedding_projection", n),
+                table: bufs.f32(n("embedding_projection"), n_table(spec)),
+                dtable: bufs.f32(n("dembedding_projection"), n_table(spec)),
             }
         } else {
             Input::Rows {
-                x: bufs.f32("embedding.out", tb * e),
-                dx: bufs.f32("embedding.dout", tb * e),
+                x: bufs.f32(n("embedding.out"), tb * e),
+                dx: bufs.f32(n("embedding.dout"), tb * e),
                 dropped: (dropout > 0.0).then(|| {
                     (
-                        bufs.f32("embedding.dropped", tb * e),
-                        bufs.f32("embedding.ddropped", tb * e),
+                        bufs.f32(n("embedding.dropped"), tb * e),
+                        bufs.f32(n("embedding.ddropped"), tb * e),
                     )
                 }),
             }
         };
         Self {
-            ids: bufs.u32("ids", tb),
-            offsets: bufs.u32("token_rows.offsets", cfg.vocab + 1),
-            rows: bufs.u32("token_rows.rows", tb),
+            ids: bufs.u32(n("ids"), tb),
+            offsets: bufs.u32(n("token_rows.offsets"), spec.vocab + 1),
+            rows: bufs.u32(n("token_rows.rows"), tb),
             input,
-            vocab: cfg.vocab,
+            vocab: spec.vocab,
             embed: e,
             dropout,
+            weight: spec.weight.to_string(),
         }
     }
 
@@ -107,7 +138,7 @@ impl EmbeddingInput {
         let (w_ih, b_ih) = rnn.input_weights(params)?;
         Ok(Some(Op::Matmul {
             c: v(table, self.vocab * dgh),
-            a: layout.view(params, "embedding.weight")?,
+            a: layout.view(params, &self.weight)?,
             b: w_ih,
             bias: b_ih,
             dims: MatmulDims::nt(self.vocab, dgh, self.embed),
@@ -139,7 +170,7 @@ impl EmbeddingInput {
                 ops.push(Op::EmbeddingFwd {
                     out: x,
                     ids,
-                    weight: layout.view(params, "embedding.weight")?,
+                    weight: layout.view(params, &self.weight)?,
                     e,
                 });
                 let input = match dropped {
@@ -175,7 +206,7 @@ impl EmbeddingInput {
         let e = self.embed;
         let offsets = v(self.offsets, self.vocab + 1);
         let rows = v(self.rows, t * b);
-        let demb = layout.view(grads, "embedding.weight")?;
+        let demb = layout.view(grads, &self.weight)?;
         let dtable = match self.input {
             Input::Table { dtable, .. } => dtable,
             Input::Rows { x, dx, dropped } => {
@@ -223,7 +254,7 @@ impl EmbeddingInput {
         });
         let (gw, gb) = rnn.input_weights(grads)?;
         let (w_ih, _) = rnn.input_weights(params)?;
-        let emb = layout.view(params, "embedding.weight")?;
+        let emb = layout.view(params, &self.weight)?;
         ops.push(Op::Matmul {
             c: gw,
             a: dtable,

@@ -8,6 +8,7 @@ use crate::model::params::ParamLayout;
 use crate::plan::{BufId, Op, View};
 
 /// A Linear layer named `{prefix}.weight` (out, in) and `{prefix}.bias` (out).
+#[derive(Clone, Debug)]
 pub struct Linear {
     weight: View,
     bias: View,
@@ -18,6 +19,11 @@ pub struct Linear {
 }
 
 impl Linear {
+    /// (in, out) features.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.inputs, self.outputs)
+    }
+
     pub fn new(layout: &ParamLayout, params: BufId, grads: BufId, prefix: &str) -> Result<Self> {
         let (w, b) = (format!("{prefix}.weight"), format!("{prefix}.bias"));
         let shape = &layout.get(&w)?.shape;
@@ -45,8 +51,8 @@ impl Linear {
     }
 
     /// Accumulate dW and db from `dy (rows, out)` and the forward's `x`, and write
-    /// `dx (rows, in) = dy · W`.
-    pub fn backward(&self, ops: &mut Vec<Op>, dx: View, dy: View, x: View, rows: usize) {
+    /// `dx (rows, in) = dy · W` when `dx` is given (an input nothing differentiates skips it).
+    pub fn backward(&self, ops: &mut Vec<Op>, dx: Option<View>, dy: View, x: View, rows: usize) {
         let (i, o) = (self.inputs, self.outputs);
         ops.push(Op::Matmul {
             c: self.dweight,
@@ -64,13 +70,15 @@ impl Linear {
             ld: o,
             padded: None,
         });
-        ops.push(Op::Matmul {
-            c: dx,
-            a: dy,
-            b: self.weight,
-            bias: None,
-            dims: MatmulDims::nn(rows, i, o),
-            padded: None,
-        });
+        if let Some(dx) = dx {
+            ops.push(Op::Matmul {
+                c: dx,
+                a: dy,
+                b: self.weight,
+                bias: None,
+                dims: MatmulDims::nn(rows, i, o),
+                padded: None,
+            });
+        }
     }
 }

@@ -35,8 +35,21 @@ fn v(buf: BufId, len: usize) -> View {
 
 impl Optimizer {
     pub fn declare(bufs: &mut Buffers, len: usize, adam: AdamConfig, max_norm: f32) -> Self {
+        let params = bufs.f32("params", len);
+        Self::declare_for(bufs, params, len, adam, max_norm)
+    }
+
+    /// The gradients and Adam's state for a parameter buffer `params` of `len` elements
+    /// declared already.
+    pub fn declare_for(
+        bufs: &mut Buffers,
+        params: BufId,
+        len: usize,
+        adam: AdamConfig,
+        max_norm: f32,
+    ) -> Self {
         Self {
-            params: bufs.f32("params", len),
+            params,
             grads: bufs.f32("grads", len),
             m: bufs.f32("adam.m", len),
             v: bufs.f32("adam.v", len),

@@ -209,7 +209,7 @@ impl Tagger {
         });
         ops.push(self.opt.zero_grads());
         if let Some(fc) = &fc {
-            fc.backward(&mut ops, self.rnn.doutput(t, b), dlogits, out, tb);
+            fc.backward(&mut ops, Some(self.rnn.doutput(t, b)), dlogits, out, tb);
         }
         ops.push(Op::Fill {
             out: self.rnn.state(self.rnn.dhn, b),

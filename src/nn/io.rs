@@ -1,0 +1,483 @@
+//! What the host does with a [`Model`]: write inputs, run forward, backward and the
+//! optimizer's step, read values, and get, set, save and load the parameters.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rand::{RngExt, SeedableRng};
+
+use crate::checkpoint::file;
+use crate::cpu::embedding::TokenRows;
+use crate::model::params::init_uniform;
+use crate::nn::graph::{Kind, Layer, Node, Var};
+use crate::nn::model::{Built, Model, Phase};
+use crate::{Error, Result};
+
+/// One parameter of [`Model::state_dict`]: its key, shape and values.
+pub type StateEntry = (String, Vec<usize>, Vec<f32>);
+
+fn bad(message: String) -> Error {
+    Error::InvalidArgument {
+        op: "model",
+        message,
+    }
+}
+
+impl Model {
+    fn check_shape(&self, (t, b): (usize, usize)) -> Result<()> {
+        let (t_max, b_max) = self.max;
+        if t == 0 || b == 0 || t > t_max || b > b_max {
+            return Err(Error::Shape {
+                op: "model",
+                expected: format!("1 ≤ T ≤ {t_max} steps and 1 ≤ B ≤ {b_max} sequences"),
+                got: format!("T = {t}, B = {b}"),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_input(&self, v: Var, kind: Kind, len: usize, (t, b): (usize, usize)) -> Result<()> {
+        self.check_shape((t, b))?;
+        self.g.expect(v, kind, None, "write")?;
+        let info = &self.g.vars[v.0];
+        let want = info.rows.count(t, b) * info.cols;
+        if len != want {
+            return Err(Error::Shape {
+                op: "model",
+                expected: format!("{} with {want} values for T = {t}, B = {b}", info.name),
+                got: len.to_string(),
+            });
+        }
+        if info.producer.is_some() {
+            return Err(bad(format!(
+                "{} is a layer's output, not an input",
+                info.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Write the f32 input `v` for a batch of `b` sequences of `t` steps, in PyTorch's
+    /// layout ((B, T, ·) for sequences in a batch_first graph). Initial states (`h0`, `c0`)
+    /// are inputs too; they stay as written until written again.
+    pub fn write(&mut self, v: Var, data: &[f32], shape: (usize, usize)) -> Result<()> {
+        self.check_input(v, Kind::F32, data.len(), shape)?;
+        let dev = self.to_device(v, data, shape);
+        let view = self.value(v, shape)?;
+        self.rt.write_f32(view.buf, 0, &dev)
+    }
+
+    /// Write the token ids `v` (each below the vocabulary of the embeddings that read it).
+    pub fn write_ids(&mut self, v: Var, ids: &[u32], shape: (usize, usize)) -> Result<()> {
+        self.check_input(v, Kind::Ids, ids.len(), shape)?;
+        let dev = self.to_device(v, ids, shape);
+        let info = &self.g.vars[v.0];
+        let mut groupings = Vec::new();
+        for &c in &info.consumers {
+            let Node::Embedding { layer, .. } = self.g.nodes[c] else {
+                continue;
+            };
+            let Layer::Embedding { num, .. } = self.g.layers[layer].layer else {
+                unreachable!("an embedding node uses an embedding layer")
+            };
+            if let Some((i, &id)) = ids.iter().enumerate().find(|(_, id)| **id as usize >= num) {
+                return Err(bad(format!(
+                    "{}[{i}] is {id}, outside {}'s {num} embeddings",
+                    info.name, self.g.layers[layer].name
+                )));
+            }
+            groupings.push((c, TokenRows::new(&dev, num)?));
+        }
+        let view = self.value(v, shape)?;
+        self.rt.write_u32(view.buf, 0, &dev)?;
+        for (c, rows) in groupings {
+            let (offsets, rows_buf) = self.grouping(c, view.buf);
+            self.rt.write_u32(offsets, 0, &rows.offsets)?;
+            self.rt.write_u32(rows_buf, 0, &rows.rows)?;
+        }
+        Ok(())
+    }
+
+    /// Where embedding node `c` (reading the ids in `ids`) keeps its token grouping.
+    fn grouping(
+        &self,
+        c: usize,
+        ids: crate::plan::BufId,
+    ) -> (crate::plan::BufId, crate::plan::BufId) {
+        match &self.built[c] {
+            Built::Embedding { offsets, rows, .. } => (*offsets, *rows),
+            _ => self
+                .built
+                .iter()
+                .find_map(|b| match b {
+                    Built::Rnn {
+                        input: Some(input), ..
+                    } if input.ids == ids => Some((input.offsets, input.rows)),
+                    _ => None,
+                })
+                .expect("a folded embedding lives in its recurrent layer"),
+        }
+    }
+
+    /// Write the class indices `v` for the losses that read it: each in 0..C, or the loss's
+    /// ignore index.
+    pub fn write_targets(&mut self, v: Var, targets: &[i64], shape: (usize, usize)) -> Result<()> {
+        self.check_input(v, Kind::Targets, targets.len(), shape)?;
+        let info = &self.g.vars[v.0];
+        let mut dev = Vec::with_capacity(targets.len());
+        let loss = info.consumers.iter().find_map(|&c| match self.g.nodes[c] {
+            Node::CrossEntropy {
+                logits,
+                ignore_index,
+                ..
+            } => Some((self.g.vars[logits.0].cols, ignore_index)),
+            _ => None,
+        });
+        let (classes, ignore) = loss.unwrap_or((usize::MAX, None));
+        for (i, &y) in targets.iter().enumerate() {
+            if ignore.is_some_and(|ig| i64::from(ig) == y) {
+                dev.push(-1);
+            } else if (0..classes as i64).contains(&y) {
+                dev.push(y as i32);
+            } else {
+                return Err(bad(format!(
+                    "{}[{i}] is {y}, outside the {classes} classes{}",
+                    info.name,
+                    ignore.map_or(String::new(), |ig| format!(" (ignore index {ig})"))
+                )));
+            }
+        }
+        let dev = self.to_device(v, &dev, shape);
+        let view = self.value(v, shape)?;
+        self.rt.write_i32(view.buf, 0, &dev)
+    }
+
+    /// Each sequence's length (a packed batch, any order; each in 1..=T), for the next runs;
+    /// `None`: every sequence has the batch's T steps.
+    pub fn set_lengths(&mut self, lengths: Option<&[usize]>) {
+        self.lengths = lengths.map(|l| l.iter().map(|&n| n as u32).collect());
+    }
+
+    /// Seed of the dropout masks (a mask is a hash of seed, training step, layer, element).
+    pub fn set_seed(&mut self, seed: u32) {
+        self.seed = seed;
+        self.masks = 0;
+    }
+
+    /// The optimizer's learning rate from the next step on (a schedule's value).
+    pub fn set_lr(&mut self, lr: f64) -> Result<()> {
+        let opt = self
+            .opt
+            .as_mut()
+            .ok_or_else(|| bad("an inference model has no optimizer".into()))?;
+        opt.adam.lr = lr;
+        Ok(())
+    }
+
+    /// Lengths and, for a training forward, the masks' `[seed, step]`, before a run.
+    fn prepare(&mut self, (t, b): (usize, usize), train: bool) -> Result<()> {
+        self.check_shape((t, b))?;
+        let lens = match &self.lengths {
+            None => vec![t as u32; b],
+            Some(l) if l.len() == b && l.iter().all(|&n| n >= 1 && n as usize <= t) => l.clone(),
+            Some(l) => {
+                return Err(bad(format!(
+                    "lengths must be {b} values in 1..={t}, got {l:?}"
+                )));
+            }
+        };
+        if train {
+            self.masks = self.masks.wrapping_add(1);
+            self.rt.write_u32(self.rng, 0, &[self.seed, self.masks])?;
+        }
+        for built in &self.built {
+            if let Built::Rnn { rnn, .. } = built {
+                self.rt.write_u32(rnn.lens, 0, &lens)?;
+                if train {
+                    self.rt.write_u32(rnn.rng, 0, &[self.seed, self.masks])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The forward pass in evaluation mode (dropout off) over the inputs written for (t, b).
+    pub fn forward(&mut self, shape: (usize, usize)) -> Result<()> {
+        self.prepare(shape, false)?;
+        self.program(shape, Phase::Eval)?;
+        let eval = &self.programs[&(shape.0, shape.1, Phase::Eval)];
+        match &self.tables {
+            Some(tables) if !self.tables_fresh => self.rt.run(&[tables, eval])?,
+            _ => self.rt.run(&[eval])?,
+        }
+        self.tables_fresh = true;
+        self.last = Some((shape.0, shape.1, false));
+        Ok(())
+    }
+
+    fn need_trainer(&self) -> Result<()> {
+        match self.opt {
+            Some(_) => Ok(()),
+            None => Err(bad(
+                "an inference model (Model::new) does not train; build it with Model::trainer"
+                    .into(),
+            )),
+        }
+    }
+
+    /// The forward pass in training mode (dropout on), keeping what backward needs.
+    pub fn forward_train(&mut self, shape: (usize, usize)) -> Result<()> {
+        self.need_trainer()?;
+        self.prepare(shape, true)?;
+        self.program(shape, Phase::Train)?;
+        self.rt
+            .run(&[&self.programs[&(shape.0, shape.1, Phase::Train)]])?;
+        self.tables_fresh = true;
+        self.last = Some((shape.0, shape.1, true));
+        Ok(())
+    }
+
+    /// Every parameter's gradient of the losses of the last training forward (zeroed first).
+    pub fn backward(&mut self) -> Result<()> {
+        let Some((t, b, true)) = self.last else {
+            return Err(bad("backward needs a forward_train first".into()));
+        };
+        self.program((t, b), Phase::Backward)?;
+        self.rt.run(&[&self.programs[&(t, b, Phase::Backward)]])
+    }
+
+    /// One optimizer step from the gradients (clipped when the optimizer clips).
+    pub fn step(&mut self) -> Result<()> {
+        self.need_trainer()?;
+        self.step_program();
+        let opt = self.opt.as_mut().expect("checked");
+        opt.begin_step(self.rt.as_mut())?;
+        let step = self.step_program.as_ref().expect("built above");
+        self.rt.run(&[step])?;
+        self.tables_fresh = false;
+        Ok(())
+    }
+
+    /// [`Model::forward_train`], [`Model::backward`] and [`Model::step`] in one submission.
+    pub fn train_step(&mut self, shape: (usize, usize)) -> Result<()> {
+        self.need_trainer()?;
+        self.prepare(shape, true)?;
+        self.program(shape, Phase::Train)?;
+        self.program(shape, Phase::Backward)?;
+        self.step_program();
+        self.opt
+            .as_mut()
+            .expect("checked")
+            .begin_step(self.rt.as_mut())?;
+        let (t, b) = shape;
+        let programs = [
+            &self.programs[&(t, b, Phase::Train)],
+            &self.programs[&(t, b, Phase::Backward)],
+            self.step_program.as_ref().expect("built above"),
+        ];
+        self.rt.run(&programs)?;
+        self.tables_fresh = false;
+        self.last = Some((t, b, true));
+        Ok(())
+    }
+
+    /// `v` after the last run, in PyTorch's layout.
+    pub fn read(&mut self, v: Var) -> Result<Vec<f32>> {
+        let Some((t, b, _)) = self.last else {
+            return Err(bad("nothing has run yet".into()));
+        };
+        self.g.expect(v, Kind::F32, None, "read")?;
+        let view = self.value(v, (t, b))?;
+        let data = self.rt.read_f32(view)?;
+        Ok(self.to_host(v, data, (t, b)))
+    }
+
+    /// A one-element value (a loss) after the last run.
+    pub fn scalar(&mut self, v: Var) -> Result<f32> {
+        let x = self.read(v)?;
+        match x.as_slice() {
+            [x] => Ok(*x),
+            _ => Err(bad(format!(
+                "{} has {} values, not one",
+                self.g.vars[v.0].name,
+                x.len()
+            ))),
+        }
+    }
+}
+
+impl Model {
+    /// PyTorch's default initialisation of every layer: Embedding from N(0, 1), recurrent
+    /// layers from U(±1/√H), Linear weight and bias from U(±1/√in). Each layer draws from
+    /// its own stream of `seed`, so adding a layer leaves the others' values as they were.
+    /// Restarts the optimizer.
+    pub fn init(&mut self, seed: u64) -> Result<()> {
+        let flat = initial_params(&self.g, seed);
+        self.set_params(&flat)
+    }
+
+    /// Every parameter, flat, in [`Graph::parameters`](crate::nn::Graph::parameters) order.
+    pub fn params(&mut self) -> Result<Vec<f32>> {
+        let len = self.g.layout.len;
+        self.rt.read_f32(crate::plan::View {
+            buf: self.params,
+            offset: 0,
+            len,
+        })
+    }
+
+    /// Every parameter's gradient after [`Model::backward`] (or a [`Model::train_step`]),
+    /// flat as [`Model::params`]: PyTorch's `p.grad` of each parameter.
+    pub fn grads(&mut self) -> Result<Vec<f32>> {
+        self.need_trainer()?;
+        let len = self.g.layout.len;
+        self.rt.read_f32(crate::plan::View {
+            buf: self.grads,
+            offset: 0,
+            len,
+        })
+    }
+
+    /// Set every parameter from a flat vector (see [`Model::params`]); restarts the optimizer.
+    pub fn set_params(&mut self, flat: &[f32]) -> Result<()> {
+        if flat.len() != self.g.layout.len {
+            return Err(Error::Shape {
+                op: "model",
+                expected: format!("{} parameters", self.g.layout.len),
+                got: flat.len().to_string(),
+            });
+        }
+        self.tables_fresh = false;
+        match self.opt.as_mut() {
+            Some(opt) => opt.set_params(self.rt.as_mut(), flat),
+            None => self.rt.write_f32(self.params, 0, flat),
+        }
+    }
+
+    /// The parameters under PyTorch's state_dict keys, with their shapes.
+    pub fn state_dict(&mut self) -> Result<Vec<StateEntry>> {
+        let flat = self.params()?;
+        Ok(self
+            .g
+            .layout
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.name.clone(),
+                    e.shape.clone(),
+                    flat[e.offset..e.offset + e.len()].to_vec(),
+                )
+            })
+            .collect())
+    }
+
+    /// Save the parameters as safetensors under PyTorch's keys (what
+    /// `model.load_state_dict(safetensors.torch.load_file(path))` reads), atomically.
+    pub fn save(&mut self, path: &Path) -> Result<()> {
+        let flat = self.params()?;
+        let tensors: Vec<file::Tensor> = self
+            .g
+            .layout
+            .entries
+            .iter()
+            .map(|e| {
+                file::Tensor::f32(
+                    &e.name,
+                    e.shape.clone(),
+                    &flat[e.offset..e.offset + e.len()],
+                )
+            })
+            .collect();
+        let meta = BTreeMap::from([("format".to_string(), "pt".to_string())]);
+        crate::output::write_atomic(path, &file::serialize(&tensors, &meta))
+    }
+
+    /// Load parameters saved by [`Model::save`] or by PyTorch: every key of this graph with
+    /// its shape, in f32, and no other (`strict=True`).
+    pub fn load(&mut self, path: &Path) -> Result<()> {
+        let fail = |message: String| Error::Checkpoint {
+            path: path.to_path_buf(),
+            message,
+        };
+        let bytes = file::read(path, crate::memory::budget())?;
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| fail(format!("not a safetensors file: {e}")))?;
+        let mut flat = vec![0f32; self.g.layout.len];
+        for e in &self.g.layout.entries {
+            let t = st
+                .tensor(&e.name)
+                .map_err(|_| fail(format!("missing tensor {}", e.name)))?;
+            if t.dtype() != safetensors::Dtype::F32 || t.shape() != e.shape.as_slice() {
+                return Err(fail(format!(
+                    "{} is {:?} {:?}, expected F32 {:?}",
+                    e.name,
+                    t.dtype(),
+                    t.shape(),
+                    e.shape
+                )));
+            }
+            let dst = &mut flat[e.offset..e.offset + e.len()];
+            for (x, b) in dst.iter_mut().zip(t.data().chunks_exact(4)) {
+                *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        if let Some(extra) = st
+            .names()
+            .into_iter()
+            .find(|n| self.g.layout.get(n).is_err())
+        {
+            return Err(fail(format!(
+                "unexpected tensor {extra}: this model has no such parameter"
+            )));
+        }
+        self.set_params(&flat)
+    }
+}
+
+/// PyTorch's default initialisation (see [`Model::init`]). Layer kinds draw from streams
+/// derived from `seed` as the classifier's do (embedding: `seed`; recurrent: `seed ^ 0x5eed`;
+/// linear: `seed ^ 0xfc`), the k-th layer of a kind with `k << 32` mixed in.
+pub(crate) fn initial_params(g: &Graph, seed: u64) -> Vec<f32> {
+    let mut flat = vec![0f32; g.layout.len];
+    let mut counts = [0u64; 3];
+    for l in &g.layers {
+        let prefix = format!("{}.", l.name);
+        let (first, last) = g
+            .layout
+            .entries
+            .iter()
+            .filter(|e| e.name.starts_with(&prefix))
+            .fold((usize::MAX, 0), |(a, b), e| {
+                (a.min(e.offset), b.max(e.offset + e.len()))
+            });
+        let part = &mut flat[first..last];
+        let (kind, salt) = match l.layer {
+            Layer::Embedding { .. } => (0, 0),
+            Layer::Rnn(_) => (1, 0x5eed),
+            Layer::Linear { .. } => (2, 0xfc),
+        };
+        let s = seed ^ salt ^ (counts[kind] << 32);
+        counts[kind] += 1;
+        match &l.layer {
+            Layer::Embedding { .. } => normal(part, s),
+            Layer::Rnn(cfg) => init_uniform(part, 1.0 / (cfg.hidden as f32).sqrt(), s),
+            Layer::Linear { inputs, .. } => init_uniform(part, 1.0 / (*inputs as f32).sqrt(), s),
+        }
+    }
+    flat
+}
+
+/// `xs` from N(0, 1) (Box–Muller), as the classifier draws its embedding.
+fn normal(xs: &mut [f32], seed: u64) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for x in xs {
+        let (u1, u2): (f64, f64) = (
+            rng.random_range(f64::EPSILON..1.0),
+            rng.random_range(0.0..1.0),
+        );
+        *x = ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32;
+    }
+}
+
+use crate::nn::graph::Graph;

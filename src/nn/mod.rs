@@ -1,0 +1,46 @@
+//! The public API: declare layers with PyTorch's arguments, compose them into a [`Graph`],
+//! and run it as a [`Model`] on either backend.
+//!
+//! ```
+//! use gpu_rnn::backend::Backend;
+//! use gpu_rnn::nn::{EmbeddingConfig, Graph, LinearConfig, Model, Optim, Rows};
+//! use gpu_rnn::model::rnn::RnnConfig;
+//! use gpu_rnn::cpu::cross_entropy::Reduction;
+//!
+//! # fn main() -> gpu_rnn::Result<()> {
+//! // Embedding(5, 8) → LSTM(8, 16) → Linear(16, 5) at every step, as a PyTorch module.
+//! let mut g = Graph::new();
+//! let (x, y) = (g.ids("x", Rows::Steps), g.targets("y", Rows::Steps));
+//! let emb = EmbeddingConfig::new(5, 8).init(&mut g, "embedding")?;
+//! let lstm = RnnConfig::lstm(8, 16).init(&mut g, "lstm")?;
+//! let fc = LinearConfig::new(16, 5).init(&mut g, "fc")?;
+//! let e = emb.forward(&mut g, x)?;
+//! let out = lstm.forward(&mut g, e)?;
+//! let logits = fc.forward(&mut g, out.output)?;
+//! let loss = g.cross_entropy(logits, y, Reduction::Mean, None)?;
+//!
+//! // 'hello' → 'ohlol' on the CPU backend: T = 4 steps of B = 1 sequence.
+//! let mut m = Model::trainer(g, &Backend::Cpu, (4, 1), Optim::adam(0.1))?;
+//! m.init(0)?;
+//! m.write_ids(x, &[1, 0, 2, 2], (4, 1))?;
+//! m.write_targets(y, &[0, 2, 3, 2], (4, 1))?;
+//! let mut first = None;
+//! for _ in 0..50 {
+//!     m.train_step((4, 1))?;
+//!     first.get_or_insert(m.scalar(loss)?);
+//! }
+//! assert!(m.scalar(loss)? < 0.1 * first.unwrap());
+//! # Ok(())
+//! # }
+//! ```
+
+mod graph;
+mod io;
+mod layers;
+mod model;
+mod run;
+
+pub use graph::{Graph, Kind, RnnOut, Rows, Var};
+pub use io::StateEntry;
+pub use layers::{Embedding, EmbeddingConfig, Linear, LinearConfig, Nonlinearity, Rnn};
+pub use model::{Model, Optim};

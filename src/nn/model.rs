@@ -1,0 +1,517 @@
+//! [`Model`]: a [`Graph`] on a backend. Parameters, activations and (when training)
+//! gradients and the optimizer's state live in the backend's buffers between calls; the host
+//! writes inputs, runs a program and reads only what it asks for.
+
+use std::collections::HashMap;
+
+use crate::backend::{Backend, Runtime};
+use crate::cpu::adam::AdamConfig;
+use crate::model::embedding_input::{EmbeddingInput, EmbeddingSpec};
+use crate::model::linear::Linear;
+use crate::model::optim::Optimizer;
+use crate::model::rnn::RnnBuffers;
+use crate::nn::graph::{Graph, Kind, Layer, Node, Rows, Var};
+use crate::plan::{BufId, Buffers, Program, View};
+use crate::{Error, Result};
+
+/// How a [`Model`] trains: torch.optim.Adam over every parameter, with the global gradient
+/// norm clipped to `max_norm` first (torch.nn.utils.clip_grad_norm_) unless it is `None`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Optim {
+    pub adam: AdamConfig,
+    pub max_norm: Option<f32>,
+}
+
+impl Optim {
+    /// Adam at learning rate `lr`, PyTorch's other defaults, no clipping.
+    pub fn adam(lr: f64) -> Self {
+        Self {
+            adam: AdamConfig {
+                lr,
+                ..AdamConfig::default()
+            },
+            max_norm: None,
+        }
+    }
+
+    /// Clip the global gradient norm to `max_norm` before each step.
+    pub fn clip(mut self, max_norm: f32) -> Self {
+        self.max_norm = Some(max_norm);
+        self
+    }
+}
+
+/// Where a value lives: its buffer, and its gradient's when it has one. A value folded into
+/// the layer that reads it (an embedding feeding a recurrent layer) has neither.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Bind {
+    pub value: Option<BufId>,
+    pub grad: Option<BufId>,
+}
+
+/// What a node became on the backend.
+#[derive(Clone, Debug)]
+pub(crate) enum Built {
+    Embedding {
+        weight: String,
+        vocab: usize,
+        dim: usize,
+        offsets: BufId,
+        rows: BufId,
+    },
+    /// Folded into the recurrent layer after it.
+    Fused,
+    Linear(Box<Linear>),
+    Rnn {
+        rnn: Box<RnnBuffers>,
+        /// The embedding (and its dropout) that feeds layer 0, folded in.
+        input: Option<Box<EmbeddingInput>>,
+    },
+    Dropout {
+        salt: u32,
+    },
+    CrossEntropy,
+    Carry,
+}
+
+/// Which program of a batch shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Phase {
+    Eval,
+    Train,
+    Backward,
+}
+
+/// A [`Graph`] built on a backend for batches of up to `b_max` sequences of up to `t_max`
+/// steps.
+pub struct Model {
+    pub(crate) g: Graph,
+    pub(crate) rt: Box<dyn Runtime>,
+    pub(crate) params: BufId,
+    pub(crate) grads: BufId,
+    pub(crate) opt: Option<Optimizer>,
+    pub(crate) binds: Vec<Bind>,
+    pub(crate) built: Vec<Built>,
+    /// `[seed, step]` of the dropout masks outside the recurrent layers.
+    pub(crate) rng: BufId,
+    pub(crate) max: (usize, usize),
+    pub(crate) programs: HashMap<(usize, usize, Phase), Program>,
+    pub(crate) step_program: Option<Program>,
+    /// The embedding tables' products, run before inference when the weights changed.
+    pub(crate) tables: Option<Program>,
+    pub(crate) tables_fresh: bool,
+    /// The shape of the last forward, and whether it trained.
+    pub(crate) last: Option<(usize, usize, bool)>,
+    pub(crate) lengths: Option<Vec<u32>>,
+    pub(crate) seed: u32,
+    pub(crate) masks: u32,
+}
+
+fn bad(message: String) -> Error {
+    Error::InvalidArgument {
+        op: "model",
+        message,
+    }
+}
+
+/// The embedding (and dropout) node chain that feeds recurrent node `n` and nothing else, to
+/// fold into it: `(embedding node, dropout node and p)`.
+fn feeder(g: &Graph, n: usize, x: Var) -> Option<(usize, Option<(usize, f32)>)> {
+    let only_me = |v: Var, me: usize| g.vars[v.0].consumers == [me];
+    let (mut x, mut reader, mut drop) = (x, n, None);
+    loop {
+        let p = g.vars[x.0].producer?;
+        if !only_me(x, reader) {
+            return None;
+        }
+        match g.nodes[p] {
+            Node::Dropout {
+                p: prob, x: inner, ..
+            } if drop.is_none() => {
+                drop = Some((p, prob));
+                (x, reader) = (inner, p);
+            }
+            Node::Embedding { ids, .. } => {
+                let ids_alone = g.vars[ids.0].producer.is_none() && only_me(ids, p);
+                return ids_alone.then_some((p, drop));
+            }
+            _ => return None,
+        }
+    }
+}
+
+impl Model {
+    /// The graph for inference only: no gradients and no optimizer state are allocated.
+    pub fn new(g: Graph, backend: &Backend, (t_max, b_max): (usize, usize)) -> Result<Self> {
+        Self::build(g, backend, (t_max, b_max), None)
+    }
+
+    /// The graph for training with `optim`: it needs a loss, and every value that flows
+    /// into it may be read by one layer only (gradients are not summed across uses).
+    pub fn trainer(
+        g: Graph,
+        backend: &Backend,
+        (t_max, b_max): (usize, usize),
+        optim: Optim,
+    ) -> Result<Self> {
+        Self::build(g, backend, (t_max, b_max), Some(optim))
+    }
+
+    fn check_graph(g: &Graph, train: bool, (t_max, b_max): (usize, usize)) -> Result<()> {
+        if t_max == 0 || b_max == 0 || t_max.checked_mul(b_max).is_none() {
+            return Err(bad(format!("{t_max} steps × {b_max} sequences")));
+        }
+        if !train {
+            return Ok(());
+        }
+        if !g
+            .nodes
+            .iter()
+            .any(|n| matches!(n, Node::CrossEntropy { .. }))
+        {
+            return Err(bad("a model to train needs a loss".into()));
+        }
+        if let Some(v) = g
+            .vars
+            .iter()
+            .find(|v| v.kind == Kind::F32 && v.producer.is_some() && v.consumers.len() > 1)
+        {
+            return Err(bad(format!(
+                "{} is read by {} layers; a trained graph may read each value once",
+                v.name,
+                v.consumers.len()
+            )));
+        }
+        let params = g.layout.len as f64;
+        crate::memory::check(
+            &format!("a model of {params:.0} parameters"),
+            16.0 * params,
+            "; a smaller model fits",
+        )
+    }
+
+    fn build(
+        g: Graph,
+        backend: &Backend,
+        max: (usize, usize),
+        optim: Option<Optim>,
+    ) -> Result<Self> {
+        let train = optim.is_some();
+        Self::check_graph(&g, train, max)?;
+        let mut bufs = Buffers::default();
+        let len = g.layout.len.max(1);
+        let params = bufs.f32("params", len);
+        let opt = optim.map(|o| {
+            let clip = o.max_norm.unwrap_or(0.0);
+            Optimizer::declare_for(&mut bufs, params, len, o.adam, clip)
+        });
+        let grads = opt.as_ref().map_or(params, |o| o.grads);
+        let rng = bufs.u32("dropout.rng", 2);
+        let mut binds = vec![Bind::default(); g.vars.len()];
+        // Placeholders, but for the embeddings (and dropouts) folded into the recurrent layer
+        // they feed, known before any node declares its buffers.
+        let mut built = vec![Built::CrossEntropy; g.nodes.len()];
+        for (n, node) in g.nodes.iter().enumerate() {
+            if let Node::Rnn { x, .. } = node
+                && let Some((e, drop)) = feeder(&g, n, *x)
+            {
+                built[e] = Built::Fused;
+                if let Some((d, _)) = drop {
+                    built[d] = Built::Fused;
+                }
+            }
+        }
+        let declare = Declare {
+            g: &g,
+            train,
+            max,
+            params,
+            grads,
+        };
+        for (n, slot) in built.iter_mut().enumerate() {
+            if !matches!(slot, Built::Fused) {
+                *slot = declare.node(&mut bufs, &mut binds, n)?;
+            }
+        }
+        declare.rest(&mut bufs, &mut binds);
+        let rt = backend.runtime(&bufs)?;
+        let tables = Self::table_ops(&g, &built, params)?;
+        Ok(Self {
+            g,
+            rt,
+            params,
+            grads,
+            opt,
+            binds,
+            built,
+            rng,
+            max,
+            programs: HashMap::new(),
+            step_program: None,
+            tables,
+            tables_fresh: false,
+            last: None,
+            lengths: None,
+            seed: 0,
+            masks: 0,
+        })
+    }
+
+    /// Every folded embedding's table product, as one program.
+    fn table_ops(g: &Graph, built: &[Built], params: BufId) -> Result<Option<Program>> {
+        let mut ops = Vec::new();
+        for b in built {
+            if let Built::Rnn {
+                rnn,
+                input: Some(input),
+            } = b
+                && let Some(op) = input.table_op(rnn, &g.layout, params)?
+            {
+                ops.push(op);
+            }
+        }
+        Ok((!ops.is_empty()).then(|| Program::new(ops)))
+    }
+
+    /// The view of `v`'s value for a batch of `b` sequences of `t` steps.
+    pub(crate) fn value(&self, v: Var, (t, b): (usize, usize)) -> Result<View> {
+        let info = &self.g.vars[v.0];
+        let buf = self.binds[v.0].value.ok_or_else(|| {
+            bad(format!(
+                "{} is folded into the layer that reads it and has no buffer",
+                info.name
+            ))
+        })?;
+        Ok(View {
+            buf,
+            offset: 0,
+            len: info.rows.count(t, b) * info.cols,
+        })
+    }
+
+    /// The view of `v`'s gradient, if it has one.
+    pub(crate) fn grad(&self, v: Var, (t, b): (usize, usize)) -> Option<View> {
+        let info = &self.g.vars[v.0];
+        self.binds[v.0].grad.map(|buf| View {
+            buf,
+            offset: 0,
+            len: info.rows.count(t, b) * info.cols,
+        })
+    }
+
+    /// "cpu", or the GPU adapter's description.
+    pub fn describe(&self) -> String {
+        self.rt.describe()
+    }
+
+    /// Kernel launches of the last call.
+    pub fn last_dispatches(&self) -> usize {
+        self.rt.last_dispatches()
+    }
+
+    /// The graph this model runs.
+    pub fn graph(&self) -> &Graph {
+        &self.g
+    }
+}
+
+/// Declares the buffers of each node and binds the values to them.
+struct Declare<'a> {
+    g: &'a Graph,
+    train: bool,
+    max: (usize, usize),
+    params: BufId,
+    grads: BufId,
+}
+
+impl Declare<'_> {
+    /// A value's own buffers (and its gradient's when training and it is f32).
+    fn own(&self, bufs: &mut Buffers, binds: &mut [Bind], v: Var) {
+        let info = &self.g.vars[v.0];
+        let n = info.rows.count(self.max.0, self.max.1) * info.cols;
+        let value = match info.kind {
+            Kind::F32 => bufs.f32(info.name.clone(), n),
+            Kind::Ids => bufs.u32(info.name.clone(), n),
+            Kind::Targets => bufs.i32(info.name.clone(), n),
+        };
+        let grad =
+            (self.train && info.kind == Kind::F32).then(|| bufs.f32(format!("d{}", info.name), n));
+        binds[v.0] = Bind {
+            value: Some(value),
+            grad,
+        };
+    }
+
+    fn node(&self, bufs: &mut Buffers, binds: &mut [Bind], n: usize) -> Result<Built> {
+        let g = self.g;
+        let (t_max, b_max) = self.max;
+        Ok(match &g.nodes[n] {
+            Node::Embedding { layer, out, .. } => {
+                let Layer::Embedding { num, dim } = g.layers[*layer].layer else {
+                    unreachable!("an embedding node uses an embedding layer")
+                };
+                self.own(bufs, binds, *out);
+                let name = &g.layers[*layer].name;
+                Built::Embedding {
+                    weight: format!("{name}.weight"),
+                    vocab: num,
+                    dim,
+                    offsets: bufs.u32(format!("{name}.token_rows.offsets"), num + 1),
+                    rows: bufs.u32(format!("{name}.token_rows.rows"), t_max * b_max),
+                }
+            }
+            Node::Linear { layer, y, .. } => {
+                self.own(bufs, binds, *y);
+                let name = &g.layers[*layer].name;
+                Built::Linear(Box::new(Linear::new(
+                    &g.layout,
+                    self.params,
+                    self.grads,
+                    name,
+                )?))
+            }
+            Node::Dropout { y, .. } => {
+                self.own(bufs, binds, *y);
+                Built::Dropout {
+                    salt: 0x00d0_0000 + n as u32,
+                }
+            }
+            Node::CrossEntropy { logits, loss, .. } => {
+                self.own(bufs, binds, *loss);
+                // The kernel writes dlogits even when nothing trains.
+                if binds[logits.0].grad.is_none() {
+                    let info = &g.vars[logits.0];
+                    let len = info.rows.count(t_max, b_max) * info.cols;
+                    binds[logits.0].grad = Some(bufs.f32(format!("d{}", info.name), len));
+                }
+                Built::CrossEntropy
+            }
+            Node::Rnn { layer, x, out } => self.rnn(bufs, binds, (n, *layer), *x, *out)?,
+            Node::Carry { .. } => Built::Carry,
+        })
+    }
+
+    fn rnn(
+        &self,
+        bufs: &mut Buffers,
+        binds: &mut [Bind],
+        (n, layer): (usize, usize),
+        x: Var,
+        out: crate::nn::graph::RnnOut,
+    ) -> Result<Built> {
+        let g = self.g;
+        let (t_max, b_max) = self.max;
+        let cfg = g
+            .rnn_config(layer)
+            .expect("a recurrent node uses a recurrent layer");
+        let name = &g.layers[layer].name;
+        let input = feeder(g, n, x).map(|(e, drop)| {
+            let Node::Embedding { layer: el, ids, .. } = g.nodes[e] else {
+                unreachable!("feeder returns an embedding node")
+            };
+            let Layer::Embedding { num, dim } = g.layers[el].layer else {
+                unreachable!("an embedding node uses an embedding layer")
+            };
+            let weight = format!("{}.weight", g.layers[el].name);
+            let spec = EmbeddingSpec {
+                vocab: num,
+                embed: dim,
+                dropout: drop.map_or(0.0, |d| d.1),
+                weight: &weight,
+                rnn: cfg,
+            };
+            let input =
+                EmbeddingInput::declare_for(bufs, &spec, t_max * b_max, &format!("{name}."));
+            binds[ids.0].value = Some(input.ids);
+            Box::new(input)
+        });
+        let table = input.as_ref().is_some_and(|i| i.is_table());
+        let rnn = RnnBuffers::declare(
+            bufs,
+            cfg,
+            &format!("{name}."),
+            &g.layout,
+            self.params,
+            self.grads,
+            t_max,
+            b_max,
+            table,
+        );
+        let pair = |value: BufId, grad: Option<BufId>| Bind {
+            value: Some(value),
+            grad: grad.filter(|_| self.train),
+        };
+        binds[out.output.0] = pair(rnn.output(1, 1).buf, Some(rnn.doutput(1, 1).buf));
+        binds[out.h_n.0] = pair(rnn.hn, Some(rnn.dhn));
+        binds[out.h0.0] = pair(rnn.h0, None);
+        if let (Some(c_n), Some(cn)) = (out.c_n, rnn.cn) {
+            binds[c_n.0] = pair(cn, rnn.dcn);
+        }
+        if let (Some(c0), Some(buf)) = (out.c0, rnn.c0) {
+            binds[c0.0] = pair(buf, None);
+        }
+        Ok(Built::Rnn {
+            rnn: Box::new(rnn),
+            input,
+        })
+    }
+
+    /// Buffers for the inputs nothing bound: ids and targets the host writes, f32 inputs.
+    fn rest(&self, bufs: &mut Buffers, binds: &mut [Bind]) {
+        for (i, info) in self.g.vars.iter().enumerate() {
+            if info.producer.is_none() && binds[i].value.is_none() {
+                self.own(bufs, binds, Var(i));
+                if info.kind == Kind::F32 {
+                    // Nothing differentiates an input.
+                    binds[i].grad = None;
+                }
+            }
+        }
+    }
+}
+
+/// (B, T, F) ↔ (T, B, F) of `x`, `t` steps of `b` rows of `f` values.
+pub(crate) fn swap_tb<T: Copy + Default>(
+    x: &[T],
+    t: usize,
+    b: usize,
+    f: usize,
+    batch_first_in: bool,
+) -> Vec<T> {
+    let mut out = vec![T::default(); x.len()];
+    for ti in 0..t {
+        for bi in 0..b {
+            let (bt, tb) = ((bi * t + ti) * f, (ti * b + bi) * f);
+            let (src, dst) = if batch_first_in { (bt, tb) } else { (tb, bt) };
+            out[dst..dst + f].copy_from_slice(&x[src..src + f]);
+        }
+    }
+    out
+}
+
+impl Model {
+    /// Host data in the graph's layout: (B, T, ·) ↔ (T, B, ·) for a sequence value of a
+    /// batch_first graph, else as given.
+    pub(crate) fn to_device<T: Copy + Default>(
+        &self,
+        v: Var,
+        data: &[T],
+        (t, b): (usize, usize),
+    ) -> Vec<T> {
+        let info = &self.g.vars[v.0];
+        if self.g.batch_first == Some(true) && info.rows == Rows::Steps {
+            swap_tb(data, t, b, info.cols, true)
+        } else {
+            data.to_vec()
+        }
+    }
+
+    pub(crate) fn to_host(&self, v: Var, data: Vec<f32>, (t, b): (usize, usize)) -> Vec<f32> {
+        let info = &self.g.vars[v.0];
+        if self.g.batch_first == Some(true) && info.rows == Rows::Steps {
+            swap_tb(&data, t, b, info.cols, false)
+        } else {
+            data
+        }
+    }
+}

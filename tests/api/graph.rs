@@ -1,0 +1,450 @@
+use std::path::{Path, PathBuf};
+
+use gpu_rnn::backend::Backend;
+use gpu_rnn::checkpoint;
+use gpu_rnn::cpu::adam::AdamConfig;
+use gpu_rnn::cpu::cross_entropy::Reduction;
+use gpu_rnn::data::text::Streams;
+use gpu_rnn::model::char_lm::CharLm;
+use gpu_rnn::model::classifier::ClassifierConfig;
+use gpu_rnn::model::module;
+use gpu_rnn::model::rnn::RnnConfig;
+use gpu_rnn::nn::{EmbeddingConfig, Graph, LinearConfig, Model, Optim, RnnOut, Rows, Var};
+use gpu_rnn::plan::CellKind;
+
+use crate::common::*;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/charlm")
+        .join(name)
+}
+
+fn backends(test: &str) -> Vec<Backend> {
+    let mut b = vec![Backend::Cpu];
+    if let Some(ctx) = gpu(test) {
+        b.push(Backend::Gpu(ctx.clone()));
+    }
+    b
+}
+
+/// The language model of `cfg` as a graph: ids → embedding (→ dropout) → recurrent layer →
+/// linear at every step → mean cross-entropy, the state carried from batch to batch.
+struct CharGraph {
+    g: Graph,
+    x: Var,
+    y: Var,
+    loss: Var,
+    logits: Var,
+    rnn: RnnOut,
+}
+
+fn char_graph(cfg: &ClassifierConfig) -> CharGraph {
+    let mut g = Graph::new();
+    let (x, y) = (g.ids("x", Rows::Steps), g.targets("y", Rows::Steps));
+    let emb = EmbeddingConfig::new(cfg.vocab, cfg.embed)
+        .init(&mut g, "embedding")
+        .unwrap();
+    let rnn_cfg = cfg.rnn.clone().with_batch_first(true);
+    let rnn = rnn_cfg.init(&mut g, cfg.rnn.cell.torch_name()).unwrap();
+    let fc = LinearConfig::new(cfg.rnn.hidden, cfg.classes)
+        .init(&mut g, "fc")
+        .unwrap();
+    let mut e = emb.forward(&mut g, x).unwrap();
+    if cfg.embed_dropout > 0.0 {
+        e = g.dropout(e, cfg.embed_dropout).unwrap();
+    }
+    let out = rnn.forward(&mut g, e).unwrap();
+    let logits = fc.forward(&mut g, out.output).unwrap();
+    let loss = g.cross_entropy(logits, y, Reduction::Mean, None).unwrap();
+    g.carry(out.h_n, out.h0).unwrap();
+    if let (Some(c_n), Some(c0)) = (out.c_n, out.c0) {
+        g.carry(c_n, c0).unwrap();
+    }
+    CharGraph {
+        g,
+        x,
+        y,
+        loss,
+        logits,
+        rnn: out,
+    }
+}
+
+fn targets(y: &[u32]) -> Vec<i64> {
+    y.iter().map(|&c| i64::from(c)).collect()
+}
+
+// Five truncated-BPTT steps of PyTorch's fixture (B 16, S 16, Adam lr 2e-3, clip 5), built
+// from the public layers, give PyTorch's losses and final weights on both backends.
+#[test]
+fn graph_tbptt_matches_torch() {
+    let init = checkpoint::load(&fixture("tbptt_init.safetensors")).unwrap();
+    let fin = checkpoint::load(&fixture("tbptt_final.safetensors")).unwrap();
+    let want: Vec<f32> = serde_json::from_str(&fin.metadata["losses"]).unwrap();
+    let text = std::fs::read_to_string(fixture("tiny.txt")).unwrap();
+    let ids = init
+        .chars
+        .as_ref()
+        .unwrap()
+        .encode(&text, "tiny.txt")
+        .unwrap();
+    let streams = Streams::new(Path::new("tiny.txt"), ids.len(), 16, 16).unwrap();
+    for backend in backends("graph_tbptt_matches_torch") {
+        let c = char_graph(&init.cfg);
+        let names: Vec<String> = c.g.parameters().map(|(n, _)| n.to_string()).collect();
+        let layout = init.cfg.layout();
+        let want_names: Vec<&str> = layout.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names, want_names,
+            "PyTorch's keys in the checkpoint's order"
+        );
+        let optim = Optim::adam(2e-3).clip(5.0);
+        let mut m = Model::trainer(c.g, &backend, (16, 16), optim).unwrap();
+        m.set_params(&init.params).unwrap();
+        let losses: Vec<f32> = (0..5)
+            .map(|k| {
+                let (x, y) = streams.batch(&ids, k);
+                m.write_ids(c.x, &x, (16, 16)).unwrap();
+                m.write_targets(c.y, &targets(&y), (16, 16)).unwrap();
+                m.train_step((16, 16)).unwrap();
+                m.scalar(c.loss).unwrap()
+            })
+            .collect();
+        let what = m.describe();
+        assert_close(&format!("{what}: losses"), &losses, &want, 1e-5, 1e-5, 0);
+        let params = m.params().unwrap();
+        assert_close(
+            &format!("{what}: weights"),
+            &params,
+            &fin.params,
+            1e-5,
+            1e-4,
+            0,
+        );
+    }
+}
+
+// The graph of the language model, with dropout between layers and on the embedding (so
+// layer 0 projects rows, not a table) or without, trains as CharLm does: the same losses,
+// weights and logits, step for step, with the same masks.
+#[test]
+fn graph_trains_as_char_lm() {
+    let mut rng = TestRng::new("graph_trains_as_char_lm");
+    for backend in backends("graph_trains_as_char_lm") {
+        for cell in [CellKind::Rnn, CellKind::Gru, CellKind::Lstm] {
+            let mut rnn = RnnConfig::new(cell, 6, [8, 13][rng.below(2)]);
+            rnn.layers = 1 + rng.below(2);
+            rnn.dropout = if rnn.layers > 1 { 0.2 } else { 0.0 };
+            let vocab = 7;
+            let cfg = ClassifierConfig {
+                vocab,
+                embed: 6,
+                rnn,
+                classes: vocab,
+                embed_dropout: if rng.coin() { 0.25 } else { 0.0 },
+            };
+            let (b, s) = (4, 9);
+            let mut lm =
+                CharLm::new(cfg.clone(), &backend, s, b, AdamConfig::default(), 1.0).unwrap();
+            let c = char_graph(&cfg);
+            let optim = Optim::adam(1e-3).clip(1.0);
+            let mut m = Model::trainer(c.g, &backend, (s, b), optim).unwrap();
+            let p0 = lm.init_params(rng.seed).unwrap();
+            m.set_params(&p0).unwrap();
+            lm.set_seed(7);
+            m.set_seed(7);
+            for _ in 0..3 {
+                let ids: Vec<u32> = (0..b * s + 1).map(|_| rng.below(vocab) as u32).collect();
+                let (x, y) = (&ids[..b * s], &ids[1..]);
+                let want = lm.train_step(x, y, b, s).unwrap();
+                m.write_ids(c.x, x, (s, b)).unwrap();
+                m.write_targets(c.y, &targets(y), (s, b)).unwrap();
+                m.train_step((s, b)).unwrap();
+                let what = format!("{cfg:?} on {}", m.describe());
+                assert_close(
+                    &what,
+                    &[m.scalar(c.loss).unwrap()],
+                    &[want],
+                    1e-6,
+                    1e-6,
+                    rng.seed,
+                );
+            }
+            let what = format!("{cfg:?} on {}: params", m.describe());
+            assert_close(
+                &what,
+                &m.params().unwrap(),
+                &lm.params().unwrap(),
+                1e-6,
+                1e-5,
+                rng.seed,
+            );
+            // Evaluation: dropout off, the state carried on from training in both.
+            let x: Vec<u32> = (0..b * s).map(|_| rng.below(vocab) as u32).collect();
+            let want = lm.logits(&x, b, s).unwrap();
+            m.write_ids(c.x, &x, (s, b)).unwrap();
+            m.forward((s, b)).unwrap();
+            let what = format!("{cfg:?} on {}: logits", m.describe());
+            assert_close(
+                &what,
+                &m.read(c.logits).unwrap(),
+                &want,
+                1e-5,
+                1e-5,
+                rng.seed,
+            );
+            assert_eq!(
+                m.read(c.rnn.h_n).unwrap().len(),
+                cfg.rnn.layers * b * cfg.rnn.hidden
+            );
+        }
+    }
+}
+
+// A recurrent layer alone on f32 inputs (2 layers, bidirectional, batch_first, packed
+// lengths in any order) gives torch.nn.GRU's outputs as model::module::Rnn computes them.
+#[test]
+fn graph_rnn_matches_module() {
+    let mut rng = TestRng::new("graph_rnn_matches_module");
+    for backend in backends("graph_rnn_matches_module") {
+        for cell in [CellKind::Gru, CellKind::Lstm] {
+            let cfg = RnnConfig::new(cell, 5, 7)
+                .num_layers(2)
+                .with_bidirectional(true)
+                .with_batch_first(true);
+            let (t, b) = (6, 3);
+            let lengths = [4, 6, 2];
+            let x = rng.values(t * b * 5);
+            let h0 = rng.values(2 * 2 * b * 7);
+            let mut reference = module::Rnn::new(cfg.clone(), &backend, t, b).unwrap();
+            let p = reference.init_params(rng.seed).unwrap();
+            reference.set_training(false);
+            let c0 = (cell == CellKind::Lstm).then(|| rng.values(h0.len()));
+            let want = reference
+                .forward(&x, t, b, Some(&lengths), Some(&h0), c0.as_deref())
+                .unwrap();
+
+            let mut g = Graph::new();
+            let xv = g.input("x", Rows::Steps, 5);
+            let out = cfg
+                .clone()
+                .init(&mut g, "gru")
+                .unwrap()
+                .forward(&mut g, xv)
+                .unwrap();
+            let mut m = Model::new(g, &backend, (t, b)).unwrap();
+            m.set_params(&p).unwrap();
+            m.set_lengths(Some(&lengths));
+            m.write(xv, &x, (t, b)).unwrap();
+            m.write(out.h0, &h0, (t, b)).unwrap();
+            if let (Some(c0v), Some(c0)) = (out.c0, &c0) {
+                m.write(c0v, c0, (t, b)).unwrap();
+            }
+            m.forward((t, b)).unwrap();
+            let what = format!("{cell:?} on {}", m.describe());
+            assert_close(
+                &format!("{what}: output"),
+                &m.read(out.output).unwrap(),
+                &want.output,
+                1e-6,
+                1e-6,
+                rng.seed,
+            );
+            assert_close(
+                &format!("{what}: h_n"),
+                &m.read(out.h_n).unwrap(),
+                &want.h_n,
+                1e-6,
+                1e-6,
+                rng.seed,
+            );
+            if let (Some(c_n), Some(want_c)) = (out.c_n, &want.c_n) {
+                assert_close(
+                    &format!("{what}: c_n"),
+                    &m.read(c_n).unwrap(),
+                    want_c,
+                    1e-6,
+                    1e-6,
+                    rng.seed,
+                );
+            }
+        }
+    }
+}
+
+/// Embedding(9, 4) → Linear(4, 3) → cross-entropy over B rows: an embedding that feeds no
+/// recurrent layer, so it gathers rows and scatters their gradient itself.
+fn bag_graph(ignore: Option<i32>) -> (Graph, Var, Var, Var) {
+    let mut g = Graph::new();
+    let (x, y) = (
+        g.ids("x", Rows::PerSequence(1)),
+        g.targets("y", Rows::PerSequence(1)),
+    );
+    let emb = EmbeddingConfig::new(9, 4).init(&mut g, "emb").unwrap();
+    let fc = LinearConfig::new(4, 3).init(&mut g, "fc").unwrap();
+    let e = emb.forward(&mut g, x).unwrap();
+    let logits = fc.forward(&mut g, e).unwrap();
+    let loss = g.cross_entropy(logits, y, Reduction::Sum, ignore).unwrap();
+    (g, x, y, loss)
+}
+
+// The gradients of a graph without a recurrent layer, with a summed loss and an ignore
+// index, against central differences of the model's own loss in f64-sized steps.
+#[test]
+fn graph_gradients_match_central_differences() {
+    let mut rng = TestRng::new("graph_gradients_match_central_differences");
+    let b = 6;
+    let ids: Vec<u32> = (0..b).map(|_| rng.below(9) as u32).collect();
+    let ys: Vec<i64> = vec![0, 2, -100, 1, 2, -100];
+    let (g, x, y, loss) = bag_graph(Some(-100));
+    let mut m = Model::trainer(g, &Backend::Cpu, (1, b), Optim::adam(1e-3)).unwrap();
+    m.init(rng.seed).unwrap();
+    m.write_ids(x, &ids, (1, b)).unwrap();
+    m.write_targets(y, &ys, (1, b)).unwrap();
+    m.forward_train((1, b)).unwrap();
+    m.backward().unwrap();
+    let grads = m.grads().unwrap();
+    let p = m.params().unwrap();
+    let (g2, x2, y2, loss2) = bag_graph(Some(-100));
+    let mut probe = Model::new(g2, &Backend::Cpu, (1, b)).unwrap();
+    probe.write_ids(x2, &ids, (1, b)).unwrap();
+    probe.write_targets(y2, &ys, (1, b)).unwrap();
+    let mut at = |q: &[f32]| {
+        probe.set_params(q).unwrap();
+        probe.forward((1, b)).unwrap();
+        f64::from(probe.scalar(loss2).unwrap())
+    };
+    let used: Vec<usize> = (0..p.len())
+        .filter(|&i| i >= 36 || ids.contains(&((i / 4) as u32)))
+        .collect();
+    for &i in &used {
+        let h = 1e-2f32;
+        let (mut up, mut down) = (p.clone(), p.clone());
+        up[i] += h;
+        down[i] -= h;
+        let fd = (at(&up) - at(&down)) / (2.0 * f64::from(h));
+        assert!(
+            (fd - f64::from(grads[i])).abs() < 2e-3 + 1e-2 * fd.abs(),
+            "parameter {i}: gradient {} against {fd} (seed {})",
+            grads[i],
+            rng.seed
+        );
+    }
+    // Rows of the embedding no id uses get no gradient.
+    assert!(
+        (0..36)
+            .filter(|i| !used.contains(i))
+            .all(|i| grads[i] == 0.0)
+    );
+    let _ = loss;
+}
+
+// What a model refuses, with a message that names the value, the index or the tensor.
+#[test]
+fn graph_errors_are_clear() {
+    let (g, x, y, _) = bag_graph(None);
+    let mut m = Model::new(g, &Backend::Cpu, (1, 4)).unwrap();
+    let err = m
+        .write_ids(x, &[0, 1, 9, 2], (1, 4))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("x[2] is 9") && err.contains("9 embeddings"),
+        "{err}"
+    );
+    let err = m
+        .write_targets(y, &[0, 3, 0, 0], (1, 4))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("y[1] is 3") && err.contains("3 classes"),
+        "{err}"
+    );
+    let err = m.write_ids(x, &[0, 1], (1, 4)).unwrap_err().to_string();
+    assert!(err.contains("4 values"), "{err}");
+    let err = m.train_step((1, 4)).unwrap_err().to_string();
+    assert!(err.contains("Model::trainer"), "{err}");
+    let err = m.forward((1, 5)).unwrap_err().to_string();
+    assert!(err.contains("B = 5"), "{err}");
+
+    // A value two layers read cannot be trained (its gradient would need a sum).
+    let mut g = Graph::new();
+    let x = g.input("x", Rows::PerSequence(1), 3);
+    let y = g.targets("y", Rows::PerSequence(1));
+    let fc = LinearConfig::new(3, 3).init(&mut g, "fc").unwrap();
+    let h = fc.forward(&mut g, x).unwrap();
+    let a = LinearConfig::new(3, 2)
+        .init(&mut g, "a")
+        .unwrap()
+        .forward(&mut g, h)
+        .unwrap();
+    LinearConfig::new(3, 2)
+        .init(&mut g, "b")
+        .unwrap()
+        .forward(&mut g, h)
+        .unwrap();
+    g.cross_entropy(a, y, Reduction::Mean, None).unwrap();
+    let err = Model::trainer(g, &Backend::Cpu, (1, 2), Optim::adam(1e-3))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("fc.out is read by 2 layers"), "{err}");
+
+    let mut g = Graph::new();
+    assert!(LinearConfig::new(3, 3).init(&mut g, "fc").is_ok());
+    let err = LinearConfig::new(3, 3)
+        .init(&mut g, "fc")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("taken"), "{err}");
+}
+
+// Saved parameters load back into the same graph; a file of another graph is refused with
+// the tensor it lacks, has in another shape, or has over.
+#[test]
+fn graph_save_and_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    let (g, ..) = bag_graph(None);
+    let mut m = Model::new(g, &Backend::Cpu, (1, 2)).unwrap();
+    m.init(3).unwrap();
+    m.save(&path).unwrap();
+    let (g, ..) = bag_graph(None);
+    let mut back = Model::new(g, &Backend::Cpu, (1, 2)).unwrap();
+    back.load(&path).unwrap();
+    assert_eq!(back.params().unwrap(), m.params().unwrap());
+    let names: Vec<String> = back
+        .state_dict()
+        .unwrap()
+        .into_iter()
+        .map(|(n, ..)| n)
+        .collect();
+    assert_eq!(names, ["emb.weight", "fc.weight", "fc.bias"]);
+
+    let other = |vocab: usize, extra: bool| {
+        let mut g = Graph::new();
+        let x = g.ids("x", Rows::PerSequence(1));
+        let e = EmbeddingConfig::new(vocab, 4)
+            .init(&mut g, "emb")
+            .unwrap()
+            .forward(&mut g, x)
+            .unwrap();
+        LinearConfig::new(4, 3)
+            .init(&mut g, "fc")
+            .unwrap()
+            .forward(&mut g, e)
+            .unwrap();
+        if extra {
+            LinearConfig::new(4, 3).init(&mut g, "head").unwrap();
+        }
+        Model::new(g, &Backend::Cpu, (1, 2)).unwrap()
+    };
+    let err = other(8, false).load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("emb.weight") && err.contains("[9, 4]"),
+        "{err}"
+    );
+    let err = other(9, true).load(&path).unwrap_err().to_string();
+    assert!(err.contains("missing tensor head.weight"), "{err}");
+}
