@@ -294,6 +294,14 @@ pub enum Op {
         c: usize,
         reduction: Reduction,
     },
+    /// `loss = scale·Σ (pred − target)²` and its gradient `dpred` (see cpu::mse).
+    Mse {
+        dpred: View,
+        loss: View,
+        pred: View,
+        target: View,
+        reduction: Reduction,
+    },
     /// `out = inp · mask / (1 − p)`; `rng` is a u32 view holding `[seed, step]`.
     Dropout {
         out: View,
@@ -374,6 +382,7 @@ impl Op {
             Op::EmbeddingFwd { .. } => "embedding_fwd",
             Op::EmbeddingBwd { .. } => "embedding_bwd",
             Op::CrossEntropy { .. } => "cross_entropy",
+            Op::Mse { .. } => "mse",
             Op::Dropout { .. } => "dropout",
             Op::CellFwd(c) => return format!("{}_cell_fwd", c.kind.torch_name()),
             Op::CellBwd(c) => return format!("{}_cell_bwd", c.kind.torch_name()),

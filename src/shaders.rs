@@ -46,6 +46,7 @@ shaders! {
     MATMUL_SUBGROUP => "matmul_subgroup",
     MATMUL_TILED => "matmul_tiled",
     MATMUL_VEC4 => "matmul_vec4",
+    MSE => "mse",
     RNN_CELL_BWD => "rnn_cell_bwd",
     RNN_CELL_FWD => "rnn_cell_fwd",
 }

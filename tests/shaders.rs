@@ -107,6 +107,7 @@ fn uniform_structs_match_their_rust_mirrors() {
             "CrossEntropyParams",
             size_of::<cross_entropy::CrossEntropyParams>(),
         ),
+        (shaders::MSE, "MseParams", size_of::<mse::MseParams>()),
         (shaders::ADAM, "AdamParams", size_of::<adam::AdamParams>()),
         (
             shaders::BIAS_GRAD,

@@ -192,6 +192,25 @@ impl CpuRuntime {
                 l[loss.offset] = value;
                 self.put(loss.buf, l);
             }
+            Op::Mse {
+                dpred,
+                loss,
+                pred,
+                target,
+                reduction,
+            } => {
+                let mut d = self.take(dpred.buf);
+                let value = cpu::mse::mse(
+                    &mut d[range(*dpred)],
+                    self.f(*pred),
+                    self.f(*target),
+                    *reduction,
+                );
+                self.put(dpred.buf, d);
+                let mut l = self.take(loss.buf);
+                l[loss.offset] = value;
+                self.put(loss.buf, l);
+            }
             Op::GradNormPartial { partials, grads } => {
                 let mut o = self.take(partials.buf);
                 cpu::grad_norm::grad_norm_partial(&mut o[range(*partials)], self.f(*grads));

@@ -174,6 +174,13 @@ impl GpuRuntime {
                 *c,
                 *reduction,
             ),
+            Op::Mse {
+                dpred,
+                loss,
+                pred,
+                target,
+                reduction,
+            } => ops::mse::mse(ctx, s(*dpred), s(*loss), s(*pred), s(*target), *reduction),
             Op::Dropout {
                 out,
                 inp,

@@ -7,8 +7,11 @@ mod gpu;
 pub use cpu::CpuRuntime;
 pub use gpu::GpuRuntime;
 
-use crate::Result;
+use std::sync::Arc;
+
+use crate::gpu::GpuContext;
 use crate::plan::{BufId, Op, Program, View};
+use crate::{Error, Result};
 
 /// Which kernel of a family runs an op: the one the op picks for its shapes, or a forced
 /// variant (the kernel benchmarks time each).
@@ -56,6 +59,31 @@ pub trait Runtime {
     }
 }
 
+/// Which backend [`Backend::open`] opens: `--backend auto|gpu|cpu`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    /// A real GPU when wgpu finds one, else the CPU backend (see [`Backend::open`]).
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+impl std::str::FromStr for Choice {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Choice::Auto),
+            "gpu" => Ok(Choice::Gpu),
+            "cpu" => Ok(Choice::Cpu),
+            other => Err(Error::InvalidArgument {
+                op: "backend",
+                message: format!("{other:?} is not a backend; expected auto, gpu or cpu"),
+            }),
+        }
+    }
+}
+
 /// Which runtime to build.
 #[derive(Clone)]
 pub enum Backend {
@@ -85,10 +113,79 @@ impl Backend {
         })
     }
 
+    /// Open the backend `choice` names (`adapter`: a GPU adapter by a substring of its
+    /// name), with a line saying which it is and why, as `gpu-rnn --backend` prints it.
+    ///
+    /// `Auto` takes a real GPU when wgpu finds one, and the CPU backend when it finds none,
+    /// or only CPU emulations of one (lavapipe, SwiftShader, WARP), which train several times
+    /// slower than it. An `adapter` (or `GPU_RNN_ADAPTER`) asks for a GPU by name.
+    pub fn open(choice: Choice, adapter: Option<&str>) -> Result<(Backend, String)> {
+        match choice {
+            Choice::Cpu => Ok((Backend::Cpu, "backend: cpu (--backend cpu)".into())),
+            Choice::Gpu => {
+                let ctx = GpuContext::new(adapter)?;
+                let line = format!("backend: gpu, adapter {} (--backend gpu)", ctx.adapter);
+                Ok((Backend::Gpu(Arc::new(ctx)), line))
+            }
+            Choice::Auto => auto_backend(adapter),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Backend::Cpu => "cpu".into(),
             Backend::Gpu(ctx) => format!("gpu: {}", ctx.adapter),
         }
     }
+}
+
+/// [`Choice::Auto`] (see [`Backend::open`]).
+fn auto_backend(adapter: Option<&str>) -> Result<(Backend, String)> {
+    let named =
+        adapter.is_some() || std::env::var(crate::gpu::ADAPTER_ENV).is_ok_and(|s| !s.is_empty());
+    if !named {
+        let found = GpuContext::adapters()?;
+        if !found.is_empty() && found.iter().all(|a| a.device_type == wgpu::DeviceType::Cpu) {
+            let names: Vec<&str> = found.iter().map(|a| a.name.as_str()).collect();
+            return Ok((
+                Backend::Cpu,
+                format!(
+                    "backend: cpu (--backend auto: {} wgpu finds, {}, {} a GPU on the CPU, \
+                     where the native CPU backend is faster; --backend gpu uses it)",
+                    if names.len() == 1 {
+                        "the only adapter"
+                    } else {
+                        "every adapter"
+                    },
+                    names.join(", "),
+                    if names.len() == 1 {
+                        "emulates"
+                    } else {
+                        "emulate"
+                    }
+                ),
+            ));
+        }
+    }
+    match GpuContext::new(adapter) {
+        Ok(ctx) => {
+            let line = format!(
+                "backend: gpu, adapter {} (--backend auto found a GPU)",
+                ctx.adapter
+            );
+            Ok((Backend::Gpu(Arc::new(ctx)), line))
+        }
+        Err(e @ (Error::AdapterNotFound { .. } | Error::InvalidArgument { .. })) => Err(e),
+        Err(e) => Ok((
+            Backend::Cpu,
+            format!(
+                "backend: cpu (--backend auto: {})",
+                first_line(&e.to_string())
+            ),
+        )),
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
 }

@@ -21,5 +21,6 @@ pub mod grad_norm;
 pub mod gru_cell;
 pub mod lstm_cell;
 pub mod matmul;
+pub mod mse;
 pub mod rnn_cell;
 pub mod step_gemm;

@@ -106,6 +106,12 @@ pub(crate) enum Node {
         reduction: Reduction,
         ignore_index: Option<i32>,
     },
+    Mse {
+        pred: Var,
+        target: Var,
+        loss: Var,
+        reduction: Reduction,
+    },
     /// After the forward pass, `from` becomes `to` for the next batch, without gradient.
     Carry {
         from: Var,
@@ -278,6 +284,35 @@ impl Graph {
         };
         self.push(node, &[logits, targets], &[loss]);
         Ok(loss)
+    }
+
+    /// `torch.nn.functional.mse_loss(pred, target, reduction)`: a one-element loss over
+    /// every element of `pred` (the mean divides by all of them). `target` is an f32 input
+    /// of `pred`'s shape.
+    pub fn mse(&mut self, pred: Var, target: Var, reduction: Reduction) -> Result<Var> {
+        self.expect(pred, Kind::F32, None, "mse prediction")?;
+        self.expect(target, Kind::F32, None, "mse target")?;
+        if self.shape(pred) != self.shape(target) || self.vars[target.0].producer.is_some() {
+            return Err(bad(format!(
+                "mse: the target {} must be an input of the prediction's shape",
+                self.vars[target.0].name
+            )));
+        }
+        let name = format!("loss{}", self.nodes.len());
+        let loss = self.var(&name, Rows::Fixed(1), 1, Kind::F32);
+        let node = Node::Mse {
+            pred,
+            target,
+            loss,
+            reduction,
+        };
+        self.push(node, &[pred, target], &[loss]);
+        Ok(loss)
+    }
+
+    /// Whether node `n` is a loss.
+    pub(crate) fn is_loss(&self, n: usize) -> bool {
+        matches!(self.nodes[n], Node::CrossEntropy { .. } | Node::Mse { .. })
     }
 
     /// Truncated BPTT: at the end of every forward pass, copy `from` (a recurrent layer's

@@ -70,7 +70,7 @@ pub(crate) enum Built {
     Dropout {
         salt: u32,
     },
-    CrossEntropy,
+    Loss,
     Carry,
 }
 
@@ -210,7 +210,7 @@ impl Model {
         let mut binds = vec![Bind::default(); g.vars.len()];
         // Placeholders, but for the embeddings (and dropouts) folded into the recurrent layer
         // they feed, known before any node declares its buffers.
-        let mut built = vec![Built::CrossEntropy; g.nodes.len()];
+        let mut built = vec![Built::Carry; g.nodes.len()];
         for (n, node) in g.nodes.iter().enumerate() {
             if let Node::Rnn { x, .. } = node
                 && let Some((e, drop)) = feeder(&g, n, *x)
@@ -376,15 +376,18 @@ impl Declare<'_> {
                     salt: 0x00d0_0000 + n as u32,
                 }
             }
-            Node::CrossEntropy { logits, loss, .. } => {
+            Node::CrossEntropy {
+                logits: pred, loss, ..
+            }
+            | Node::Mse { pred, loss, .. } => {
                 self.own(bufs, binds, *loss);
-                // The kernel writes dlogits even when nothing trains.
-                if binds[logits.0].grad.is_none() {
-                    let info = &g.vars[logits.0];
+                // The kernels write the prediction's gradient even when nothing trains.
+                if binds[pred.0].grad.is_none() {
+                    let info = &g.vars[pred.0];
                     let len = info.rows.count(t_max, b_max) * info.cols;
-                    binds[logits.0].grad = Some(bufs.f32(format!("d{}", info.name), len));
+                    binds[pred.0].grad = Some(bufs.f32(format!("d{}", info.name), len));
                 }
-                Built::CrossEntropy
+                Built::Loss
             }
             Node::Rnn { layer, x, out } => self.rnn(bufs, binds, (n, *layer), *x, *out)?,
             Node::Carry { .. } => Built::Carry,

@@ -58,13 +58,28 @@ impl Model {
                         reduction,
                         ..
                     },
-                    Built::CrossEntropy,
+                    Built::Loss,
                 ) => ops.push(Op::CrossEntropy {
                     dlogits: self.grad(*logits, (t, b)).expect("declared with dlogits"),
                     loss: self.value(*loss, (t, b))?,
                     logits: self.value(*logits, (t, b))?,
                     targets: self.value(*targets, (t, b))?,
                     c: g.vars[logits.0].cols,
+                    reduction: *reduction,
+                }),
+                (
+                    Node::Mse {
+                        pred,
+                        target,
+                        loss,
+                        reduction,
+                    },
+                    Built::Loss,
+                ) => ops.push(Op::Mse {
+                    dpred: self.grad(*pred, (t, b)).expect("declared with dpred"),
+                    loss: self.value(*loss, (t, b))?,
+                    pred: self.value(*pred, (t, b))?,
+                    target: self.value(*target, (t, b))?,
                     reduction: *reduction,
                 }),
                 (Node::Carry { from, to }, _) => {
@@ -85,10 +100,7 @@ impl Model {
         let g = &self.g;
         // Outputs nothing reads (an unused h_n, say) have a zero gradient.
         for (i, info) in g.vars.iter().enumerate() {
-            let loss = matches!(
-                info.producer.map(|p| &g.nodes[p]),
-                Some(Node::CrossEntropy { .. })
-            );
+            let loss = info.producer.is_some_and(|p| g.is_loss(p));
             let unread = info.producer.is_some() && info.consumers.is_empty() && !loss;
             if info.kind == Kind::F32
                 && unread
@@ -105,7 +117,7 @@ impl Model {
         };
         for (node, built) in g.nodes.iter().zip(&self.built).rev() {
             match (node, built) {
-                (Node::Carry { .. }, _) | (_, Built::Fused | Built::CrossEntropy) => {}
+                (Node::Carry { .. }, _) | (_, Built::Fused | Built::Loss) => {}
                 (Node::Embedding { out, .. }, built @ Built::Embedding { weight, dim, .. }) => {
                     let Some(dout) = self.grad(*out, (t, b)) else {
                         continue;

@@ -12,6 +12,7 @@ pub mod embedding;
 pub mod fill;
 pub mod grad_norm;
 pub mod matmul;
+pub mod mse;
 
 use crate::gpu::{Dispatch, GpuContext, Slice};
 use crate::{Error, Result};

@@ -14,3 +14,4 @@ mod embedding;
 mod fill;
 mod grad_norm;
 mod matmul;
+mod mse;
