@@ -164,11 +164,7 @@ impl Model {
         if !train {
             return Ok(());
         }
-        if !g
-            .nodes
-            .iter()
-            .any(|n| matches!(n, Node::CrossEntropy { .. }))
-        {
+        if !(0..g.nodes.len()).any(|n| g.is_loss(n)) {
             return Err(bad("a model to train needs a loss".into()));
         }
         if let Some(v) = g

@@ -1,0 +1,64 @@
+//! Every program in `examples/` runs on both backends and succeeds: each asserts its own
+//! result (a predicted string, a validation loss, equal outputs) and exits non-zero if it
+//! does not hold. `cargo test` builds the examples beside this test.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// `target/<profile>/examples/NAME`, beside this test's `target/<profile>/deps/`.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>");
+    dir.join("examples").join(name)
+}
+
+/// Run example `name` on `backend`; returns its stdout, after checking it succeeded.
+fn run(name: &str, backend: &str) -> String {
+    let path = example(name);
+    let out = Command::new(&path)
+        .arg(backend)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (cargo test builds the examples)", path.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{name} on {backend}: {}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        !stderr.contains("XDG_RUNTIME_DIR"),
+        "{name} on {backend} shows the loader's warnings:\n{stderr}"
+    );
+    println!("{name} on {backend}:\n{stdout}");
+    stdout
+}
+
+/// The backends to run on: the CPU, and the GPU where there is one.
+fn backends(test: &str) -> Vec<&'static str> {
+    let mut b = vec!["cpu"];
+    if common::gpu(test).is_some() {
+        b.push("gpu");
+    }
+    b
+}
+
+#[test]
+fn example_hello_learns_ohlol() {
+    for backend in backends("example_hello_learns_ohlol") {
+        assert!(run("hello", backend).contains("predicted ohlol"));
+    }
+}
+
+#[test]
+fn example_sine_predicts_the_wave() {
+    for backend in backends("example_sine_predicts_the_wave") {
+        assert!(run("sine", backend).contains("validation MSE"));
+    }
+}
