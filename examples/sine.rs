@@ -53,7 +53,7 @@ fn main() -> gpu_rnn::Result<()> {
     // nn.LSTM(1, 32) → h_n → nn.Linear(32, 10), MSE against the next 10 values.
     let mut g = Graph::new();
     let x = g.input("x", Rows::Steps, 1);
-    let y = g.input("y", Rows::PerSequence(1), AHEAD);
+    let y = g.input("y", Rows::Batch, AHEAD);
     let lstm = RnnConfig::lstm(1, 32).init(&mut g, "lstm")?;
     let head = LinearConfig::new(32, AHEAD).init(&mut g, "head")?;
     let out = lstm.forward(&mut g, x)?;

@@ -62,3 +62,18 @@ fn example_sine_predicts_the_wave() {
         assert!(run("sine", backend).contains("validation MSE"));
     }
 }
+
+#[test]
+fn example_lecture12_prints_pytorchs_shapes() {
+    for backend in backends("example_lecture12_prints_pytorchs_shapes") {
+        let out = run("lecture12", backend);
+        assert!(
+            out.contains("input size [1, 4], hidden size [1, 2]"),
+            "{out}"
+        );
+        assert!(
+            out.contains("bidirectional: output [5, 1, 4], h_n [2, 1, 2]"),
+            "{out}"
+        );
+    }
+}

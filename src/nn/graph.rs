@@ -19,19 +19,29 @@ pub enum Rows {
     /// One row per step of every sequence, T·B rows in time order: PyTorch's (T, B, ·). In
     /// a graph whose recurrent layers are `batch_first`, the host writes and reads (B, T, ·).
     Steps,
-    /// `k` rows per sequence, k·B rows: `PerSequence(1)` is (B, ·), and h_n's (L·D, B, H)
-    /// is `PerSequence(L·D)`.
-    PerSequence(usize),
+    /// One row per sequence: (B, ·).
+    Batch,
+    /// `k` rows per sequence as PyTorch's recurrent states are laid out, (k, B, ·): h_n of
+    /// an L-layer module of D directions is `States(L·D)`.
+    States(usize),
     /// A fixed number of rows whatever the batch (a loss is `Fixed(1)`).
     Fixed(usize),
 }
 
 impl Rows {
+    /// Whether `self` and `other` hold the same rows for every batch: `States(1)` (h_n of
+    /// one layer and direction) is (B, ·), as `Batch` is.
+    pub fn matches(self, other: Rows) -> bool {
+        let norm = |r: Rows| if r == Rows::States(1) { Rows::Batch } else { r };
+        norm(self) == norm(other)
+    }
+
     /// The row count for `b` sequences of `t` steps.
     pub fn count(self, t: usize, b: usize) -> usize {
         match self {
             Rows::Steps => t * b,
-            Rows::PerSequence(k) => k * b,
+            Rows::Batch => b,
+            Rows::States(k) => k * b,
             Rows::Fixed(n) => n,
         }
     }
@@ -64,9 +74,17 @@ pub(crate) struct VarInfo {
 /// A layer's constructor arguments, as PyTorch's modules take them.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Layer {
-    Embedding { num: usize, dim: usize },
-    Linear { inputs: usize, outputs: usize },
+    Embedding {
+        num: usize,
+        dim: usize,
+    },
+    Linear {
+        inputs: usize,
+        outputs: usize,
+    },
     Rnn(RnnConfig),
+    /// One step of a one-layer, one-direction `RnnConfig`, under the cells' names.
+    Cell(RnnConfig),
 }
 
 /// A layer added to a graph under `name`, the prefix of its parameters.
@@ -93,6 +111,13 @@ pub(crate) enum Node {
         layer: usize,
         x: Var,
         out: RnnOut,
+    },
+    Cell {
+        layer: usize,
+        x: Var,
+        h: Var,
+        c: Option<Var>,
+        out: CellOut,
     },
     Dropout {
         p: f32,
@@ -129,6 +154,13 @@ pub struct RnnOut {
     pub c_n: Option<Var>,
     pub h0: Var,
     pub c0: Option<Var>,
+}
+
+/// What a cell's step gives: `h'` (B, H), and `c'` for an LSTM cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CellOut {
+    pub h: Var,
+    pub c: Option<Var>,
 }
 
 /// Layers and the values between them. Build one, then turn it into a
@@ -223,6 +255,19 @@ impl Graph {
                 self.layout.push(format!("{name}.bias"), &[*outputs]);
             }
             Layer::Rnn(cfg) => cfg.push_params(&mut self.layout, &format!("{name}.")),
+            Layer::Cell(cfg) => {
+                let gh = cfg.cell.gates() * cfg.hidden;
+                let mut kinds = vec![
+                    ("weight_ih", vec![gh, cfg.input_size]),
+                    ("weight_hh", vec![gh, cfg.hidden]),
+                ];
+                if cfg.bias {
+                    kinds.extend([("bias_ih", vec![gh]), ("bias_hh", vec![gh])]);
+                }
+                for (what, shape) in kinds {
+                    self.layout.push(format!("{name}.{what}"), &shape);
+                }
+            }
         }
         self.layers.push(LayerInfo {
             name: name.to_string(),
@@ -268,7 +313,7 @@ impl Graph {
     ) -> Result<Var> {
         self.expect(logits, Kind::F32, None, "cross_entropy logits")?;
         self.expect(targets, Kind::Targets, None, "cross_entropy targets")?;
-        if self.vars[logits.0].rows != self.vars[targets.0].rows {
+        if !self.vars[logits.0].rows.matches(self.vars[targets.0].rows) {
             return Err(bad(
                 "cross_entropy: logits and targets have different rows".into()
             ));
@@ -292,7 +337,8 @@ impl Graph {
     pub fn mse(&mut self, pred: Var, target: Var, reduction: Reduction) -> Result<Var> {
         self.expect(pred, Kind::F32, None, "mse prediction")?;
         self.expect(target, Kind::F32, None, "mse target")?;
-        if self.shape(pred) != self.shape(target) || self.vars[target.0].producer.is_some() {
+        let ((pr, pc), (tr, tc)) = (self.shape(pred), self.shape(target));
+        if !pr.matches(tr) || pc != tc || self.vars[target.0].producer.is_some() {
             return Err(bad(format!(
                 "mse: the target {} must be an input of the prediction's shape",
                 self.vars[target.0].name
@@ -340,10 +386,10 @@ impl Graph {
             .map(|e| (e.name.as_str(), e.shape.as_slice()))
     }
 
-    /// The kind of recurrent cell of layer `layer`, if it is one.
+    /// The recurrent configuration of layer `layer` (a cell's is one layer, one direction).
     pub(crate) fn rnn_config(&self, layer: usize) -> Option<&RnnConfig> {
         match &self.layers[layer].layer {
-            Layer::Rnn(cfg) => Some(cfg),
+            Layer::Rnn(cfg) | Layer::Cell(cfg) => Some(cfg),
             _ => None,
         }
     }

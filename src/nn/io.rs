@@ -9,7 +9,7 @@ use rand::{RngExt, SeedableRng};
 use crate::checkpoint::file;
 use crate::cpu::embedding::TokenRows;
 use crate::model::params::init_uniform;
-use crate::nn::graph::{Kind, Layer, Node, Var};
+use crate::nn::graph::{Kind, Layer, Node, Rows, Var};
 use crate::nn::model::{Built, Model, Phase};
 use crate::{Error, Result};
 
@@ -191,11 +191,15 @@ impl Model {
             self.rt.write_u32(self.rng, 0, &[self.seed, self.masks])?;
         }
         for built in &self.built {
-            if let Built::Rnn { rnn, .. } = built {
-                self.rt.write_u32(rnn.lens, 0, &lens)?;
-                if train {
-                    self.rt.write_u32(rnn.rng, 0, &[self.seed, self.masks])?;
-                }
+            let (rnn, lens) = match built {
+                Built::Rnn { rnn, .. } => (rnn, lens.clone()),
+                // A cell's step is one step of every sequence.
+                Built::Cell(rnn) => (rnn, vec![1; b]),
+                _ => continue,
+            };
+            self.rt.write_u32(rnn.lens, 0, &lens)?;
+            if train {
+                self.rt.write_u32(rnn.rng, 0, &[self.seed, self.masks])?;
             }
         }
         Ok(())
@@ -290,6 +294,29 @@ impl Model {
         let view = self.value(v, (t, b))?;
         let data = self.rt.read_f32(view)?;
         Ok(self.to_host(v, data, (t, b)))
+    }
+
+    /// `v`'s shape as PyTorch gives it after the last run: (T, B, C) for a sequence ((B, T,
+    /// C) in a batch_first graph), (B, C), (k, B, C) for states such as h_n, (n, C), and ()
+    /// for a loss.
+    pub fn dims(&self, v: Var) -> Result<Vec<usize>> {
+        let Some((t, b, _)) = self.last else {
+            return Err(bad("nothing has run yet".into()));
+        };
+        let info = self
+            .g
+            .vars
+            .get(v.0)
+            .ok_or_else(|| bad(format!("value {} is not in this model's graph", v.0)))?;
+        let c = info.cols;
+        Ok(match info.rows {
+            Rows::Steps if self.g.batch_first == Some(true) => vec![b, t, c],
+            Rows::Steps => vec![t, b, c],
+            Rows::Batch => vec![b, c],
+            Rows::States(k) => vec![k, b, c],
+            Rows::Fixed(1) if c == 1 => vec![],
+            Rows::Fixed(n) => vec![n, c],
+        })
     }
 
     /// A one-element value (a loss) after the last run.
@@ -454,14 +481,16 @@ pub(crate) fn initial_params(g: &Graph, seed: u64) -> Vec<f32> {
         let part = &mut flat[first..last];
         let (kind, salt) = match l.layer {
             Layer::Embedding { .. } => (0, 0),
-            Layer::Rnn(_) => (1, 0x5eed),
+            Layer::Rnn(_) | Layer::Cell(_) => (1, 0x5eed),
             Layer::Linear { .. } => (2, 0xfc),
         };
         let s = seed ^ salt ^ (counts[kind] << 32);
         counts[kind] += 1;
         match &l.layer {
             Layer::Embedding { .. } => normal(part, s),
-            Layer::Rnn(cfg) => init_uniform(part, 1.0 / (cfg.hidden as f32).sqrt(), s),
+            Layer::Rnn(cfg) | Layer::Cell(cfg) => {
+                init_uniform(part, 1.0 / (cfg.hidden as f32).sqrt(), s)
+            }
             Layer::Linear { inputs, .. } => init_uniform(part, 1.0 / (*inputs as f32).sqrt(), s),
         }
     }

@@ -2,7 +2,7 @@
 //! use of the layer to a [`Graph`]: Burn's `Config → init → forward`, with PyTorch's names.
 
 use crate::model::rnn::RnnConfig;
-use crate::nn::graph::{Graph, Kind, Layer, Node, RnnOut, Rows, Var, cell_class};
+use crate::nn::graph::{CellOut, Graph, Kind, Layer, Node, RnnOut, Rows, Var, cell_class};
 use crate::plan::CellKind;
 use crate::{Error, Result};
 
@@ -225,7 +225,7 @@ impl Rnn {
             return Err(bad("rnn", "the input must have a row per step".into()));
         }
         let name = g.layers[self.layer].name.clone();
-        let (dh, states) = (c.dirs() * c.hidden, Rows::PerSequence(c.layers * c.dirs()));
+        let (dh, states) = (c.dirs() * c.hidden, Rows::States(c.layers * c.dirs()));
         let lstm = c.cell == CellKind::Lstm;
         let state = |g: &mut Graph, what: &str| {
             g.var(&format!("{name}.{what}"), states, c.hidden, Kind::F32)
@@ -247,6 +247,138 @@ impl Rnn {
             out,
         };
         g.push(node, &[x], &outputs);
+        Ok(out)
+    }
+}
+
+/// `torch.nn.RNNCell`, `GRUCell` or `LSTMCell(input_size, hidden_size)`: one step at a time,
+/// with parameters `{name}.weight_ih` (G·H, I), `{name}.weight_hh` (G·H, H) and, with a
+/// bias, `{name}.bias_ih` and `{name}.bias_hh` (G·H), from U(±1/√hidden_size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CellConfig {
+    pub cell: CellKind,
+    pub input_size: usize,
+    pub hidden_size: usize,
+    pub bias: bool,
+    /// RNNCell only: `nonlinearity='relu'`.
+    pub relu: bool,
+}
+
+impl CellConfig {
+    pub fn new(cell: CellKind, input_size: usize, hidden_size: usize) -> Self {
+        Self {
+            cell,
+            input_size,
+            hidden_size,
+            bias: true,
+            relu: false,
+        }
+    }
+
+    /// `torch.nn.RNNCell(input_size, hidden_size)` (tanh).
+    pub fn rnn_cell(input_size: usize, hidden_size: usize) -> Self {
+        Self::new(CellKind::Rnn, input_size, hidden_size)
+    }
+
+    /// `torch.nn.GRUCell(input_size, hidden_size)`.
+    pub fn gru_cell(input_size: usize, hidden_size: usize) -> Self {
+        Self::new(CellKind::Gru, input_size, hidden_size)
+    }
+
+    /// `torch.nn.LSTMCell(input_size, hidden_size)`.
+    pub fn lstm_cell(input_size: usize, hidden_size: usize) -> Self {
+        Self::new(CellKind::Lstm, input_size, hidden_size)
+    }
+
+    pub fn with_bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+
+    /// RNNCell only.
+    pub fn nonlinearity(mut self, f: Nonlinearity) -> Self {
+        self.relu = f == Nonlinearity::Relu;
+        self
+    }
+
+    /// The same step as a one-layer, one-direction recurrent module.
+    fn as_rnn(&self) -> RnnConfig {
+        RnnConfig::new(self.cell, self.input_size, self.hidden_size)
+            .with_bias(self.bias)
+            .nonlinearity(if self.relu {
+                Nonlinearity::Relu
+            } else {
+                Nonlinearity::Tanh
+            })
+    }
+
+    /// Add the cell's parameters to `g` under `name`.
+    pub fn init(self, g: &mut Graph, name: &str) -> Result<Cell> {
+        let ok = self.input_size > 0
+            && self.hidden_size > 0
+            && (!self.relu || self.cell == CellKind::Rnn);
+        if !ok {
+            let class = cell_class(self.cell);
+            return Err(bad(
+                "cell",
+                format!("inconsistent nn.{class}Cell: {self:?}"),
+            ));
+        }
+        Ok(Cell {
+            layer: g.add_layer(name, Layer::Cell(self.as_rnn()))?,
+            cfg: self,
+        })
+    }
+}
+
+/// A cell in a graph (see [`CellConfig`]); each [`Cell::forward`] is one more step that
+/// shares its parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Cell {
+    layer: usize,
+    pub cfg: CellConfig,
+}
+
+impl Cell {
+    /// One step, `h' = cell(x, h)`, or `(h', c') = cell(x, (h, c))` for an LSTM cell: `x`
+    /// is (B, input_size) and `h`, `c` are (B, hidden_size) ([`Rows::Batch`]), inputs the
+    /// host writes (zeros, say) or the outputs of the step before.
+    pub fn forward(&self, g: &mut Graph, x: Var, h: Var, c: Option<Var>) -> Result<CellOut> {
+        let (i, hs) = (self.cfg.input_size, self.cfg.hidden_size);
+        g.expect(x, Kind::F32, Some(i), "cell input")?;
+        g.expect(h, Kind::F32, Some(hs), "cell h")?;
+        let lstm = self.cfg.cell == CellKind::Lstm;
+        match c {
+            Some(c) if lstm => g.expect(c, Kind::F32, Some(hs), "cell c")?,
+            None if !lstm => {}
+            _ => {
+                let need = if lstm { "needs" } else { "takes no" };
+                return Err(bad("cell", format!("an {:?} cell {need} c", self.cfg.cell)));
+            }
+        }
+        let rows = [x, h].into_iter().chain(c).map(|v| g.shape(v).0);
+        if rows.into_iter().any(|r| !r.matches(Rows::Batch)) {
+            return Err(bad(
+                "cell",
+                "x, h and c must have a row per sequence".into(),
+            ));
+        }
+        let n = g.nodes.len();
+        let name = g.layers[self.layer].name.clone();
+        let out = CellOut {
+            h: g.var(&format!("{name}.h{n}"), Rows::Batch, hs, Kind::F32),
+            c: lstm.then(|| g.var(&format!("{name}.c{n}"), Rows::Batch, hs, Kind::F32)),
+        };
+        let inputs: Vec<Var> = [x, h].into_iter().chain(c).collect();
+        let outputs: Vec<Var> = [out.h].into_iter().chain(out.c).collect();
+        let node = Node::Cell {
+            layer: self.layer,
+            x,
+            h,
+            c,
+            out,
+        };
+        g.push(node, &inputs, &outputs);
         Ok(out)
     }
 }

@@ -40,7 +40,9 @@ mod layers;
 mod model;
 mod run;
 
-pub use graph::{Graph, Kind, RnnOut, Rows, Var};
+pub use graph::{CellOut, Graph, Kind, RnnOut, Rows, Var};
 pub use io::StateEntry;
-pub use layers::{Embedding, EmbeddingConfig, Linear, LinearConfig, Nonlinearity, Rnn};
+pub use layers::{
+    Cell, CellConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Nonlinearity, Rnn,
+};
 pub use model::{Model, Optim};

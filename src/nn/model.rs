@@ -67,6 +67,8 @@ pub(crate) enum Built {
         /// The embedding (and its dropout) that feeds layer 0, folded in.
         input: Option<Box<EmbeddingInput>>,
     },
+    /// A cell's step: a recurrent module of one step under an alias of the cell's names.
+    Cell(Box<RnnBuffers>),
     Dropout {
         salt: u32,
     },
@@ -387,6 +389,34 @@ impl Declare<'_> {
             }
             Node::Rnn { layer, x, out } => self.rnn(bufs, binds, (n, *layer), *x, *out)?,
             Node::Carry { .. } => Built::Carry,
+            Node::Cell { layer, out, .. } => {
+                let cfg = g.rnn_config(*layer).expect("a cell node uses a cell layer");
+                let name = &g.layers[*layer].name;
+                let layout = cell_alias(&g.layout, name);
+                let rnn = RnnBuffers::declare(
+                    bufs,
+                    cfg,
+                    &format!("{name}."),
+                    &layout,
+                    self.params,
+                    self.grads,
+                    1,
+                    b_max,
+                    false,
+                );
+                let grad = |g: Option<BufId>| g.filter(|_| self.train);
+                binds[out.h.0] = Bind {
+                    value: Some(rnn.hn),
+                    grad: grad(Some(rnn.dhn)),
+                };
+                if let (Some(c), Some(cn)) = (out.c, rnn.cn) {
+                    binds[c.0] = Bind {
+                        value: Some(cn),
+                        grad: grad(rnn.dcn),
+                    };
+                }
+                Built::Cell(Box::new(rnn))
+            }
         })
     }
 
@@ -467,6 +497,26 @@ impl Declare<'_> {
             }
         }
     }
+}
+
+/// `layout` with cell `name`'s parameters also under the names of layer 0 of a recurrent
+/// module (`{name}.weight_ih_l0` for `{name}.weight_ih`, …), where a step's buffers,
+/// declared under the prefix `{name}.`, find them.
+fn cell_alias(
+    layout: &crate::model::params::ParamLayout,
+    name: &str,
+) -> crate::model::params::ParamLayout {
+    let mut alias = layout.clone();
+    let prefix = format!("{name}.");
+    for e in &layout.entries {
+        if let Some(what) = e.name.strip_prefix(&prefix) {
+            alias.entries.push(crate::model::params::ParamEntry {
+                name: format!("{prefix}{what}_l0"),
+                ..e.clone()
+            });
+        }
+    }
+    alias
 }
 
 /// (B, T, F) ↔ (T, B, F) of `x`, `t` steps of `b` rows of `f` values.

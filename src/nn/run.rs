@@ -37,6 +37,15 @@ impl Model {
                         rnn.forward_ops(ops, x, t, b, train)?;
                     }
                 },
+                (Node::Cell { x, h, c, .. }, Built::Cell(rnn)) => {
+                    // The state in, then one step of T = 1.
+                    ops.push(Op::copy_flat(rnn.state(rnn.h0, b), self.value(*h, (t, b))?));
+                    if let (Some(c), Some(c0)) = (c, rnn.c0) {
+                        ops.push(Op::copy_flat(rnn.state(c0, b), self.value(*c, (t, b))?));
+                    }
+                    let x = LayerInput::Rows(self.value(*x, (t, b))?);
+                    rnn.forward_ops(ops, x, 1, b, train)?;
+                }
                 (Node::Dropout { p, x, y }, Built::Dropout { salt }) => {
                     let (x, y) = (self.value(*x, (t, b))?, self.value(*y, (t, b))?);
                     ops.push(match train {
@@ -153,6 +162,19 @@ impl Model {
                         rnn.backward_ops(ops, Some(xv), dx, t, b, false)?;
                     }
                 },
+                (Node::Cell { x, h, c, .. }, Built::Cell(rnn)) => {
+                    // The step's output is h' itself: its gradient comes in through dh_n.
+                    let out = rnn.doutput(1, b);
+                    ops.push(Op::Fill { out, value: 0.0 });
+                    let (xv, dx) = (self.value(*x, (t, b))?, self.grad(*x, (t, b)));
+                    rnn.backward_ops(ops, Some(xv), dx, 1, b, true)?;
+                    if let Some(dh) = self.grad(*h, (t, b)) {
+                        ops.push(Op::copy_flat(dh, rnn.state(rnn.dh0, b)));
+                    }
+                    if let (Some(dc), Some(dc0)) = (c.and_then(|c| self.grad(c, (t, b))), rnn.dc0) {
+                        ops.push(Op::copy_flat(dc, rnn.state(dc0, b)));
+                    }
+                }
                 (Node::Dropout { p, x, y }, Built::Dropout { salt }) => {
                     if let (Some(dx), Some(dy)) = (self.grad(*x, (t, b)), self.grad(*y, (t, b))) {
                         // The same mask (seed, step, salt) on the gradient.

@@ -277,10 +277,7 @@ fn graph_rnn_matches_module() {
 /// recurrent layer, so it gathers rows and scatters their gradient itself.
 fn bag_graph(ignore: Option<i32>) -> (Graph, Var, Var, Var) {
     let mut g = Graph::new();
-    let (x, y) = (
-        g.ids("x", Rows::PerSequence(1)),
-        g.targets("y", Rows::PerSequence(1)),
-    );
+    let (x, y) = (g.ids("x", Rows::Batch), g.targets("y", Rows::Batch));
     let emb = EmbeddingConfig::new(9, 4).init(&mut g, "emb").unwrap();
     let fc = LinearConfig::new(4, 3).init(&mut g, "fc").unwrap();
     let e = emb.forward(&mut g, x).unwrap();
@@ -370,8 +367,8 @@ fn graph_errors_are_clear() {
 
     // A value two layers read cannot be trained (its gradient would need a sum).
     let mut g = Graph::new();
-    let x = g.input("x", Rows::PerSequence(1), 3);
-    let y = g.targets("y", Rows::PerSequence(1));
+    let x = g.input("x", Rows::Batch, 3);
+    let y = g.targets("y", Rows::Batch);
     let fc = LinearConfig::new(3, 3).init(&mut g, "fc").unwrap();
     let h = fc.forward(&mut g, x).unwrap();
     let a = LinearConfig::new(3, 2)
@@ -424,7 +421,7 @@ fn graph_save_and_load() {
 
     let other = |vocab: usize, extra: bool| {
         let mut g = Graph::new();
-        let x = g.ids("x", Rows::PerSequence(1));
+        let x = g.ids("x", Rows::Batch);
         let e = EmbeddingConfig::new(vocab, 4)
             .init(&mut g, "emb")
             .unwrap()
@@ -447,4 +444,78 @@ fn graph_save_and_load() {
     );
     let err = other(9, true).load(&path).unwrap_err().to_string();
     assert!(err.contains("missing tensor head.weight"), "{err}");
+}
+
+// An LSTMCell stepped by hand over T steps is nn.LSTM over the sequence: with the same
+// parameters (the cell's keys lack `_l0`, in the same order) the same final state, loss and
+// gradients, on both backends.
+#[test]
+fn graph_cell_steps_match_the_layer() {
+    use gpu_rnn::nn::CellConfig;
+    let mut rng = TestRng::new("graph_cell_steps_match_the_layer");
+    let (t, b, i, h) = (4, 3, 5, 6);
+    let xs = rng.values(t * b * i);
+    let ys: Vec<i64> = (0..b).map(|_| rng.below(3) as i64).collect();
+    for backend in backends("graph_cell_steps_match_the_layer") {
+        // By hand: h, c = cell(x_t, (h, c)) for each step, then Linear(h) → cross-entropy.
+        let mut g = Graph::new();
+        let cell = CellConfig::lstm_cell(i, h).init(&mut g, "cell").unwrap();
+        let fc = LinearConfig::new(h, 3).init(&mut g, "fc").unwrap();
+        let steps: Vec<Var> = (0..t)
+            .map(|k| g.input(&format!("x{k}"), Rows::Batch, i))
+            .collect();
+        let (mut hv, mut cv) = (g.input("h0", Rows::Batch, h), g.input("c0", Rows::Batch, h));
+        for &x in &steps {
+            let out = cell.forward(&mut g, x, hv, Some(cv)).unwrap();
+            (hv, cv) = (out.h, out.c.unwrap());
+        }
+        let y = g.targets("y", Rows::Batch);
+        let logits = fc.forward(&mut g, hv).unwrap();
+        let loss = g.cross_entropy(logits, y, Reduction::Mean, None).unwrap();
+        let mut by_hand = Model::trainer(g, &backend, (1, b), Optim::adam(1e-3)).unwrap();
+        by_hand.init(rng.seed).unwrap();
+        for (k, &x) in steps.iter().enumerate() {
+            by_hand
+                .write(x, &xs[k * b * i..(k + 1) * b * i], (1, b))
+                .unwrap();
+        }
+        by_hand.write_targets(y, &ys, (1, b)).unwrap();
+        by_hand.forward_train((1, b)).unwrap();
+        by_hand.backward().unwrap();
+        assert_eq!(by_hand.dims(hv).unwrap(), [b, h]);
+        assert_eq!(by_hand.dims(loss).unwrap(), Vec::<usize>::new());
+
+        // The layer: nn.LSTM(i, h) → Linear(h_n) → cross-entropy.
+        let mut g = Graph::new();
+        let lstm = RnnConfig::lstm(i, h).init(&mut g, "lstm").unwrap();
+        let fc2 = LinearConfig::new(h, 3).init(&mut g, "fc").unwrap();
+        let x = g.input("x", Rows::Steps, i);
+        let y2 = g.targets("y", Rows::Batch);
+        let out = lstm.forward(&mut g, x).unwrap();
+        let logits2 = fc2.forward(&mut g, out.h_n).unwrap();
+        let loss2 = g.cross_entropy(logits2, y2, Reduction::Mean, None).unwrap();
+        let mut layer = Model::trainer(g, &backend, (t, b), Optim::adam(1e-3)).unwrap();
+        layer.set_params(&by_hand.params().unwrap()).unwrap();
+        layer.write(x, &xs, (t, b)).unwrap();
+        layer.write_targets(y2, &ys, (t, b)).unwrap();
+        layer.forward_train((t, b)).unwrap();
+        layer.backward().unwrap();
+        assert_eq!(layer.dims(out.h_n).unwrap(), [1, b, h]);
+        assert_eq!(layer.dims(out.output).unwrap(), [t, b, h]);
+
+        let what = format!("on {}", layer.describe());
+        let (got, want) = (by_hand.read(hv).unwrap(), layer.read(out.h_n).unwrap());
+        assert_close(&format!("h {what}"), &got, &want, 1e-6, 1e-5, rng.seed);
+        let (got, want) = (by_hand.scalar(loss).unwrap(), layer.scalar(loss2).unwrap());
+        assert_close(
+            &format!("loss {what}"),
+            &[got],
+            &[want],
+            1e-6,
+            1e-5,
+            rng.seed,
+        );
+        let (got, want) = (by_hand.grads().unwrap(), layer.grads().unwrap());
+        assert_close(&format!("grads {what}"), &got, &want, 1e-6, 1e-4, rng.seed);
+    }
 }
