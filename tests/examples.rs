@@ -77,3 +77,47 @@ fn example_lecture12_prints_pytorchs_shapes() {
         );
     }
 }
+
+/// The text after `loss ` in `out`'s line that holds `marker`: "1.5377".
+fn loss_after(out: &str, marker: &str) -> String {
+    let line = out
+        .lines()
+        .find(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("no line with {marker:?} in:\n{out}"));
+    let at = line.find("loss ").expect("a loss on the line") + 5;
+    line[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect()
+}
+
+// The lecture-13 classifier written with the public API trains its first epoch exactly as
+// `gpu-rnn train --epochs 1` does with the same seed: the same loss to 4 decimals.
+#[test]
+fn example_names_matches_gpu_rnn_train() {
+    for backend in backends("example_names_matches_gpu_rnn_train") {
+        let example = run("names", backend);
+        let dir = tempfile::tempdir().unwrap();
+        let cli = Command::new(env!("CARGO_BIN_EXE_gpu-rnn"))
+            .args([
+                "train",
+                "--epochs",
+                "1",
+                "--seed",
+                "0",
+                "--backend",
+                backend,
+            ])
+            .arg("--run-dir")
+            .arg(dir.path().join("run"))
+            .output()
+            .unwrap();
+        let cli_out = String::from_utf8_lossy(&cli.stdout);
+        assert!(cli.status.success(), "gpu-rnn train: {cli_out}");
+        assert_eq!(
+            loss_after(&example, "epoch 1:"),
+            loss_after(&cli_out, "Epoch 1/1:"),
+            "on {backend}:\n{example}\n{cli_out}"
+        );
+    }
+}

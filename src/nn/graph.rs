@@ -137,6 +137,12 @@ pub(crate) enum Node {
         loss: Var,
         reduction: Reduction,
     },
+    /// Rows `idx` of a (k, B, H) state, side by side: (B, len·H).
+    CatStates {
+        x: Var,
+        idx: Vec<usize>,
+        y: Var,
+    },
     /// After the forward pass, `from` becomes `to` for the next batch, without gradient.
     Carry {
         from: Var,
@@ -329,6 +335,33 @@ impl Graph {
         };
         self.push(node, &[logits, targets], &[loss]);
         Ok(loss)
+    }
+
+    /// `torch.cat([x[i] for i in idx], dim=1)` of a state `x` (k, B, H) such as h_n: (B,
+    /// len(idx)·H). The lecture's classifier reads `cat(h_n[-1], h_n[-2])`, the top layer's
+    /// backward direction first: `idx = [2L − 1, 2L − 2]`.
+    pub fn cat_states(&mut self, x: Var, idx: &[usize]) -> Result<Var> {
+        self.expect(x, Kind::F32, None, "cat_states")?;
+        let (rows, h) = self.shape(x);
+        let k = match rows {
+            Rows::States(k) => k,
+            Rows::Batch => 1,
+            _ => return Err(bad("cat_states: expected a (k, B, H) state".into())),
+        };
+        if idx.is_empty() || idx.iter().any(|&i| i >= k) {
+            return Err(bad(format!(
+                "cat_states: indices {idx:?} must be in 0..{k}"
+            )));
+        }
+        let name = format!("cat{}", self.nodes.len());
+        let y = self.var(&name, Rows::Batch, idx.len() * h, Kind::F32);
+        let node = Node::CatStates {
+            x,
+            idx: idx.to_vec(),
+            y,
+        };
+        self.push(node, &[x], &[y]);
+        Ok(y)
     }
 
     /// `torch.nn.functional.mse_loss(pred, target, reduction)`: a one-element loss over

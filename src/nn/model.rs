@@ -73,7 +73,8 @@ pub(crate) enum Built {
         salt: u32,
     },
     Loss,
-    Carry,
+    /// Copies between values (a carry, a concatenation of states): no buffers of its own.
+    Copies,
 }
 
 /// Which program of a batch shape.
@@ -208,7 +209,7 @@ impl Model {
         let mut binds = vec![Bind::default(); g.vars.len()];
         // Placeholders, but for the embeddings (and dropouts) folded into the recurrent layer
         // they feed, known before any node declares its buffers.
-        let mut built = vec![Built::Carry; g.nodes.len()];
+        let mut built = vec![Built::Copies; g.nodes.len()];
         for (n, node) in g.nodes.iter().enumerate() {
             if let Node::Rnn { x, .. } = node
                 && let Some((e, drop)) = feeder(&g, n, *x)
@@ -388,7 +389,11 @@ impl Declare<'_> {
                 Built::Loss
             }
             Node::Rnn { layer, x, out } => self.rnn(bufs, binds, (n, *layer), *x, *out)?,
-            Node::Carry { .. } => Built::Carry,
+            Node::Carry { .. } => Built::Copies,
+            Node::CatStates { y, .. } => {
+                self.own(bufs, binds, *y);
+                Built::Copies
+            }
             Node::Cell { layer, out, .. } => {
                 let cfg = g.rnn_config(*layer).expect("a cell node uses a cell layer");
                 let name = &g.layers[*layer].name;

@@ -91,6 +91,10 @@ impl Model {
                     target: self.value(*target, (t, b))?,
                     reduction: *reduction,
                 }),
+                (Node::CatStates { x, idx, y }, _) => {
+                    let (xv, yv) = (self.value(*x, (t, b))?, self.value(*y, (t, b))?);
+                    ops.extend(cat_copies(xv, yv, idx, b, g.vars[x.0].cols, true));
+                }
                 (Node::Carry { from, to }, _) => {
                     ops.push(Op::copy_flat(
                         self.value(*to, (t, b))?,
@@ -127,6 +131,16 @@ impl Model {
         for (node, built) in g.nodes.iter().zip(&self.built).rev() {
             match (node, built) {
                 (Node::Carry { .. }, _) | (_, Built::Fused | Built::Loss) => {}
+                (Node::CatStates { x, idx, y }, _) => {
+                    if let (Some(dx), Some(dy)) = (self.grad(*x, (t, b)), self.grad(*y, (t, b))) {
+                        // The rows not selected get no gradient.
+                        ops.push(Op::Fill {
+                            out: dx,
+                            value: 0.0,
+                        });
+                        ops.extend(cat_copies(dx, dy, idx, b, g.vars[x.0].cols, false));
+                    }
+                }
                 (Node::Embedding { out, .. }, built @ Built::Embedding { weight, dim, .. }) => {
                     let Some(dout) = self.grad(*out, (t, b)) else {
                         continue;
@@ -242,4 +256,30 @@ pub(crate) fn token_rows(built: &Built, n: usize) -> (View, View) {
         len,
     };
     (view(*offsets, vocab + 1), view(*rows, n))
+}
+
+/// The copies of [`Graph::cat_states`](crate::nn::Graph::cat_states) between a state `x` (k,
+/// B, H) and `y` (B, n·H): slot j of each row of `y` is row `idx[j]` of `x`; `forward`
+/// copies x into y, else y into x (the gradient).
+fn cat_copies(x: View, y: View, idx: &[usize], b: usize, h: usize, forward: bool) -> Vec<Op> {
+    let n = idx.len();
+    idx.iter()
+        .enumerate()
+        .map(|(slot, &i)| {
+            let state = x.sub(i * b * h, b * h);
+            let part = y.sub(slot * h, (b - 1) * n * h + h);
+            let (out, inp, ldo, ldi) = match forward {
+                true => (part, state, n * h, h),
+                false => (state, part, h, n * h),
+            };
+            Op::Copy {
+                out,
+                inp,
+                rows: b,
+                cols: h,
+                ldo,
+                ldi,
+            }
+        })
+        .collect()
 }
