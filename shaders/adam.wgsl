@@ -1,11 +1,12 @@
-// adam: one torch.optim.Adam step (amsgrad = false, maximize = false) over the whole flat
-// parameter buffer in one dispatch.
+// adam: one torch.optim.Adam or AdamW step (amsgrad = false, maximize = false) over the
+// whole flat parameter buffer in one dispatch.
 //   g  = grad · grad_scale                 (grad_scale = clip coefficient, or 1)
-//   g += weight_decay · θ                  (L2, as torch: added to the gradient)
+//   g += weight_decay · θ                  (Adam's L2, as torch: added to the gradient)
+//   θ  = θ · decay                         (AdamW: decay = 1 − lr·weight_decay, else 1)
 //   m  = m + (1 − β1)(g − m)               (torch: exp_avg.lerp_(g, 1 − β1))
 //   v  = β2 v + (1 − β2) g²
 //   θ -= step_size · m / (sqrt(v) / bc2_sqrt + eps)
-// with step_size = lr / (1 − β1^t) and bc2_sqrt = sqrt(1 − β2^t) computed on the host in f64,
+// with step_size = lr / (1 − β1^t), bc2_sqrt = sqrt(1 − β2^t) and decay computed on the host in f64,
 // as torch does in Python floats, and written to `sched` before each step: the dispatch itself
 // never changes, so a whole training step can be recorded once. eps is added outside the sqrt.
 // Dispatch: one invocation per parameter, idx over a 2-D grid of workgroups of WG.
@@ -16,7 +17,7 @@ struct AdamParams {
     beta1: f32,
     beta2: f32,
     eps: f32,
-    weight_decay: f32,
+    weight_decay: f32, // Adam's L2 term; 0 for AdamW, whose decay is sched[2]
     use_clip: u32,   // 1: multiply grads by clip[1] (written by grad_norm_final)
     _pad0: u32,
     _pad1: u32,
@@ -30,7 +31,7 @@ override WG: u32 = 64u;
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;      // (P) first moment
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;      // (P) second moment
 @group(0) @binding(5) var<storage, read> clip: array<f32>;         // (2) [norm, coef]
-@group(0) @binding(6) var<storage, read> sched: array<f32>;        // (2) [step_size, bc2_sqrt]
+@group(0) @binding(6) var<storage, read> sched: array<f32>;        // (3) [step_size, bc2_sqrt, decay]
 
 @compute @workgroup_size(WG)
 fn adam(
@@ -45,8 +46,8 @@ fn adam(
     if p.use_clip != 0u {
         g *= clip[1];
     }
-    let theta = params[i];
-    g += p.weight_decay * theta;
+    g += p.weight_decay * params[i];
+    let theta = params[i] * sched[2];
     let mi = m[i] + (1.0 - p.beta1) * (g - m[i]);
     let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
     m[i] = mi;

@@ -10,6 +10,7 @@ use crate::cpu::adam::AdamConfig;
 use crate::cpu::cell::CellDims;
 use crate::cpu::cross_entropy::Reduction;
 use crate::cpu::matmul::MatmulDims;
+use crate::cpu::sgd::SgdConfig;
 
 /// Element type of a buffer (all are 4 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -321,7 +322,7 @@ pub enum Op {
         partials: View,
         max_norm: f32,
     },
-    /// `sched` holds `[step_size, bc2_sqrt]` (`AdamConfig::schedule`), written each step;
+    /// `sched` holds `[step_size, bc2_sqrt, decay]` (`AdamConfig::schedule`), written each step;
     /// `clip` is grad_norm_final's `[norm, coef]`.
     Adam {
         params: View,
@@ -331,6 +332,16 @@ pub enum Op {
         clip: Option<View>,
         sched: View,
         cfg: AdamConfig,
+    },
+    /// `sched` holds `[lr, first]` (`SgdConfig::schedule`), written each step; `buf` is the
+    /// momentum buffer; `clip` as for Adam.
+    Sgd {
+        params: View,
+        buf: View,
+        grads: View,
+        clip: Option<View>,
+        sched: View,
+        cfg: SgdConfig,
     },
 }
 
@@ -389,6 +400,7 @@ impl Op {
             Op::GradNormPartial { .. } => "grad_norm_partial",
             Op::GradNormFinal { .. } => "grad_norm_final",
             Op::Adam { .. } => "adam",
+            Op::Sgd { .. } => "sgd",
         };
         name.to_string()
     }

@@ -49,4 +49,5 @@ shaders! {
     MSE => "mse",
     RNN_CELL_BWD => "rnn_cell_bwd",
     RNN_CELL_FWD => "rnn_cell_fwd",
+    SGD => "sgd",
 }

@@ -108,6 +108,7 @@ fn uniform_structs_match_their_rust_mirrors() {
             size_of::<cross_entropy::CrossEntropyParams>(),
         ),
         (shaders::MSE, "MseParams", size_of::<mse::MseParams>()),
+        (shaders::SGD, "SgdParams", size_of::<sgd::SgdParams>()),
         (shaders::ADAM, "AdamParams", size_of::<adam::AdamParams>()),
         (
             shaders::BIAS_GRAD,

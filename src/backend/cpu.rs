@@ -236,7 +236,7 @@ impl CpuRuntime {
             } => {
                 let scale = clip.map_or(1.0, |c| self.f(c)[1]);
                 let sc = self.f(*sched);
-                let sched = [sc[0], sc[1]];
+                let sched = [sc[0], sc[1], sc[2]];
                 let (mut pb, mut mb, mut vb) =
                     (self.take(params.buf), self.take(m.buf), self.take(v.buf));
                 cpu::adam::adam(
@@ -251,6 +251,29 @@ impl CpuRuntime {
                 self.put(params.buf, pb);
                 self.put(m.buf, mb);
                 self.put(v.buf, vb);
+            }
+            Op::Sgd {
+                params,
+                buf,
+                grads,
+                clip,
+                sched,
+                cfg,
+            } => {
+                let scale = clip.map_or(1.0, |c| self.f(c)[1]);
+                let sc = self.f(*sched);
+                let sched = [sc[0], sc[1]];
+                let (mut pb, mut bb) = (self.take(params.buf), self.take(buf.buf));
+                cpu::sgd::sgd(
+                    &mut pb[range(*params)],
+                    &mut bb[range(*buf)],
+                    self.f(*grads),
+                    scale,
+                    sched,
+                    cfg,
+                );
+                self.put(params.buf, pb);
+                self.put(buf.buf, bb);
             }
             Op::Dropout {
                 out,

@@ -174,6 +174,21 @@ impl GpuRuntime {
                 *c,
                 *reduction,
             ),
+            Op::Sgd {
+                params,
+                buf,
+                grads,
+                clip,
+                sched,
+                cfg,
+            } => ops::sgd::sgd(
+                ctx,
+                (s(*params), s(*buf)),
+                s(*grads),
+                clip.map(s),
+                s(*sched),
+                cfg,
+            ),
             Op::Mse {
                 dpred,
                 loss,

@@ -325,7 +325,7 @@ fn adam_case(size: &'static str, p: usize) -> KernelCase {
         .iter()
         .map(|n| bufs.f32(*n, p))
         .collect();
-    let sched = bufs.f32("sched", 2);
+    let sched = bufs.f32("sched", 3);
     KernelCase {
         kernel: "adam".into(),
         size,
@@ -342,6 +342,63 @@ fn adam_case(size: &'static str, p: usize) -> KernelCase {
             clip: None,
             sched: bufs.all(sched),
             cfg: AdamConfig::default(),
+        },
+        bufs,
+        ints: Vec::new(),
+    }
+}
+
+fn mse_case(size: &'static str, n: usize) -> KernelCase {
+    let mut bufs = Buffers::default();
+    let ids: Vec<BufId> = ["pred", "target", "dpred"]
+        .iter()
+        .map(|name| bufs.f32(*name, n))
+        .collect();
+    let loss = bufs.f32("loss", 1);
+    KernelCase {
+        kernel: "mse".into(),
+        size,
+        shape: format!("{n} values"),
+        variant: Variant::Auto,
+        flops: 0.0,
+        bytes: 4.0 * (3 * n) as f64,
+        op: Op::Mse {
+            dpred: bufs.all(ids[2]),
+            loss: bufs.all(loss),
+            pred: bufs.all(ids[0]),
+            target: bufs.all(ids[1]),
+            reduction: Reduction::Mean,
+        },
+        bufs,
+        ints: Vec::new(),
+    }
+}
+
+fn sgd_case(size: &'static str, p: usize) -> KernelCase {
+    let mut bufs = Buffers::default();
+    let ids: Vec<BufId> = ["params", "buf", "grads"]
+        .iter()
+        .map(|n| bufs.f32(*n, p))
+        .collect();
+    let sched = bufs.f32("sched", 2);
+    KernelCase {
+        kernel: "sgd".into(),
+        size,
+        shape: format!("{p} parameters, momentum 0.9"),
+        variant: Variant::Auto,
+        flops: 0.0,
+        // Reads params, buf and grads; writes params and buf.
+        bytes: 4.0 * (5 * p) as f64,
+        op: Op::Sgd {
+            params: bufs.all(ids[0]),
+            buf: bufs.all(ids[1]),
+            grads: bufs.all(ids[2]),
+            clip: None,
+            sched: bufs.all(sched),
+            cfg: crate::cpu::sgd::SgdConfig {
+                momentum: 0.9,
+                ..crate::cpu::sgd::SgdConfig::new(0.1)
+            },
         },
         bufs,
         ints: Vec::new(),
@@ -408,6 +465,13 @@ pub fn kernel_cases() -> Vec<KernelCase> {
         ClassifierConfig::lecture().layout().len,
     ));
     cases.push(adam_case("large", 10_000_000));
+    cases.push(sgd_case(
+        "lecture",
+        ClassifierConfig::lecture().layout().len,
+    ));
+    cases.push(sgd_case("large", 10_000_000));
+    cases.push(mse_case("lecture", b * 10));
+    cases.push(mse_case("large", 1 << 20));
     cases
 }
 

@@ -1,14 +1,19 @@
-//! One torch.optim.Adam step over a flat parameter buffer. GPU: shaders/adam.wgsl.
+//! One torch.optim.Adam (or AdamW) step over a flat parameter buffer. GPU:
+//! shaders/adam.wgsl.
 
-/// `torch.optim.Adam` hyper-parameters (amsgrad and maximize off).
+/// `torch.optim.Adam` hyper-parameters (amsgrad and maximize off), or `torch.optim.AdamW`'s
+/// with `decoupled`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamConfig {
     pub lr: f64,
     pub beta1: f64,
     pub beta2: f64,
     pub eps: f64,
-    /// L2 penalty added to the gradient, as torch's Adam does (not AdamW's decoupled decay).
+    /// Adam: an L2 penalty added to the gradient. AdamW (`decoupled`): θ ← θ·(1 − lr·wd)
+    /// before the update.
     pub weight_decay: f64,
+    /// AdamW's decoupled weight decay.
+    pub decoupled: bool,
 }
 
 impl Default for AdamConfig {
@@ -20,17 +25,34 @@ impl Default for AdamConfig {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.0,
+            decoupled: false,
         }
     }
 }
 
 impl AdamConfig {
-    /// `[step_size, bc2_sqrt]` for step `t` (1-based), in f64 as torch computes them: what
-    /// the Adam kernel reads from its `sched` buffer.
-    pub fn schedule(&self, t: u64) -> [f32; 2] {
+    /// `torch.optim.AdamW(lr=lr)`: PyTorch's defaults, weight_decay 0.01.
+    pub fn adamw(lr: f64) -> Self {
+        Self {
+            lr,
+            weight_decay: 0.01,
+            decoupled: true,
+            ..Self::default()
+        }
+    }
+
+    /// `[step_size, bc2_sqrt, decay]` for step `t` (1-based), in f64 as torch computes them:
+    /// what the Adam kernel reads from its `sched` buffer. `decay` is AdamW's 1 − lr·wd, 1
+    /// for Adam.
+    pub fn schedule(&self, t: u64) -> [f32; 3] {
         let bc1 = 1.0 - self.beta1.powf(t as f64);
         let bc2 = 1.0 - self.beta2.powf(t as f64);
-        [(self.lr / bc1) as f32, bc2.sqrt() as f32]
+        let decay = if self.decoupled {
+            1.0 - self.lr * self.weight_decay
+        } else {
+            1.0
+        };
+        [(self.lr / bc1) as f32, bc2.sqrt() as f32, decay as f32]
     }
 }
 
@@ -43,19 +65,25 @@ pub fn adam(
     v: &mut [f32],
     grads: &[f32],
     grad_scale: f32,
-    sched: [f32; 2],
+    sched: [f32; 3],
     cfg: &AdamConfig,
 ) {
     assert!(
         m.len() == params.len() && v.len() == params.len() && grads.len() == params.len(),
         "adam: params, grads, m and v must all be (P)"
     );
-    let [step_size, bc2_sqrt] = sched;
+    let [step_size, bc2_sqrt, decay] = sched;
     let (b1, b2) = (cfg.beta1 as f32, cfg.beta2 as f32);
-    let (eps, wd) = (cfg.eps as f32, cfg.weight_decay as f32);
+    let eps = cfg.eps as f32;
+    // AdamW decays the weight itself; Adam adds the penalty to the gradient.
+    let l2 = if cfg.decoupled {
+        0.0
+    } else {
+        cfg.weight_decay as f32
+    };
     for i in 0..params.len() {
-        let theta = params[i];
-        let g = grads[i] * grad_scale + wd * theta;
+        let theta = params[i] * decay;
+        let g = grads[i] * grad_scale + l2 * params[i];
         let mi = m[i] + (1.0 - b1) * (g - m[i]);
         let vi = b2 * v[i] + (1.0 - b2) * g * g;
         m[i] = mi;

@@ -23,4 +23,5 @@ pub mod lstm_cell;
 pub mod matmul;
 pub mod mse;
 pub mod rnn_cell;
+pub mod sgd;
 pub mod step_gemm;

@@ -170,7 +170,7 @@ impl Model {
             .opt
             .as_mut()
             .ok_or_else(|| bad("an inference model has no optimizer".into()))?;
-        opt.adam.lr = lr;
+        opt.set_lr(lr);
         Ok(())
     }
 

@@ -6,30 +6,51 @@ use std::collections::HashMap;
 
 use crate::backend::{Backend, Runtime};
 use crate::cpu::adam::AdamConfig;
+use crate::cpu::sgd::SgdConfig;
 use crate::model::embedding_input::{EmbeddingInput, EmbeddingSpec};
 use crate::model::linear::Linear;
-use crate::model::optim::Optimizer;
+use crate::model::optim::{Method, Optimizer};
 use crate::model::rnn::RnnBuffers;
 use crate::nn::graph::{Graph, Kind, Layer, Node, Rows, Var};
 use crate::plan::{BufId, Buffers, Program, View};
 use crate::{Error, Result};
 
-/// How a [`Model`] trains: torch.optim.Adam over every parameter, with the global gradient
-/// norm clipped to `max_norm` first (torch.nn.utils.clip_grad_norm_) unless it is `None`.
+/// How a [`Model`] trains: torch.optim.Adam, AdamW or SGD over every parameter, with the
+/// global gradient norm clipped to `max_norm` first (torch.nn.utils.clip_grad_norm_) unless
+/// it is `None`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Optim {
-    pub adam: AdamConfig,
+    pub method: Method,
     pub max_norm: Option<f32>,
 }
 
 impl Optim {
-    /// Adam at learning rate `lr`, PyTorch's other defaults, no clipping.
+    /// `torch.optim.Adam(lr=lr)` with PyTorch's other defaults.
     pub fn adam(lr: f64) -> Self {
+        Self::new(AdamConfig {
+            lr,
+            ..AdamConfig::default()
+        })
+    }
+
+    /// `torch.optim.AdamW(lr=lr)`: decoupled weight decay 0.01.
+    pub fn adamw(lr: f64) -> Self {
+        Self::new(AdamConfig::adamw(lr))
+    }
+
+    /// `torch.optim.SGD(lr=lr, momentum=momentum, nesterov=nesterov)`.
+    pub fn sgd(lr: f64, momentum: f64, nesterov: bool) -> Self {
+        Self::new(SgdConfig {
+            momentum,
+            nesterov,
+            ..SgdConfig::new(lr)
+        })
+    }
+
+    /// Any method with every hyper-parameter ([`AdamConfig`], [`SgdConfig`]).
+    pub fn new(method: impl Into<Method>) -> Self {
         Self {
-            adam: AdamConfig {
-                lr,
-                ..AdamConfig::default()
-            },
+            method: method.into(),
             max_norm: None,
         }
     }
@@ -38,6 +59,34 @@ impl Optim {
     pub fn clip(mut self, max_norm: f32) -> Self {
         self.max_norm = Some(max_norm);
         self
+    }
+
+    /// PyTorch's checks of the hyper-parameters.
+    fn check(&self) -> Result<()> {
+        let lr_ok = |lr: f64| lr.is_finite() && lr >= 0.0;
+        let ok = match self.method {
+            Method::Adam(c) => {
+                lr_ok(c.lr)
+                    && (0.0..1.0).contains(&c.beta1)
+                    && (0.0..1.0).contains(&c.beta2)
+                    && c.eps >= 0.0
+                    && c.weight_decay >= 0.0
+            }
+            Method::Sgd(c) => {
+                lr_ok(c.lr)
+                    && c.momentum >= 0.0
+                    && c.weight_decay >= 0.0
+                    && (!c.nesterov || (c.momentum > 0.0 && c.dampening == 0.0))
+            }
+        };
+        let clip_ok = self.max_norm.is_none_or(|n| n.is_finite() && n > 0.0);
+        if ok && clip_ok {
+            Ok(())
+        } else {
+            Err(bad(format!(
+                "invalid optimizer {self:?} (Nesterov needs momentum > 0 and dampening 0)"
+            )))
+        }
     }
 }
 
@@ -200,9 +249,12 @@ impl Model {
         let mut bufs = Buffers::default();
         let len = g.layout.len.max(1);
         let params = bufs.f32("params", len);
+        if let Some(o) = &optim {
+            o.check()?;
+        }
         let opt = optim.map(|o| {
             let clip = o.max_norm.unwrap_or(0.0);
-            Optimizer::declare_for(&mut bufs, params, len, o.adam, clip)
+            Optimizer::declare_for(&mut bufs, params, len, o.method, clip)
         });
         let grads = opt.as_ref().map_or(params, |o| o.grads);
         let rng = bufs.u32("dropout.rng", 2);

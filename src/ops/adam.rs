@@ -20,7 +20,7 @@ pub struct AdamParams {
 }
 
 /// One Adam update of every parameter in one dispatch. `params`, `grads`, `m`, `v` are (P);
-/// `sched` holds `[step_size, bc2_sqrt]` = `cfg.schedule(t)`, written before each step. With
+/// `sched` holds `[step_size, bc2_sqrt, decay]` = `cfg.schedule(t)`, written before each step. With
 /// `clip`, gradients are first scaled by `clip[1]` (what grad_norm_final writes).
 #[allow(clippy::too_many_arguments)]
 pub fn adam(
@@ -52,7 +52,7 @@ pub fn adam(
             });
         }
     }
-    check_len(OP, "sched [step_size, bc2_sqrt]", &sched, 2)?;
+    check_len(OP, "sched [step_size, bc2_sqrt, decay]", &sched, 3)?;
     if let Some(c) = &clip {
         check_len(OP, "clip [norm, coef]", c, 2)?;
     }
@@ -68,7 +68,11 @@ pub fn adam(
         beta1: cfg.beta1 as f32,
         beta2: cfg.beta2 as f32,
         eps: cfg.eps as f32,
-        weight_decay: cfg.weight_decay as f32,
+        weight_decay: if cfg.decoupled {
+            0.0
+        } else {
+            cfg.weight_decay as f32
+        },
         use_clip: clip.is_some() as u32,
         _pad: [0; 2],
     };

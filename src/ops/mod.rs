@@ -13,6 +13,7 @@ pub mod fill;
 pub mod grad_norm;
 pub mod matmul;
 pub mod mse;
+pub mod sgd;
 
 use crate::gpu::{Dispatch, GpuContext, Slice};
 use crate::{Error, Result};

@@ -519,3 +519,63 @@ fn graph_cell_steps_match_the_layer() {
         assert_close(&format!("grads {what}"), &got, &want, 1e-6, 1e-4, rng.seed);
     }
 }
+
+// Every optimizer trains a graph on both backends, and the backends agree step for step.
+#[test]
+fn graph_trains_with_each_optimizer() {
+    let mut rng = TestRng::new("graph_trains_with_each_optimizer");
+    let b = 8;
+    let ids: Vec<u32> = (0..b).map(|_| rng.below(9) as u32).collect();
+    let ys: Vec<i64> = ids.iter().map(|&i| i64::from(i % 3)).collect();
+    for optim in [
+        Optim::adam(0.05),
+        Optim::adamw(0.05).clip(1.0),
+        Optim::sgd(0.5, 0.0, false),
+        Optim::sgd(0.2, 0.9, true).clip(2.0),
+    ] {
+        let mut runs = Vec::new();
+        for backend in backends("graph_trains_with_each_optimizer") {
+            let (g, x, y, loss) = bag_graph(None);
+            let mut m = Model::trainer(g, &backend, (1, b), optim).unwrap();
+            m.init(5).unwrap();
+            m.write_ids(x, &ids, (1, b)).unwrap();
+            m.write_targets(y, &ys, (1, b)).unwrap();
+            let losses: Vec<f32> = (0..20)
+                .map(|_| {
+                    m.train_step((1, b)).unwrap();
+                    m.scalar(loss).unwrap()
+                })
+                .collect();
+            assert!(losses[19] < 0.5 * losses[0], "{optim:?}: {losses:?}");
+            runs.push((losses, m.params().unwrap()));
+        }
+        if let [cpu, gpu] = &runs[..] {
+            assert_close(
+                &format!("{optim:?} losses"),
+                &gpu.0,
+                &cpu.0,
+                1e-5,
+                1e-4,
+                rng.seed,
+            );
+            assert_close(
+                &format!("{optim:?} params"),
+                &gpu.1,
+                &cpu.1,
+                1e-5,
+                1e-4,
+                rng.seed,
+            );
+        }
+    }
+    let (g, ..) = bag_graph(None);
+    let bad = Optim::new(gpu_rnn::cpu::sgd::SgdConfig {
+        nesterov: true,
+        ..gpu_rnn::cpu::sgd::SgdConfig::new(0.1)
+    });
+    let err = Model::trainer(g, &Backend::Cpu, (1, 2), bad)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("Nesterov needs momentum"), "{err}");
+}

@@ -41,7 +41,7 @@ fn adam_matches_cpu_over_several_steps() {
         let tv = upload(ctx, "v", &v);
         let partials = upload(ctx, "partials", &vec![0f32; parts_for(n)]);
         let clip = upload(ctx, "clip", &[0f32; 2]);
-        let sched = upload(ctx, "sched", &[0f32; 2]);
+        let sched = upload(ctx, "sched", &[0f32; 3]);
         let ops = [
             grad_norm_partial(ctx, partials.all(), tg.all()).unwrap(),
             grad_norm_final(ctx, clip.all(), partials.all(), max_norm).unwrap(),

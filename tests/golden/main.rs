@@ -15,3 +15,4 @@ mod fill;
 mod grad_norm;
 mod matmul;
 mod mse;
+mod optim;

@@ -305,7 +305,7 @@ fn epoch(
 ) -> Result<()> {
     let s = &start.settings;
     let (b, sl) = (s.batch_size, s.seq_len);
-    model.opt.adam.lr = s.schedule().lr(s.lr, pr.epoch - 1);
+    model.opt.set_lr(s.schedule().lr(s.lr, pr.epoch - 1));
     model.reset_state();
     let n = text.streams.batches();
     let bar = std::io::stdout()

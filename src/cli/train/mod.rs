@@ -404,7 +404,7 @@ fn train_epoch(
     let lens: Vec<usize> = tr.tokens.iter().map(Vec::len).collect();
     let bucket = s.task == TaskArg::Sentiment && !s.no_shuffle;
     let b = batch(s, p);
-    model.opt.adam.lr = s.schedule().lr(s.lr, epoch - 1);
+    model.opt.set_lr(s.schedule().lr(s.lr, epoch - 1));
     let batches = prepare::epoch_batches(&pr.order, &lens, b, bucket, &mut rng);
     let bar = std::io::stdout()
         .is_terminal()

@@ -1,0 +1,88 @@
+//! SGD over the flat parameter buffer. WGSL: shaders/sgd.wgsl; CPU twin: cpu::sgd.
+
+use super::{Dispatch, WG, check_distinct, check_len, grid_1d, to_u32};
+use crate::gpu::{GpuContext, Slice};
+use crate::{Error, Result, shaders};
+
+pub use crate::cpu::sgd::SgdConfig;
+
+/// Mirrors `SgdParams` in sgd.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SgdParams {
+    pub n: u32,
+    pub momentum: f32,
+    pub dampening: f32,
+    pub weight_decay: f32,
+    pub nesterov: u32,
+    pub use_clip: u32,
+    pub _pad: [u32; 2],
+}
+
+/// One SGD update of every parameter in one dispatch. `params`, `grads` and `buf` (the
+/// momentum buffer) are (P); `sched` holds `[lr, first]` = `cfg.schedule(t)`, written before
+/// each step. With `clip`, gradients are first scaled by `clip[1]`.
+pub fn sgd(
+    ctx: &GpuContext,
+    (params, buf): (Slice, Slice),
+    grads: Slice,
+    clip: Option<Slice>,
+    sched: Slice,
+    cfg: &SgdConfig,
+) -> Result<Dispatch> {
+    const OP: &str = "sgd";
+    let n = params.len;
+    for (s, what) in [(&grads, "grads"), (&buf, "buf")] {
+        if s.len != n {
+            return Err(Error::Shape {
+                op: OP,
+                expected: format!("{what} with {n} elements"),
+                got: s.len.to_string(),
+            });
+        }
+    }
+    for s in [&params, &grads, &buf, &sched] {
+        if s.offset != 0 {
+            return Err(Error::InvalidArgument {
+                op: OP,
+                message: format!("{} must start at offset 0", s.tensor.label),
+            });
+        }
+    }
+    check_len(OP, "sched [lr, first]", &sched, 2)?;
+    if let Some(c) = &clip {
+        check_len(OP, "clip [norm, coef]", c, 2)?;
+    }
+    let reads: Vec<&Slice> = [Some(&grads), Some(&sched), clip.as_ref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    check_distinct(OP, &params, &reads)?;
+    check_distinct(OP, &buf, &reads)?;
+    let uniform = SgdParams {
+        n: to_u32(OP, "P", n)?,
+        momentum: cfg.momentum as f32,
+        dampening: cfg.dampening as f32,
+        weight_decay: cfg.weight_decay as f32,
+        nesterov: cfg.nesterov as u32,
+        use_clip: clip.is_some() as u32,
+        _pad: [0; 2],
+    };
+    let pipeline = ctx.pipeline(shaders::SGD, "sgd", &[("WG", WG as f64)])?;
+    // Without clipping, binding 4 still needs a buffer; grads is read-only already.
+    let clip_buf = clip.map_or(grads.buffer(), |c| c.buffer());
+    Ok(Dispatch::new(
+        ctx,
+        OP,
+        pipeline,
+        &uniform,
+        &[
+            (1, params.buffer()),
+            (2, grads.buffer()),
+            (3, buf.buffer()),
+            (4, clip_buf),
+            (5, sched.buffer()),
+        ],
+        grid_1d(ctx, n, WG),
+    ))
+}
