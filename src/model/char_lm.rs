@@ -14,13 +14,12 @@
 use std::collections::HashMap;
 
 use crate::backend::{Backend, Runtime};
-use crate::cpu::adam::AdamConfig;
 use crate::cpu::cross_entropy::Reduction;
 use crate::cpu::embedding::TokenRows;
 use crate::model::classifier_config::ClassifierConfig;
 use crate::model::embedding_input::EmbeddingInput;
 use crate::model::linear::Linear;
-use crate::model::optim::Optimizer;
+use crate::model::optim::{Method, Optimizer};
 use crate::model::params::ParamLayout;
 use crate::model::rnn::RnnBuffers;
 use crate::plan::{BufId, Buffers, Op, Program, View};
@@ -84,7 +83,7 @@ impl CharLm {
         backend: &Backend,
         t_max: usize,
         b_max: usize,
-        adam: AdamConfig,
+        method: impl Into<Method>,
         max_norm: f32,
     ) -> Result<Self> {
         cfg.check()?;
@@ -114,7 +113,7 @@ impl CharLm {
                 })?;
         let layout = cfg.layout();
         let mut bufs = Buffers::default();
-        let opt = Optimizer::declare(&mut bufs, layout.len, adam, max_norm);
+        let opt = Optimizer::declare(&mut bufs, layout.len, method, max_norm);
         let input = EmbeddingInput::declare(&mut bufs, &cfg, tb);
         let k = cfg.vocab;
         let (targets, logits) = (bufs.i32("targets", tb), bufs.f32("logits", tb * k));

@@ -8,12 +8,11 @@
 use std::collections::HashMap;
 
 use crate::backend::{Backend, Runtime};
-use crate::cpu::adam::AdamConfig;
 use crate::cpu::cross_entropy::Reduction;
 use crate::cpu::embedding::TokenRows;
 use crate::model::embedding_input::EmbeddingInput;
 use crate::model::linear::Linear;
-use crate::model::optim::Optimizer;
+use crate::model::optim::{Method, Optimizer};
 use crate::model::params::ParamLayout;
 use crate::model::rnn::RnnBuffers;
 use crate::plan::{BufId, Buffers, Op, Program, View};
@@ -78,7 +77,7 @@ impl Classifier {
         backend: &Backend,
         t_max: usize,
         b_max: usize,
-        adam: AdamConfig,
+        method: impl Into<Method>,
         max_norm: f32,
     ) -> Result<Self> {
         cfg.check()?;
@@ -91,7 +90,7 @@ impl Classifier {
             })?;
         let p = layout.len;
         let mut bufs = Buffers::default();
-        let opt = Optimizer::declare(&mut bufs, p, adam, max_norm);
+        let opt = Optimizer::declare(&mut bufs, p, method, max_norm);
         let input = EmbeddingInput::declare(&mut bufs, &cfg, tb);
         let b = Bufs {
             targets: bufs.i32("targets", b_max),

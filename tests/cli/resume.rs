@@ -429,3 +429,85 @@ fn lr_schedules_step_per_epoch_and_resume() {
         super::commands::fails_with(&gpu_rnn(&a, &[]), want);
     }
 }
+
+// --optimizer sgd (with momentum and Nesterov) and adamw train, a run resumes with its own
+// optimizer and momentum buffer exactly, a flag of another optimizer is refused, and so is a
+// change of optimizer on resume.
+#[test]
+fn optimizers_train_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tr, te) = small_data(dir.path());
+    let sgd = [
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.2",
+        "--momentum",
+        "0.9",
+        "--nesterov",
+    ];
+    let (full, half) = (dir.path().join("full"), dir.path().join("half"));
+    let (fs, hs) = (s(&full), s(&half));
+    let mut a = run_args(&tr, &te, "cpu");
+    a.extend(sgd);
+    a.extend(["--epochs", "3", "--run-dir", &fs]);
+    assert!(gpu_rnn(&a, &[]).status.success());
+    let mut a = run_args(&tr, &te, "cpu");
+    a.extend(sgd);
+    a.extend(["--epochs", "2", "--run-dir", &hs]);
+    assert!(gpu_rnn(&a, &[]).status.success());
+    let o = gpu_rnn(
+        &[
+            "train",
+            "--resume",
+            &hs,
+            "--epochs",
+            "3",
+            "--optimizer",
+            "adam",
+        ],
+        &[],
+    );
+    super::commands::fails_with(&o, "--optimizer \"adam\" (the run: \"sgd\")");
+    let o = gpu_rnn(&["train", "--resume", &hs, "--epochs", "3"], &[]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert_eq!(metrics(&full), metrics(&half));
+
+    let mut a = run_args(&tr, &te, "cpu");
+    let adamw = dir.path().join("adamw");
+    let aw = s(&adamw);
+    a.extend([
+        "--optimizer",
+        "adamw",
+        "--weight-decay",
+        "0.05",
+        "--epochs",
+        "1",
+        "--run-dir",
+        &aw,
+    ]);
+    assert!(
+        gpu_rnn(&a, &[]).status.success(),
+        "{}",
+        text(&gpu_rnn(&a, &[])).1
+    );
+
+    for (flags, want) in [
+        (
+            &["--momentum", "0.9"][..],
+            "--momentum: is for --optimizer sgd",
+        ),
+        (
+            &["--optimizer", "sgd", "--nesterov"][..],
+            "--nesterov: Nesterov momentum needs --momentum above 0",
+        ),
+        (
+            &["--weight-decay", "-1"][..],
+            "--weight-decay: expected a finite value ≥ 0, got -1",
+        ),
+    ] {
+        let mut a = vec!["train", "--data", &tr, "--test", &te];
+        a.extend(flags);
+        super::commands::fails_with(&gpu_rnn(&a, &[]), want);
+    }
+}

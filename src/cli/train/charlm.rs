@@ -15,7 +15,6 @@ use super::settings::{Settings, TrainArgs};
 use super::state::{LAST_FILE, RunState, STATE_FILE, fingerprint};
 use super::{Start, architecture, claim_outputs, describe_model, elapsed, progress_bar};
 use crate::checkpoint::{self, CHARLM};
-use crate::cpu::adam::AdamConfig;
 use crate::data::data_error;
 use crate::data::text::{CharVocab, Streams, read_text, split};
 use crate::model::char_lm::CharLm;
@@ -93,11 +92,8 @@ fn build(a: &TrainArgs, start: &Start, text: &Text) -> Result<CharLm> {
     cfg.vocab = text.vocab.len();
     cfg.classes = cfg.vocab;
     let backend = a.device.open()?;
-    let adam = AdamConfig {
-        lr: s.lr,
-        ..AdamConfig::default()
-    };
-    let mut model = CharLm::new(cfg, &backend, s.seq_len, s.batch_size, adam, s.clip)?;
+    let method = s.optim.method(s.lr);
+    let mut model = CharLm::new(cfg, &backend, s.seq_len, s.batch_size, method, s.clip)?;
     match (&start.init, &start.resumed) {
         (Some(ck), resumed) => {
             model.set_params(&ck.params)?;

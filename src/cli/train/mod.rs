@@ -8,7 +8,9 @@
 
 mod architecture;
 mod charlm;
+mod optim_args;
 mod prepare;
+mod ranges;
 mod settings;
 mod state;
 
@@ -26,7 +28,6 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
 use crate::checkpoint;
-use crate::cpu::adam::AdamConfig;
 use crate::data::sentiment;
 use crate::model::classifier::{Batch, Classifier, ClassifierConfig};
 use crate::model::schedule::LrSchedule;
@@ -299,11 +300,8 @@ fn build_model(a: &TrainArgs, start: &Start, p: &Prepared) -> Result<Classifier>
         .unwrap_or(1);
     let b_max = batch(s, p);
     let backend = a.device.open()?;
-    let adam = AdamConfig {
-        lr: s.lr,
-        ..AdamConfig::default()
-    };
-    let mut model = Classifier::new(cfg, &backend, t_max, b_max, adam, s.clip)?;
+    let method = s.optim.method(s.lr);
+    let mut model = Classifier::new(cfg, &backend, t_max, b_max, method, s.clip)?;
     match (&start.init, &start.resumed) {
         (Some(ck), resumed) => {
             model.set_params(&ck.params)?;

@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
+use crate::Result;
 use crate::cli::BackendArgs;
+use crate::cli::train::optim_args::{OptimArgs, OptimSettings};
+use crate::cli::train::ranges::{Numbers, in_range, invalid};
 use crate::model::schedule::LrSchedule;
-use crate::{Error, Result};
 
 /// `--cell`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -196,6 +198,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub strict: bool,
     #[command(flatten)]
+    #[serde(flatten)]
+    pub optim: OptimArgs,
+    #[command(flatten)]
     #[serde(skip)]
     pub device: BackendArgs,
 }
@@ -236,6 +241,8 @@ pub struct Settings {
     pub metrics: Option<PathBuf>,
     pub plot: Option<PathBuf>,
     pub strict: bool,
+    #[serde(flatten, default)]
+    pub optim: OptimSettings,
 }
 
 /// A run's three outputs, resolved.
@@ -244,110 +251,6 @@ pub struct Outputs {
     pub save: PathBuf,
     pub metrics: PathBuf,
     pub plot: PathBuf,
-}
-
-fn invalid(flag: &'static str, message: impl Into<String>) -> Error {
-    Error::InvalidArgument {
-        op: flag,
-        message: message.into(),
-    }
-}
-
-/// The sizes a flag may take: at least 1, and no more than `max`.
-fn in_range(flag: &'static str, value: Option<usize>, max: usize) -> Result<()> {
-    match value {
-        Some(v) if v == 0 || v > max => Err(invalid(
-            flag,
-            format!("expected a whole number from 1 to {max}, got {v}"),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// A probability in [0, 1).
-fn probability(flag: &'static str, p: Option<f32>) -> Result<()> {
-    match p {
-        Some(p) if !(0.0..1.0).contains(&p) => Err(invalid(
-            flag,
-            format!("expected a value in [0, 1), got {p}"),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The numeric settings, given as flags or read back from a run: one set of range rules
-/// for both (`None`: not given, nothing to check).
-struct Numbers {
-    lr: Option<f64>,
-    clip: Option<f32>,
-    val_fraction: Option<f64>,
-    dropout: Option<f32>,
-    embed_dropout: Option<f32>,
-    batch_size: Option<usize>,
-    epochs: Option<usize>,
-    min_count: Option<usize>,
-    max_len: Option<usize>,
-    lr_t_max: Option<usize>,
-    lr_min: Option<f64>,
-    lr_step_size: Option<usize>,
-    lr_gamma: Option<f64>,
-    seq_len: Option<usize>,
-}
-
-impl Numbers {
-    fn check(&self) -> Result<()> {
-        if let Some(lr) = self.lr
-            && !(lr.is_finite() && lr > 0.0)
-        {
-            return Err(invalid(
-                "--lr",
-                format!("expected a finite learning rate above 0, got {lr}"),
-            ));
-        }
-        if let Some(c) = self.clip
-            && !(c.is_finite() && c >= 0.0)
-        {
-            return Err(invalid(
-                "--clip",
-                format!("expected a finite norm of 0 (off) or more, got {c}"),
-            ));
-        }
-        if let Some(f) = self.val_fraction
-            && !(f > 0.0 && f < 1.0)
-        {
-            return Err(invalid(
-                "--val-fraction",
-                format!("expected a share in (0, 1), got {f}"),
-            ));
-        }
-        probability("--dropout", self.dropout)?;
-        probability("--embed-dropout", self.embed_dropout)?;
-        if let Some(g) = self.lr_gamma
-            && !(g.is_finite() && g > 0.0)
-        {
-            return Err(invalid(
-                "--lr-gamma",
-                format!("expected a finite factor above 0, got {g}"),
-            ));
-        }
-        if let Some(m) = self.lr_min
-            // Without --lr the task's default rate is not known yet: the resolved settings
-            // check it again.
-            && !(m.is_finite() && m >= 0.0 && m <= self.lr.unwrap_or(f64::INFINITY))
-        {
-            return Err(invalid(
-                "--lr-min",
-                format!("expected a finite rate from 0 to --lr, got {m}"),
-            ));
-        }
-        in_range("--batch-size", self.batch_size, usize::MAX)?;
-        in_range("--epochs", self.epochs, 1_000_000)?;
-        in_range("--min-count", self.min_count, usize::MAX)?;
-        in_range("--max-len", self.max_len, 1 << 20)?;
-        in_range("--lr-t-max", self.lr_t_max, 1_000_000)?;
-        in_range("--seq-len", self.seq_len, 1 << 20)?;
-        in_range("--lr-step-size", self.lr_step_size, 1_000_000)
-    }
 }
 
 impl TrainArgs {
@@ -371,6 +274,7 @@ impl TrainArgs {
         }
         .check()?;
         self.check_schedule()?;
+        self.optim.check()?;
         in_range("--layers", self.layers, 4096)?;
         in_range("--hidden", self.hidden, 1 << 20)?;
         in_range("--embed", self.embed, 1 << 20)?;
@@ -531,6 +435,7 @@ impl Settings {
             metrics: a.metrics.as_deref().map(absolute),
             plot: a.plot.as_deref().map(absolute),
             strict: a.strict,
+            optim: a.optim.resolve(),
         }
     }
 
@@ -553,6 +458,7 @@ impl Settings {
             seq_len: (self.task == TaskArg::Charlm).then_some(self.seq_len),
         }
         .check()?;
+        self.optim.check()?;
         if self.task == TaskArg::Names && self.test.is_none() {
             return Err(invalid("--test", "a names run needs its test file"));
         }

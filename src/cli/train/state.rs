@@ -96,8 +96,10 @@ impl RunState {
         let (p, n) = (self.m.len(), self.order.len());
         file::serialize(
             &[
+                // The optimizer's state: Adam's two moments, or SGD's momentum buffer and an
+                // empty second.
                 Tensor::f32("adam.m", vec![p], &self.m),
-                Tensor::f32("adam.v", vec![p], &self.v),
+                Tensor::f32("adam.v", vec![self.v.len()], &self.v),
                 Tensor::u32("order", vec![n], &self.order),
             ],
             &meta,
