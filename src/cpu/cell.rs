@@ -16,8 +16,8 @@
 //! Direction 0's step s is time s; direction 1's step s is time T − 1 − s.
 //!
 //! Each cell's twin runs n consecutive steps of one layer: its kernel is one step (n = 1),
-//! and the CPU runtime hands it the T steps a plan lists one after another, so each share of
-//! the work ([`parts`]: a direction, or half of a unidirectional layer's rows) keeps one
+//! and the CPU runtime hands it a layer's whole run (one op of the plan), so each share of
+//! the work (`parts`: a direction, or half of a unidirectional layer's rows) keeps one
 //! thread and one packed W_hh for the whole layer instead of meeting the others at every step.
 
 use crate::cpu::step_gemm::{StepW, gemm};

@@ -1,5 +1,5 @@
 //! Models as plans: parameters in one flat buffer with PyTorch's names, and the recurrent
-//! layers' forward and backward passes as programs of ops (see [`plan`]).
+//! layers' forward and backward passes as programs of ops (see [`crate::plan`]).
 
 pub mod char_lm;
 pub mod classifier;

@@ -155,17 +155,24 @@ pub(crate) enum Node {
 /// states `h0` (and `c0`), inputs that start at zero and that the host may write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RnnOut {
+    /// (T, B, D·H): the top layer's output at every step.
     pub output: Var,
+    /// (L·D, B, H): every layer's and direction's last state.
     pub h_n: Var,
+    /// (L·D, B, H), LSTM only.
     pub c_n: Option<Var>,
+    /// (L·D, B, H): the initial state, an input (zeros unless written).
     pub h0: Var,
+    /// (L·D, B, H), LSTM only.
     pub c0: Option<Var>,
 }
 
 /// What a cell's step gives: `h'` (B, H), and `c'` for an LSTM cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CellOut {
+    /// (B, H): the state after the step.
     pub h: Var,
+    /// (B, H), LSTM cells only.
     pub c: Option<Var>,
 }
 
@@ -189,6 +196,7 @@ fn bad(message: String) -> Error {
 }
 
 impl Graph {
+    /// An empty graph.
     pub fn new() -> Self {
         Self::default()
     }

@@ -14,11 +14,14 @@ fn bad(op: &'static str, message: String) -> Error {
 /// initialised from N(0, 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EmbeddingConfig {
+    /// Rows of the table: the vocabulary size.
     pub num_embeddings: usize,
+    /// Width of each row.
     pub embedding_dim: usize,
 }
 
 impl EmbeddingConfig {
+    /// `nn.Embedding(num_embeddings, embedding_dim)`.
     pub fn new(num_embeddings: usize, embedding_dim: usize) -> Self {
         Self {
             num_embeddings,
@@ -46,6 +49,7 @@ impl EmbeddingConfig {
 #[derive(Clone, Copy, Debug)]
 pub struct Embedding {
     layer: usize,
+    /// Its arguments.
     pub cfg: EmbeddingConfig,
 }
 
@@ -70,11 +74,14 @@ impl Embedding {
 /// `{name}.bias` (out), both from U(±1/√in).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinearConfig {
+    /// Width of each input row.
     pub in_features: usize,
+    /// Width of each output row.
     pub out_features: usize,
 }
 
 impl LinearConfig {
+    /// `nn.Linear(in_features, out_features)` (with its bias).
     pub fn new(in_features: usize, out_features: usize) -> Self {
         Self {
             in_features,
@@ -102,6 +109,7 @@ impl LinearConfig {
 #[derive(Clone, Copy, Debug)]
 pub struct Linear {
     layer: usize,
+    /// Its arguments.
     pub cfg: LinearConfig,
 }
 
@@ -128,7 +136,9 @@ impl Linear {
 /// `nonlinearity=` of torch.nn.RNN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Nonlinearity {
+    /// `'tanh'`, the default.
     Tanh,
+    /// `'relu'`.
     Relu,
 }
 
@@ -150,6 +160,7 @@ impl RnnConfig {
         Self::new(CellKind::Lstm, input_size, hidden_size)
     }
 
+    /// `num_layers=n`: stacked layers, each reading the one below.
     pub fn num_layers(mut self, n: usize) -> Self {
         self.layers = n;
         self
@@ -161,21 +172,25 @@ impl RnnConfig {
         self
     }
 
+    /// `bias=`: b_ih and b_hh (on by default).
     pub fn with_bias(mut self, bias: bool) -> Self {
         self.bias = bias;
         self
     }
 
+    /// `batch_first=`: sequences are (B, T, ·) on the host.
     pub fn with_batch_first(mut self, batch_first: bool) -> Self {
         self.batch_first = batch_first;
         self
     }
 
+    /// `dropout=p`: on the outputs of every layer but the last, in training.
     pub fn with_dropout(mut self, p: f32) -> Self {
         self.dropout = p;
         self
     }
 
+    /// `bidirectional=`: a second direction reading each sequence backwards.
     pub fn with_bidirectional(mut self, bidirectional: bool) -> Self {
         self.bidirectional = bidirectional;
         self
@@ -211,6 +226,7 @@ impl RnnConfig {
 #[derive(Clone, Debug)]
 pub struct Rnn {
     layer: usize,
+    /// Its arguments.
     pub cfg: RnnConfig,
 }
 
@@ -256,15 +272,20 @@ impl Rnn {
 /// bias, `{name}.bias_ih` and `{name}.bias_hh` (G·H), from U(±1/√hidden_size).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CellConfig {
+    /// RNN, GRU or LSTM.
     pub cell: CellKind,
+    /// Width of x.
     pub input_size: usize,
+    /// Width of h (and c).
     pub hidden_size: usize,
+    /// b_ih and b_hh.
     pub bias: bool,
     /// RNNCell only: `nonlinearity='relu'`.
     pub relu: bool,
 }
 
 impl CellConfig {
+    /// A cell of `cell`'s kind, with a bias (and tanh for an RNN cell).
     pub fn new(cell: CellKind, input_size: usize, hidden_size: usize) -> Self {
         Self {
             cell,
@@ -290,6 +311,7 @@ impl CellConfig {
         Self::new(CellKind::Lstm, input_size, hidden_size)
     }
 
+    /// `bias=`.
     pub fn with_bias(mut self, bias: bool) -> Self {
         self.bias = bias;
         self
@@ -336,6 +358,7 @@ impl CellConfig {
 #[derive(Clone, Copy, Debug)]
 pub struct Cell {
     layer: usize,
+    /// Its arguments.
     pub cfg: CellConfig,
 }
 

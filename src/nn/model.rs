@@ -20,7 +20,9 @@ use crate::{Error, Result};
 /// it is `None`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Optim {
+    /// The update and its hyper-parameters.
     pub method: Method,
+    /// Clip the global gradient norm to this before each step.
     pub max_norm: Option<f32>,
 }
 

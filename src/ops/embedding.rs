@@ -63,7 +63,7 @@ pub fn embedding_fwd(
 }
 
 /// `dweight (V, E) += Σ_{n: ids[n] = v} dout[n]`, with `offsets (V + 1)` and `rows (N)` from
-/// [`TokenRows`]. `dweight` is a view of the table's gradient.
+/// [`TokenRows`](crate::cpu::embedding::TokenRows). `dweight` is a view of the table's gradient.
 pub fn embedding_bwd(
     ctx: &GpuContext,
     dweight: Slice,

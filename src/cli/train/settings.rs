@@ -67,6 +67,8 @@ pub const CHARLM_LR: f64 = 2e-3;
 /// phrase): the data sets' longest are 19 and 52.
 pub const DEFAULT_MAX_LEN: usize = 1000;
 
+// The flags' docs are their --help text, where `<unk>` and `<date-time>` are words, not HTML.
+#[allow(rustdoc::invalid_html_tags)]
 #[derive(Args, Debug, Serialize)]
 pub struct TrainArgs {
     /// What to learn [default: sentiment for a .tsv data file or a word checkpoint, charlm
