@@ -73,7 +73,22 @@ impl CpuRuntime {
     }
 
     fn exec(&mut self, op: &Op) {
-        // `out!(v)` is the mutable slice of an output view taken out as `$buf`.
+        match op {
+            Op::Fill { .. } | Op::Copy { .. } | Op::Dropout { .. } => self.exec_memory(op),
+            Op::Matmul { .. } | Op::BiasGrad { .. } => self.exec_product(op),
+            Op::EmbeddingFwd { .. } | Op::EmbeddingBwd { .. } => self.exec_embedding(op),
+            Op::CrossEntropy { .. } | Op::Mse { .. } => self.exec_loss(op),
+            Op::GradNormPartial { .. }
+            | Op::GradNormFinal { .. }
+            | Op::Adam { .. }
+            | Op::Sgd { .. } => self.exec_optimizer(op),
+            Op::CellFwd(c) => self.cell_fwd(c),
+            Op::CellBwd(c) => self.cell_bwd(c),
+        }
+    }
+
+    /// Fill, copy and dropout: element-wise ops.
+    fn exec_memory(&mut self, op: &Op) {
         let range = |v: View| v.offset..v.offset + v.len;
         match op {
             Op::Fill { out, value } => {
@@ -93,6 +108,33 @@ impl CpuRuntime {
                 cpu::copy::copy(&mut o[range(*out)], self.f(*inp), *rows, *cols, *ldo, *ldi);
                 self.put(out.buf, o);
             }
+            Op::Dropout {
+                out,
+                inp,
+                rng,
+                salt,
+                p,
+            } => {
+                let r = self.u(*rng);
+                let rng = [r[0], r[1]];
+                let mut o = self.take(out.buf);
+                cpu::dropout::dropout(
+                    &mut o[out.offset..out.offset + inp.len],
+                    self.f(*inp),
+                    rng,
+                    *salt,
+                    *p,
+                );
+                self.put(out.buf, o);
+            }
+            _ => unreachable!("exec_memory runs only its own ops"),
+        }
+    }
+
+    /// The products: matmul and bias_grad.
+    fn exec_product(&mut self, op: &Op) {
+        let range = |v: View| v.offset..v.offset + v.len;
+        match op {
             Op::Matmul {
                 c,
                 a,
@@ -136,6 +178,14 @@ impl CpuRuntime {
                 }
                 self.put(dbias.buf, o);
             }
+            _ => unreachable!("exec_product runs only its own ops"),
+        }
+    }
+
+    /// The embedding lookup and its backward.
+    fn exec_embedding(&mut self, op: &Op) {
+        let range = |v: View| v.offset..v.offset + v.len;
+        match op {
             Op::EmbeddingFwd {
                 out,
                 ids,
@@ -170,6 +220,14 @@ impl CpuRuntime {
                 );
                 self.put(dweight.buf, o);
             }
+            _ => unreachable!("exec_embedding runs only its own ops"),
+        }
+    }
+
+    /// The losses: cross-entropy and MSE.
+    fn exec_loss(&mut self, op: &Op) {
+        let range = |v: View| v.offset..v.offset + v.len;
+        match op {
             Op::CrossEntropy {
                 dlogits,
                 loss,
@@ -211,6 +269,14 @@ impl CpuRuntime {
                 l[loss.offset] = value;
                 self.put(loss.buf, l);
             }
+            _ => unreachable!("exec_loss runs only its own ops"),
+        }
+    }
+
+    /// The gradient norm and the optimizers.
+    fn exec_optimizer(&mut self, op: &Op) {
+        let range = |v: View| v.offset..v.offset + v.len;
+        match op {
             Op::GradNormPartial { partials, grads } => {
                 let mut o = self.take(partials.buf);
                 cpu::grad_norm::grad_norm_partial(&mut o[range(*partials)], self.f(*grads));
@@ -275,27 +341,7 @@ impl CpuRuntime {
                 self.put(params.buf, pb);
                 self.put(buf.buf, bb);
             }
-            Op::Dropout {
-                out,
-                inp,
-                rng,
-                salt,
-                p,
-            } => {
-                let r = self.u(*rng);
-                let rng = [r[0], r[1]];
-                let mut o = self.take(out.buf);
-                cpu::dropout::dropout(
-                    &mut o[out.offset..out.offset + inp.len],
-                    self.f(*inp),
-                    rng,
-                    *salt,
-                    *p,
-                );
-                self.put(out.buf, o);
-            }
-            Op::CellFwd(c) => self.cell_fwd(c),
-            Op::CellBwd(c) => self.cell_bwd(c),
+            _ => unreachable!("exec_optimizer runs only its own ops"),
         }
     }
 

@@ -36,6 +36,7 @@
 
 #![warn(missing_docs)]
 
+mod declare;
 mod graph;
 mod io;
 mod layers;

@@ -359,7 +359,7 @@ pub(super) fn run(a: &TrainArgs, start: Start, held: Option<RunLock>) -> Result<
     let (vb, vs) = text.val_shape;
     println!(
         "data: {} training and {} validation characters of {}, {} in the vocabulary; {} streams \
-         × {} steps ({} batches an epoch; validation {vb} × {vs}), Adam lr {}, clip {}, {} epochs",
+         × {} steps ({} batches an epoch; validation {vb} × {vs}), {}, clip {}, {} epochs",
         text.train.len(),
         text.val.len(),
         s.data.display(),
@@ -367,7 +367,7 @@ pub(super) fn run(a: &TrainArgs, start: Start, held: Option<RunLock>) -> Result<
         s.batch_size,
         s.seq_len,
         text.streams.batches(),
-        s.lr,
+        s.optim.describe(s.lr),
         s.clip,
         s.epochs
     );

@@ -518,11 +518,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let mut model = build_model(&a, &start, &p)?;
     println!("{}", describe_model(&model.cfg, model.layout.len));
     println!(
-        "data: {}, {} classes; batch {}, Adam lr {}{}, {} epochs",
+        "data: {}, {} classes; batch {}, {}{}, {} epochs",
         p.describe,
         p.classes.len(),
         batch(s, &p),
-        s.lr,
+        s.optim.describe(s.lr),
         match s.schedule() {
             LrSchedule::Constant => String::new(),
             LrSchedule::Cosine { t_max, eta_min } => {

@@ -119,6 +119,29 @@ impl OptimSettings {
         .check()
     }
 
+    /// "Adam lr 0.001", "SGD lr 0.1 (momentum 0.9, Nesterov)": for the run's header line.
+    pub fn describe(&self, lr: f64) -> String {
+        let name = match self.optimizer {
+            OptimizerArg::Adam => "Adam",
+            OptimizerArg::Adamw => "AdamW",
+            OptimizerArg::Sgd => "SGD",
+        };
+        let mut extra = Vec::new();
+        if self.momentum > 0.0 {
+            extra.push(format!("momentum {}", self.momentum));
+        }
+        if self.nesterov {
+            extra.push("Nesterov".to_string());
+        }
+        if self.weight_decay > 0.0 {
+            extra.push(format!("weight decay {}", self.weight_decay));
+        }
+        match extra.is_empty() {
+            true => format!("{name} lr {lr}"),
+            false => format!("{name} lr {lr} ({})", extra.join(", ")),
+        }
+    }
+
     /// The update at learning rate `lr`, PyTorch's other defaults.
     pub fn method(&self, lr: f64) -> Method {
         match self.optimizer {
