@@ -38,7 +38,6 @@
 
 pub mod backend;
 pub mod checkpoint;
-pub mod cli;
 pub mod cpu;
 pub mod data;
 pub mod error;

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use gpu_rnn::cli;
+mod cli;
+
 use gpu_rnn::gpu::GpuContext;
 
 #[derive(Parser)]

@@ -7,14 +7,14 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::Result;
-use crate::backend::Backend;
-use crate::backend::Variant;
+use gpu_rnn::Result;
+use gpu_rnn::backend::Backend;
+use gpu_rnn::backend::Variant;
 use crate::cli::kernel_bench::{KernelCase, kernel_cases, select};
 use crate::cli::{BackendChoice, open_backend};
-use crate::cpu::adam::AdamConfig;
-use crate::model::classifier::{Batch, Classifier, ClassifierConfig};
-use crate::ops::matmul::subgroups_fit;
+use gpu_rnn::cpu::adam::AdamConfig;
+use gpu_rnn::model::classifier::{Batch, Classifier, ClassifierConfig};
+use gpu_rnn::ops::matmul::subgroups_fit;
 
 /// Timing of one backend: names processed and the seconds they took.
 #[derive(Clone, Debug)]
@@ -78,9 +78,9 @@ pub fn lecture_like_batch(b: usize, t: usize) -> Batch {
 pub fn lecture_data_batches(path: &std::path::Path, b: usize, count: usize) -> Result<Vec<Batch>> {
     use rand::SeedableRng;
     use rand::seq::SliceRandom;
-    let data = crate::data::names::read(path, false)?;
-    let classes = crate::data::names::classes(&data.examples);
-    let targets = crate::data::names::class_indices(&data.examples, &classes, "the training data")?;
+    let data = gpu_rnn::data::names::read(path, false)?;
+    let classes = gpu_rnn::data::names::classes(&data.examples);
+    let targets = gpu_rnn::data::names::class_indices(&data.examples, &classes, "the training data")?;
     let mut order: Vec<usize> = (0..data.examples.len()).collect();
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(0));
     Ok(order
@@ -89,7 +89,7 @@ pub fn lecture_data_batches(path: &std::path::Path, b: usize, count: usize) -> R
         .map(|chunk| Batch {
             tokens: chunk
                 .iter()
-                .map(|&i| crate::data::names::tokens(&data.examples[i].name))
+                .map(|&i| gpu_rnn::data::names::tokens(&data.examples[i].name))
                 .collect(),
             targets: chunk.iter().map(|&i| targets[i]).collect(),
         })
@@ -201,7 +201,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .synthetic
             .is_some_and(|t| !(1..=super::train::DEFAULT_MAX_LEN).contains(&t))
     {
-        return Err(crate::Error::InvalidArgument {
+        return Err(gpu_rnn::Error::InvalidArgument {
             op: "bench",
             message: format!(
                 "--runs must be 1 to 2048, --batch-size at least 1, --batches 1 to 10000 and \
@@ -221,8 +221,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
                     if choice == BackendChoice::Auto
                         && !matches!(
                             e,
-                            crate::Error::InvalidArgument { .. }
-                                | crate::Error::AdapterNotFound { .. }
+                            gpu_rnn::Error::InvalidArgument { .. }
+                                | gpu_rnn::Error::AdapterNotFound { .. }
                         ) =>
                 {
                     (
@@ -251,7 +251,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
     }
     if args.charlm && !(1..=1_000_000).contains(&args.sample_length) {
-        return Err(crate::Error::InvalidArgument {
+        return Err(gpu_rnn::Error::InvalidArgument {
             op: "--sample-length",
             message: format!("expected 1 to 1000000, got {}", args.sample_length),
         });
@@ -260,7 +260,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if !(args.no_kernels || args.charlm && args.kernels.is_empty()) {
         let cases = select(kernel_cases(), &args.kernels);
         if cases.is_empty() {
-            return Err(crate::Error::InvalidArgument {
+            return Err(gpu_rnn::Error::InvalidArgument {
                 op: "bench",
                 message: format!("no kernel matches {:?}", args.kernels),
             });
@@ -278,11 +278,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
 }
 
 /// Which matmul kernel the model's products get on `ctx`, per layout, and why.
-fn matmul_choice(ctx: &crate::gpu::GpuContext) -> String {
-    match crate::ops::matmul::tuned_kernels(ctx) {
+fn matmul_choice(ctx: &gpu_rnn::gpu::GpuContext) -> String {
+    match gpu_rnn::ops::matmul::tuned_kernels(ctx) {
         Some(k) => format!(
             "matmul kernels, autotuned (cached in {}): NT {:?}, NN {:?}, TN {:?}",
-            crate::ops::matmul::tune_cache_path()
+            gpu_rnn::ops::matmul::tune_cache_path()
                 .map_or("-".into(), |p| p.display().to_string()),
             k[0],
             k[1],
@@ -386,7 +386,7 @@ fn step_table(args: &BenchArgs, backends: &[Backend]) -> Result<()> {
     let batch_size = args.batch_size;
     if let Some(t) = args.synthetic {
         let bytes = 4.0 * batch_size as f64 * t as f64 * args.batches as f64;
-        crate::memory::check(
+        gpu_rnn::memory::check(
             "the synthetic batches",
             bytes,
             "; a smaller --batch-size fits",

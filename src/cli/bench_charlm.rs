@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 
-use crate::Result;
-use crate::backend::Backend;
-use crate::cpu::adam::AdamConfig;
-use crate::data::text::{CharVocab, Streams, read_text, split};
-use crate::model::char_lm::CharLm;
-use crate::model::classifier::ClassifierConfig;
+use gpu_rnn::Result;
+use gpu_rnn::backend::Backend;
+use gpu_rnn::cpu::adam::AdamConfig;
+use gpu_rnn::data::text::{CharVocab, Streams, read_text, split};
+use gpu_rnn::model::char_lm::CharLm;
+use gpu_rnn::model::classifier::ClassifierConfig;
 
 /// One backend's figures.
 #[derive(Clone, Debug)]

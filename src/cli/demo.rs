@@ -4,12 +4,12 @@ use clap::{Args, ValueEnum};
 
 use super::BackendArgs;
 use super::train::argmax_rows;
-use crate::cpu::adam::AdamConfig;
-use crate::cpu::cross_entropy::Reduction;
-use crate::model::rnn::RnnConfig;
-use crate::model::tagger::{Tagger, TaggerBatch, TaggerConfig, TaggerInput};
-use crate::plan::CellKind;
-use crate::{Error, Result};
+use gpu_rnn::cpu::adam::AdamConfig;
+use gpu_rnn::cpu::cross_entropy::Reduction;
+use gpu_rnn::model::rnn::RnnConfig;
+use gpu_rnn::model::tagger::{Tagger, TaggerBatch, TaggerConfig, TaggerInput};
+use gpu_rnn::plan::CellKind;
+use gpu_rnn::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Variant {
@@ -50,7 +50,7 @@ const Y_DATA: [i32; 5] = [3, 1, 2, 3, 2]; // ohlol
 fn run_variant(
     variant: Variant,
     a: &DemoArgs,
-    backend: &crate::backend::Backend,
+    backend: &gpu_rnn::backend::Backend,
 ) -> Result<String> {
     let (cfg, lr, title) = match variant {
         Variant::Cell => (

@@ -8,14 +8,14 @@ use clap::Args;
 
 use super::BackendArgs;
 use super::train::{argmax_rows, encode, predict_all};
-use crate::checkpoint;
+use gpu_rnn::checkpoint;
 use crate::cli::train::{check_len, encode_phrases};
-use crate::cpu::adam::AdamConfig;
-use crate::data::{names, sentiment};
-use crate::model::classifier::Classifier;
-use crate::output::check::{Named, check_outputs};
-use crate::output::write_atomic;
-use crate::{Error, Result};
+use gpu_rnn::cpu::adam::AdamConfig;
+use gpu_rnn::data::{names, sentiment};
+use gpu_rnn::model::classifier::Classifier;
+use gpu_rnn::output::check::{Named, check_outputs};
+use gpu_rnn::output::write_atomic;
+use gpu_rnn::{Error, Result};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -220,7 +220,7 @@ fn eval_phrases(a: &EvalArgs, ck: &checkpoint::Checkpoint, vocab: &sentiment::Vo
             .iter()
             .find(|r| r.label.is_some_and(|l| usize::from(l) >= c))
         {
-            return Err(crate::data::data_error(
+            return Err(gpu_rnn::data::data_error(
                 &path,
                 r.line,
                 format!("label {:?} but the checkpoint has {c} classes", r.label),

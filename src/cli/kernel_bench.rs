@@ -2,16 +2,16 @@
 //! shape, each as one op over its own buffers, timed on the GPU by timestamp queries and on the
 //! CPU as its twin, with the GFLOP/s or GB/s that bounds it.
 
-use crate::Result;
-use crate::backend::Backend;
-use crate::backend::Variant;
-use crate::cpu::adam::AdamConfig;
-use crate::cpu::cell::CellDims;
-use crate::cpu::cross_entropy::Reduction;
-use crate::cpu::embedding::TokenRows;
-use crate::cpu::matmul::MatmulDims;
-use crate::model::classifier::ClassifierConfig;
-use crate::plan::{BufId, Buffers, CellBwd, CellFwd, CellKind, Dtype, Op, View};
+use gpu_rnn::Result;
+use gpu_rnn::backend::Backend;
+use gpu_rnn::backend::Variant;
+use gpu_rnn::cpu::adam::AdamConfig;
+use gpu_rnn::cpu::cell::CellDims;
+use gpu_rnn::cpu::cross_entropy::Reduction;
+use gpu_rnn::cpu::embedding::TokenRows;
+use gpu_rnn::cpu::matmul::MatmulDims;
+use gpu_rnn::model::classifier::ClassifierConfig;
+use gpu_rnn::plan::{BufId, Buffers, CellBwd, CellFwd, CellKind, Dtype, Op, View};
 
 /// One kernel at one shape: its op over buffers of its own, and what it computes.
 pub struct KernelCase {
@@ -395,9 +395,9 @@ fn sgd_case(size: &'static str, p: usize) -> KernelCase {
             grads: bufs.all(ids[2]),
             clip: None,
             sched: bufs.all(sched),
-            cfg: crate::cpu::sgd::SgdConfig {
+            cfg: gpu_rnn::cpu::sgd::SgdConfig {
                 momentum: 0.9,
-                ..crate::cpu::sgd::SgdConfig::new(0.1)
+                ..gpu_rnn::cpu::sgd::SgdConfig::new(0.1)
             },
         },
         bufs,

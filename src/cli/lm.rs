@@ -9,12 +9,12 @@ use clap::Args;
 use rand::{RngExt, SeedableRng};
 
 use super::BackendArgs;
-use crate::checkpoint::{self, Checkpoint};
-use crate::cpu::adam::AdamConfig;
-use crate::data::text::{CharVocab, read_text};
-use crate::model::char_lm::CharLm;
-use crate::output::check::{Named, check_outputs};
-use crate::{Error, Result};
+use gpu_rnn::checkpoint::{self, Checkpoint};
+use gpu_rnn::cpu::adam::AdamConfig;
+use gpu_rnn::data::text::{CharVocab, read_text};
+use gpu_rnn::model::char_lm::CharLm;
+use gpu_rnn::output::check::{Named, check_outputs};
+use gpu_rnn::{Error, Result};
 
 /// Steps per chunk when a text runs through the model: the state carries between chunks.
 const CHUNK: usize = 256;
@@ -63,7 +63,7 @@ fn chars_of<'a>(ck: &'a Checkpoint, path: &Path) -> Result<&'a CharVocab> {
 }
 
 /// The model for `t_max` steps of one stream, with the checkpoint's weights.
-fn open(ck: &Checkpoint, backend: &crate::backend::Backend, t_max: usize) -> Result<CharLm> {
+fn open(ck: &Checkpoint, backend: &gpu_rnn::backend::Backend, t_max: usize) -> Result<CharLm> {
     let mut m = CharLm::new(
         ck.cfg.clone(),
         backend,
@@ -118,7 +118,7 @@ pub fn eval(
     let text = read_text(data)?;
     let ids = vocab.encode(&text, &data.display().to_string())?;
     if ids.len() < 2 {
-        return Err(crate::data::data_error(
+        return Err(gpu_rnn::data::data_error(
             data,
             0,
             format!(
@@ -129,7 +129,7 @@ pub fn eval(
     }
     let (n, v) = (ids.len() - 1, vocab.len());
     if logits.is_some() {
-        crate::memory::check(
+        gpu_rnn::memory::check(
             &format!("the logits ({n}, {v})"),
             4.0 * (n as f64) * (v as f64),
             "; evaluate a shorter text",
@@ -160,7 +160,7 @@ pub fn eval(
             &[checkpoint::file::Tensor::f32("logits", vec![n, v], &all)],
             &Default::default(),
         );
-        crate::output::write_atomic(out, &bytes)?;
+        gpu_rnn::output::write_atomic(out, &bytes)?;
         println!("logits ({n}, {v}) written to {}", out.display());
     }
     Ok(())

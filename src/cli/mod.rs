@@ -11,8 +11,8 @@ pub mod train;
 
 use clap::{Args, ValueEnum};
 
-use crate::Result;
-use crate::backend::{Backend, Choice};
+use gpu_rnn::Result;
+use gpu_rnn::backend::{Backend, Choice};
 
 /// `--backend`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -8,7 +8,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::{Error, Result};
+use gpu_rnn::{Error, Result};
 
 const SIZE: (u32, u32) = (720, 480);
 

@@ -24,7 +24,8 @@ impl std::fmt::Display for Source {
     }
 }
 
-pub(crate) fn data_error(path: &Path, line: u64, message: impl Into<String>) -> Error {
+/// The error for line `line` of the data file `path`: the message names both.
+pub fn data_error(path: &Path, line: u64, message: impl Into<String>) -> Error {
     Error::Data {
         path: path.to_path_buf(),
         line,

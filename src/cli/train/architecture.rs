@@ -3,11 +3,11 @@
 //! disagrees is an error naming both values.
 
 use super::settings::{CellArg, Nonlinearity, Settings, TaskArg, TrainArgs};
-use crate::checkpoint;
-use crate::model::classifier::ClassifierConfig;
-use crate::model::rnn::RnnConfig;
-use crate::plan::CellKind;
-use crate::{Error, Result};
+use gpu_rnn::checkpoint;
+use gpu_rnn::model::classifier::ClassifierConfig;
+use gpu_rnn::model::rnn::RnnConfig;
+use gpu_rnn::plan::CellKind;
+use gpu_rnn::{Error, Result};
 
 /// The architecture from the flags (lecture defaults), or from `--init` with conflicts
 /// reported.

@@ -14,12 +14,12 @@ use std::time::Instant;
 use super::settings::{Settings, TrainArgs};
 use super::state::{LAST_FILE, RunState, STATE_FILE, fingerprint};
 use super::{Start, architecture, claim_outputs, describe_model, elapsed, progress_bar};
-use crate::checkpoint::{self, CHARLM};
-use crate::data::data_error;
-use crate::data::text::{CharVocab, Streams, read_text, split};
-use crate::model::char_lm::CharLm;
-use crate::output::lock::RunLock;
-use crate::{Error, Result};
+use gpu_rnn::checkpoint::{self, CHARLM};
+use gpu_rnn::data::data_error;
+use gpu_rnn::data::text::{CharVocab, Streams, read_text, split};
+use gpu_rnn::model::char_lm::CharLm;
+use gpu_rnn::output::lock::RunLock;
+use gpu_rnn::{Error, Result};
 
 /// `ln 2`: nats per bit.
 const LN_2: f64 = std::f64::consts::LN_2;
@@ -249,7 +249,7 @@ fn write_outputs(
         files.push((&state_path, state.to_bytes()));
     }
     let files: Vec<(&Path, &[u8])> = files.iter().map(|(p, b)| (*p, &b[..])).collect();
-    crate::output::write_group(&files)
+    gpu_rnn::output::write_group(&files)
 }
 
 /// Evaluate, print the report line, add the metrics row; returns (val loss, improved).

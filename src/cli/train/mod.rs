@@ -14,10 +14,8 @@ mod ranges;
 mod settings;
 mod state;
 
-pub use prepare::{Encoded, argmax_rows, check_len, encode, encode_phrases, predict_all};
-pub use settings::{
-    CellArg, DEFAULT_MAX_LEN, Nonlinearity, Outputs, ScheduleArg, Settings, TaskArg, TrainArgs,
-};
+pub use prepare::{argmax_rows, check_len, encode, encode_phrases, predict_all};
+pub use settings::{DEFAULT_MAX_LEN, Outputs, Settings, TaskArg, TrainArgs};
 pub use state::{LAST_FILE, RunState, STATE_FILE, fingerprint};
 
 use std::io::IsTerminal;
@@ -27,13 +25,13 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use crate::checkpoint;
-use crate::data::sentiment;
-use crate::model::classifier::{Batch, Classifier, ClassifierConfig};
-use crate::model::schedule::LrSchedule;
-use crate::output::check::{Named, check_outputs};
-use crate::output::lock::RunLock;
-use crate::{Error, Result};
+use gpu_rnn::checkpoint;
+use gpu_rnn::data::sentiment;
+use gpu_rnn::model::classifier::{Batch, Classifier, ClassifierConfig};
+use gpu_rnn::model::schedule::LrSchedule;
+use gpu_rnn::output::check::{Named, check_outputs};
+use gpu_rnn::output::lock::RunLock;
+use gpu_rnn::{Error, Result};
 use architecture::architecture;
 use prepare::Prepared;
 
@@ -499,7 +497,7 @@ fn write_epoch(
     if let Some(b) = &best {
         files.insert(2, (&o.save, b));
     }
-    crate::output::write_group(&files)
+    gpu_rnn::output::write_group(&files)
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {

@@ -4,10 +4,10 @@
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 
-use crate::cpu::adam::AdamConfig;
-use crate::cpu::sgd::SgdConfig;
-use crate::model::optim::Method;
-use crate::{Error, Result};
+use gpu_rnn::cpu::adam::AdamConfig;
+use gpu_rnn::cpu::sgd::SgdConfig;
+use gpu_rnn::model::optim::Method;
+use gpu_rnn::{Error, Result};
 
 /// `--optimizer`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]

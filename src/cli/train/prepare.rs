@@ -7,12 +7,12 @@ use std::path::Path;
 use rand::seq::SliceRandom;
 
 use super::settings::{Settings, TaskArg};
-use crate::checkpoint::Checkpoint;
-use crate::data::names::{self, Example};
-use crate::data::sentiment::{self, Vocab};
-use crate::data::{Source, data_error};
-use crate::model::classifier::{Batch, Classifier};
-use crate::{Error, Result};
+use gpu_rnn::checkpoint::Checkpoint;
+use gpu_rnn::data::names::{self, Example};
+use gpu_rnn::data::sentiment::{self, Vocab};
+use gpu_rnn::data::{Source, data_error};
+use gpu_rnn::model::classifier::{Batch, Classifier};
+use gpu_rnn::{Error, Result};
 
 /// Encoded examples.
 pub struct Encoded {

@@ -1,7 +1,7 @@
 //! The range rules of the numeric train flags, shared by the flags as given and the
 //! settings a run reads back.
 
-use crate::{Error, Result};
+use gpu_rnn::{Error, Result};
 
 pub(super) fn invalid(flag: &'static str, message: impl Into<String>) -> Error {
     Error::InvalidArgument {

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
+use gpu_rnn::Result;
 use crate::cli::BackendArgs;
 use crate::cli::train::optim_args::{OptimArgs, OptimSettings};
 use crate::cli::train::ranges::{Numbers, in_range, invalid};
-use crate::model::schedule::LrSchedule;
+use gpu_rnn::model::schedule::LrSchedule;
 
 /// `--cell`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]

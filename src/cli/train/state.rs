@@ -3,14 +3,14 @@
 //! state_dict, like `best.safetensors`), and `train_state.safetensors`, everything else:
 //! Adam's moments and step count (which also drive the dropout masks), the shuffled order of
 //! the training examples, the epoch, the best accuracy, the metrics so far, and the run's
-//! settings. Both are written together after every epoch ([`crate::output::write_group`]).
+//! settings. Both are written together after every epoch ([`gpu_rnn::output::write_group`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::settings::Settings;
-use crate::checkpoint::file::{self, Tensor};
-use crate::{Error, Result};
+use gpu_rnn::checkpoint::file::{self, Tensor};
+use gpu_rnn::{Error, Result};
 
 /// The model after the last finished epoch.
 pub const LAST_FILE: &str = "last.safetensors";
@@ -115,7 +115,7 @@ impl RunState {
                 "not found: --resume takes a run directory that has finished at least one epoch",
             ));
         }
-        let bytes = file::read(&path, crate::memory::budget())?;
+        let bytes = file::read(&path, gpu_rnn::memory::budget())?;
         let st = safetensors::SafeTensors::deserialize(&bytes)
             .map_err(|e| bad(&path, format!("not a safetensors file: {e}")))?;
         let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
