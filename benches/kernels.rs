@@ -16,7 +16,8 @@ fn main() -> ExitCode {
         .collect();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gpu-rnn"));
-    cmd.current_dir(root).args(["bench", "--runs", "25", "--batches", "8"]);
+    cmd.current_dir(root)
+        .args(["bench", "--runs", "25", "--batches", "8"]);
     for w in &words {
         match w.as_str() {
             "--json" => cmd.arg("--json"),

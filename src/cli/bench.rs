@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use clap::Args;
 
+use crate::cli::kernel_bench::{KernelCase, kernel_cases, select};
+use crate::cli::{BackendChoice, open_backend};
 use gpu_rnn::Result;
 use gpu_rnn::backend::Backend;
 use gpu_rnn::backend::Variant;
-use crate::cli::kernel_bench::{KernelCase, kernel_cases, select};
-use crate::cli::{BackendChoice, open_backend};
 use gpu_rnn::cpu::adam::AdamConfig;
 use gpu_rnn::model::classifier::{Batch, Classifier, ClassifierConfig};
 use gpu_rnn::ops::matmul::subgroups_fit;
@@ -80,7 +80,8 @@ pub fn lecture_data_batches(path: &std::path::Path, b: usize, count: usize) -> R
     use rand::seq::SliceRandom;
     let data = gpu_rnn::data::names::read(path, false)?;
     let classes = gpu_rnn::data::names::classes(&data.examples);
-    let targets = gpu_rnn::data::names::class_indices(&data.examples, &classes, "the training data")?;
+    let targets =
+        gpu_rnn::data::names::class_indices(&data.examples, &classes, "the training data")?;
     let mut order: Vec<usize> = (0..data.examples.len()).collect();
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(0));
     Ok(order

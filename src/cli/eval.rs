@@ -8,8 +8,8 @@ use clap::Args;
 
 use super::BackendArgs;
 use super::train::{argmax_rows, encode, predict_all};
-use gpu_rnn::checkpoint;
 use crate::cli::train::{check_len, encode_phrases};
+use gpu_rnn::checkpoint;
 use gpu_rnn::cpu::adam::AdamConfig;
 use gpu_rnn::data::{names, sentiment};
 use gpu_rnn::model::classifier::Classifier;

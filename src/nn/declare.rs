@@ -23,12 +23,8 @@ impl Declare<'_> {
     /// A value's own buffers (and its gradient's when training and it is f32).
     fn own(&self, bufs: &mut Buffers, binds: &mut [Bind], v: Var) {
         let info = &self.g.vars[v.0];
+        let value = self.value(bufs, v);
         let n = info.rows.count(self.max.0, self.max.1) * info.cols;
-        let value = match info.kind {
-            Kind::F32 => bufs.f32(info.name.clone(), n),
-            Kind::Ids => bufs.u32(info.name.clone(), n),
-            Kind::Targets => bufs.i32(info.name.clone(), n),
-        };
         let grad =
             (self.train && info.kind == Kind::F32).then(|| bufs.f32(format!("d{}", info.name), n));
         binds[v.0] = Bind {
@@ -37,22 +33,34 @@ impl Declare<'_> {
         };
     }
 
+    /// A value's buffer, sized for the largest batch.
+    fn value(&self, bufs: &mut Buffers, v: Var) -> BufId {
+        let info = &self.g.vars[v.0];
+        let n = info.rows.count(self.max.0, self.max.1) * info.cols;
+        match info.kind {
+            Kind::F32 => bufs.f32(info.name.clone(), n),
+            Kind::Ids => bufs.u32(info.name.clone(), n),
+            Kind::Targets => bufs.i32(info.name.clone(), n),
+        }
+    }
+
     pub fn node(&self, bufs: &mut Buffers, binds: &mut [Bind], n: usize) -> Result<Built> {
         let g = self.g;
         let (t_max, b_max) = self.max;
         Ok(match &g.nodes[n] {
-            Node::Embedding { layer, out, .. } => {
+            Node::Embedding { layer, ids, out } => {
                 let Layer::Embedding { num, dim } = g.layers[*layer].layer else {
                     unreachable!("an embedding node uses an embedding layer")
                 };
                 self.own(bufs, binds, *out);
+                let tokens = g.vars[ids.0].rows.count(t_max, b_max);
                 let name = &g.layers[*layer].name;
                 Built::Embedding {
                     weight: format!("{name}.weight"),
                     vocab: num,
                     dim,
                     offsets: bufs.u32(format!("{name}.token_rows.offsets"), num + 1),
-                    rows: bufs.u32(format!("{name}.token_rows.rows"), t_max * b_max),
+                    rows: bufs.u32(format!("{name}.token_rows.rows"), tokens),
                 }
             }
             Node::Linear { layer, y, .. } => {
@@ -190,11 +198,9 @@ impl Declare<'_> {
     pub fn rest(&self, bufs: &mut Buffers, binds: &mut [Bind]) {
         for (i, info) in self.g.vars.iter().enumerate() {
             if info.producer.is_none() && binds[i].value.is_none() {
-                self.own(bufs, binds, Var(i));
-                if info.kind == Kind::F32 {
-                    // Nothing differentiates an input.
-                    binds[i].grad = None;
-                }
+                // Nothing differentiates an input, but a loss may have given its prediction
+                // a gradient buffer for its kernel to write.
+                binds[i].value = Some(self.value(bufs, Var(i)));
             }
         }
     }

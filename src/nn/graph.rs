@@ -228,10 +228,29 @@ impl Graph {
         self.var(name, rows, 1, Kind::Targets)
     }
 
-    /// The rows and width of `v`.
-    pub fn shape(&self, v: Var) -> (Rows, usize) {
+    /// The rows and width of `v`; `None` for a value of another graph.
+    pub fn shape_of(&self, v: Var) -> Option<(Rows, usize)> {
+        self.vars.get(v.0).map(|info| (info.rows, info.cols))
+    }
+
+    /// [`Graph::shape_of`] of a value already checked to be in this graph.
+    pub(crate) fn shape(&self, v: Var) -> (Rows, usize) {
         let info = &self.vars[v.0];
         (info.rows, info.cols)
+    }
+
+    /// Fails unless layer `layer` exists and `kind_ok` holds for it: a handle from another
+    /// graph is an error, not a wrong layer.
+    pub(crate) fn expect_layer(
+        &self,
+        layer: usize,
+        kind_ok: impl Fn(&Layer) -> bool,
+        what: &str,
+    ) -> Result<()> {
+        match self.layers.get(layer) {
+            Some(l) if kind_ok(&l.layer) => Ok(()),
+            _ => Err(bad(format!("{what}: the layer is not one of this graph's"))),
+        }
     }
 
     /// Fails unless `v` is a value of this graph of `kind` and, when given, `cols` wide.
@@ -254,9 +273,11 @@ impl Graph {
     /// Add a layer's parameters under `name`; returns its index.
     pub(crate) fn add_layer(&mut self, name: &str, layer: Layer) -> Result<usize> {
         let taken = |n: &str| self.layers.iter().any(|l| l.name == n);
-        if name.is_empty() || name.contains(char::is_whitespace) || taken(name) {
+        let odd = |c: char| c.is_whitespace() || c == '.';
+        if name.is_empty() || name.contains(odd) || taken(name) {
             return Err(bad(format!(
-                "layer name {name:?} is empty, has spaces or is taken"
+                "layer name {name:?} is empty, has spaces or dots (PyTorch's module names \
+                 have none), or is taken"
             )));
         }
         match &layer {

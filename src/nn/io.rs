@@ -64,7 +64,9 @@ impl Model {
         self.check_input(v, Kind::F32, data.len(), shape)?;
         let dev = self.to_device(v, data, shape);
         let view = self.value(v, shape)?;
-        self.rt.write_f32(view.buf, 0, &dev)
+        self.rt.write_f32(view.buf, 0, &dev)?;
+        self.written[v.0] = Some(shape);
+        Ok(())
     }
 
     /// Write the token ids `v` (each below the vocabulary of the embeddings that read it).
@@ -95,6 +97,7 @@ impl Model {
             self.rt.write_u32(offsets, 0, &rows.offsets)?;
             self.rt.write_u32(rows_buf, 0, &rows.rows)?;
         }
+        self.written[v.0] = Some(shape);
         Ok(())
     }
 
@@ -125,31 +128,48 @@ impl Model {
         self.check_input(v, Kind::Targets, targets.len(), shape)?;
         let info = &self.g.vars[v.0];
         let mut dev = Vec::with_capacity(targets.len());
-        let loss = info.consumers.iter().find_map(|&c| match self.g.nodes[c] {
-            Node::CrossEntropy {
-                logits,
-                ignore_index,
-                ..
-            } => Some((self.g.vars[logits.0].cols, ignore_index)),
-            _ => None,
-        });
-        let (classes, ignore) = loss.unwrap_or((usize::MAX, None));
+        // Every cross-entropy that reads these targets: the fewest classes bound them, and
+        // they must agree on the ignore index.
+        let losses: Vec<(usize, Option<i32>)> = info
+            .consumers
+            .iter()
+            .filter_map(|&c| match self.g.nodes[c] {
+                Node::CrossEntropy {
+                    logits,
+                    ignore_index,
+                    ..
+                } => Some((self.g.vars[logits.0].cols, ignore_index)),
+                _ => None,
+            })
+            .collect();
+        if losses.windows(2).any(|w| w[0].1 != w[1].1) {
+            return Err(bad(format!(
+                "{} is read by losses with different ignore indices",
+                info.name
+            )));
+        }
+        let classes = losses.iter().map(|l| l.0).min();
+        let ignore = losses.first().and_then(|l| l.1);
         for (i, &y) in targets.iter().enumerate() {
+            let in_range = classes.is_none_or(|c| (0..c as i64).contains(&y));
             if ignore.is_some_and(|ig| i64::from(ig) == y) {
                 dev.push(-1);
-            } else if (0..classes as i64).contains(&y) {
+            } else if in_range && i32::try_from(y).is_ok_and(|y| y >= 0) {
                 dev.push(y as i32);
             } else {
                 return Err(bad(format!(
-                    "{}[{i}] is {y}, outside the {classes} classes{}",
+                    "{}[{i}] is {y}, outside the {} classes{}",
                     info.name,
+                    classes.map_or("non-negative".into(), |c| c.to_string()),
                     ignore.map_or(String::new(), |ig| format!(" (ignore index {ig})"))
                 )));
             }
         }
         let dev = self.to_device(v, &dev, shape);
         let view = self.value(v, shape)?;
-        self.rt.write_i32(view.buf, 0, &dev)
+        self.rt.write_i32(view.buf, 0, &dev)?;
+        self.written[v.0] = Some(shape);
+        Ok(())
     }
 
     /// Each sequence's length (a packed batch, any order; each in 1..=T), for the next runs;
@@ -186,10 +206,14 @@ impl Model {
                 )));
             }
         };
+        self.check_written((t, b))?;
         if train {
             self.masks = self.masks.wrapping_add(1);
             self.rt.write_u32(self.rng, 0, &[self.seed, self.masks])?;
         }
+        // Each recurrent module its own masks: the k-th mixes k into the seed (the first
+        // keeps it, as the task models do).
+        let mut k = 0u32;
         for built in &self.built {
             let (rnn, lens) = match built {
                 Built::Rnn { rnn, .. } => (rnn, lens.clone()),
@@ -199,10 +223,42 @@ impl Model {
             };
             self.rt.write_u32(rnn.lens, 0, &lens)?;
             if train {
-                self.rt.write_u32(rnn.rng, 0, &[self.seed, self.masks])?;
+                let seed = self.seed ^ k.wrapping_mul(0x9e37_79b9);
+                self.rt.write_u32(rnn.rng, 0, &[seed, self.masks])?;
+            }
+            k += 1;
+        }
+        Ok(())
+    }
+
+    /// Every input written (or carried) for another batch than (t, b) is an error: its rows
+    /// would be read with the wrong stride. Inputs never written hold zeros and pass.
+    fn check_written(&self, (t, b): (usize, usize)) -> Result<()> {
+        for (info, written) in self.g.vars.iter().zip(&self.written) {
+            let Some((wt, wb)) = *written else { continue };
+            let same = match info.rows {
+                Rows::Steps => (wt, wb) == (t, b),
+                Rows::Batch | Rows::States(_) => wb == b,
+                Rows::Fixed(_) => true,
+            };
+            if !same {
+                return Err(bad(format!(
+                    "{} was written for T = {wt}, B = {wb}; this run is T = {t}, B = {b} \
+                     (write it again for this batch)",
+                    info.name
+                )));
             }
         }
         Ok(())
+    }
+
+    /// The carried values now hold the state of a batch of (t, b).
+    fn carried(&mut self, (t, b): (usize, usize)) {
+        for node in &self.g.nodes {
+            if let Node::Carry { to, .. } = node {
+                self.written[to.0] = Some((t, b));
+            }
+        }
     }
 
     /// The forward pass in evaluation mode (dropout off) over the inputs written for (t, b).
@@ -216,6 +272,7 @@ impl Model {
         }
         self.tables_fresh = true;
         self.last = Some((shape.0, shape.1, false));
+        self.carried(shape);
         Ok(())
     }
 
@@ -238,6 +295,7 @@ impl Model {
             .run(&[&self.programs[&(shape.0, shape.1, Phase::Train)]])?;
         self.tables_fresh = true;
         self.last = Some((shape.0, shape.1, true));
+        self.carried(shape);
         Ok(())
     }
 
@@ -259,6 +317,10 @@ impl Model {
         let step = self.step_program.as_ref().expect("built above");
         self.rt.run(&[step])?;
         self.tables_fresh = false;
+        // The weights moved: a backward now would mix them with the old activations.
+        if let Some((t, b, _)) = self.last {
+            self.last = Some((t, b, false));
+        }
         Ok(())
     }
 
@@ -281,7 +343,9 @@ impl Model {
         ];
         self.rt.run(&programs)?;
         self.tables_fresh = false;
-        self.last = Some((t, b, true));
+        // As after `step`: no backward of these activations with the new weights.
+        self.last = Some((t, b, false));
+        self.carried(shape);
         Ok(())
     }
 

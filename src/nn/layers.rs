@@ -56,6 +56,8 @@ pub struct Embedding {
 impl Embedding {
     /// `weight[ids]`: one row of `embedding_dim` per id.
     pub fn forward(&self, g: &mut Graph, ids: Var) -> Result<Var> {
+        let is = |l: &Layer| matches!(l, Layer::Embedding { .. });
+        g.expect_layer(self.layer, is, "embedding")?;
         g.expect(ids, Kind::Ids, None, "embedding input")?;
         let (rows, _) = g.shape(ids);
         let name = format!("{}.out", g.layers[self.layer].name);
@@ -116,6 +118,8 @@ pub struct Linear {
 impl Linear {
     /// `x·Wᵀ + b` on every row of `x` (`in_features` wide).
     pub fn forward(&self, g: &mut Graph, x: Var) -> Result<Var> {
+        let is = |l: &Layer| matches!(l, Layer::Linear { .. });
+        g.expect_layer(self.layer, is, "linear")?;
         g.expect(x, Kind::F32, Some(self.cfg.in_features), "linear input")?;
         let (rows, _) = g.shape(x);
         let name = format!("{}.out", g.layers[self.layer].name);
@@ -235,6 +239,7 @@ impl Rnn {
     /// states it returns (zero unless the host writes them). Lengths are the model's
     /// ([`Model::set_lengths`](crate::nn::Model::set_lengths)), as a packed sequence.
     pub fn forward(&self, g: &mut Graph, x: Var) -> Result<RnnOut> {
+        g.expect_layer(self.layer, |l| matches!(l, Layer::Rnn(_)), "rnn")?;
         let c = &self.cfg;
         g.expect(x, Kind::F32, Some(c.input_size), "rnn input")?;
         if g.shape(x).0 != Rows::Steps {
@@ -367,6 +372,7 @@ impl Cell {
     /// is (B, input_size) and `h`, `c` are (B, hidden_size) ([`Rows::Batch`]), inputs the
     /// host writes (zeros, say) or the outputs of the step before.
     pub fn forward(&self, g: &mut Graph, x: Var, h: Var, c: Option<Var>) -> Result<CellOut> {
+        g.expect_layer(self.layer, |l| matches!(l, Layer::Cell(_)), "cell")?;
         let (i, hs) = (self.cfg.input_size, self.cfg.hidden_size);
         g.expect(x, Kind::F32, Some(i), "cell input")?;
         g.expect(h, Kind::F32, Some(hs), "cell h")?;

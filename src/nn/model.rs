@@ -158,6 +158,8 @@ pub struct Model {
     /// The shape of the last forward, and whether it trained.
     pub(crate) last: Option<(usize, usize, bool)>,
     pub(crate) lengths: Option<Vec<u32>>,
+    /// The batch shape each input was last written (or carried) for.
+    pub(crate) written: Vec<Option<(usize, usize)>>,
     pub(crate) seed: u32,
     pub(crate) masks: u32,
 }
@@ -221,6 +223,34 @@ impl Model {
         }
         if !(0..g.nodes.len()).any(|n| g.is_loss(n)) {
             return Err(bad("a model to train needs a loss".into()));
+        }
+        // A loss's kernel takes d(loss)/d(loss) = 1: nothing may read it.
+        if let Some(v) = g
+            .vars
+            .iter()
+            .find(|v| v.producer.is_some_and(|p| g.is_loss(p)) && !v.consumers.is_empty())
+        {
+            return Err(bad(format!(
+                "{} is a loss; a trained graph may not read it",
+                v.name
+            )));
+        }
+        // A carry writes its target during the forward pass; only a cell's state input (read
+        // before the copy, never by backward) may be one that a node reads.
+        for node in &g.nodes {
+            let Node::Carry { to, .. } = node else {
+                continue;
+            };
+            let read_later = g.vars[to.0].consumers.iter().any(|&c| match &g.nodes[c] {
+                Node::Cell { x, .. } => x == to,
+                _ => true,
+            });
+            if read_later {
+                return Err(bad(format!(
+                    "{} is carried into and read by a layer whose backward needs its old value",
+                    g.vars[to.0].name
+                )));
+            }
         }
         if let Some(v) = g
             .vars
@@ -290,6 +320,7 @@ impl Model {
         declare.rest(&mut bufs, &mut binds);
         let rt = backend.runtime(&bufs)?;
         let tables = Self::table_ops(&g, &built, params)?;
+        let n_vars = g.vars.len();
         Ok(Self {
             g,
             rt,
@@ -306,6 +337,7 @@ impl Model {
             tables_fresh: false,
             last: None,
             lengths: None,
+            written: vec![None; n_vars],
             seed: 0,
             masks: 0,
         })

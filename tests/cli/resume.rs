@@ -163,7 +163,10 @@ fn check_left_behind(run: &Path) {
             "train_state.safetensors" => {
                 // A whole safetensors file with the run's settings and the optimizer's state.
                 let meta = crate::common::read_metadata(&p);
-                assert!(meta.contains_key("settings") && meta.contains_key("epoch"), "{meta:?}");
+                assert!(
+                    meta.contains_key("settings") && meta.contains_key("epoch"),
+                    "{meta:?}"
+                );
                 crate::common::read_tensor(&p, "adam.m");
             }
             "metrics.csv" => {

@@ -25,6 +25,7 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
+use architecture::architecture;
 use gpu_rnn::checkpoint;
 use gpu_rnn::data::sentiment;
 use gpu_rnn::model::classifier::{Batch, Classifier, ClassifierConfig};
@@ -32,7 +33,6 @@ use gpu_rnn::model::schedule::LrSchedule;
 use gpu_rnn::output::check::{Named, check_outputs};
 use gpu_rnn::output::lock::RunLock;
 use gpu_rnn::{Error, Result};
-use architecture::architecture;
 use prepare::Prepared;
 
 /// `[Xm Ys]`, as the lecture's `time_since`.

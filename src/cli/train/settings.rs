@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use gpu_rnn::Result;
 use crate::cli::BackendArgs;
 use crate::cli::train::optim_args::{OptimArgs, OptimSettings};
 use crate::cli::train::ranges::{Numbers, in_range, invalid};
+use gpu_rnn::Result;
 use gpu_rnn::model::schedule::LrSchedule;
 
 /// `--cell`.
