@@ -1,108 +1,30 @@
-//! The programs of a [`Model`]: each node's forward ops in graph order, and its backward ops
-//! in reverse (llm.c's pairs, one node at a time), then the optimizer's step.
+//! The programs of a [`Model`]: every node's forward ops in graph order, then its backward
+//! ops in reverse, then the optimizer's step. Each kind of node has one function holding its
+//! forward and its backward side by side (llm.c's pairs), so a layer's backward reads as its
+//! forward reversed.
 
 use crate::Result;
-use crate::model::rnn::LayerInput;
-use crate::nn::graph::{Kind, Node};
+use crate::model::embedding_input::EmbeddingInput;
+use crate::model::linear::Linear;
+use crate::model::rnn::{LayerInput, RnnBuffers};
+use crate::nn::graph::{Kind, Node, Var};
 use crate::nn::model::{Built, Model, Phase};
 use crate::plan::{Op, Program, View};
 
+/// Which half of a node's pair to emit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    /// The forward pass, with dropout on when training.
+    Forward {
+        train: bool,
+    },
+    Backward,
+}
+
 impl Model {
-    fn forward_ops(&self, ops: &mut Vec<Op>, (t, b): (usize, usize), train: bool) -> Result<()> {
-        let (g, params) = (&self.g, self.params);
-        let rng = View {
-            buf: self.rng,
-            offset: 0,
-            len: 2,
-        };
-        for (node, built) in g.nodes.iter().zip(&self.built) {
-            match (node, built) {
-                (_, Built::Fused) => {}
-                (Node::Embedding { ids, out, .. }, Built::Embedding { weight, dim, .. }) => {
-                    ops.push(Op::EmbeddingFwd {
-                        out: self.value(*out, (t, b))?,
-                        ids: self.value(*ids, (t, b))?,
-                        weight: g.layout.view(params, weight)?,
-                        e: *dim,
-                    });
-                }
-                (Node::Linear { x, y, .. }, Built::Linear(lin)) => {
-                    let rows = g.vars[x.0].rows.count(t, b);
-                    lin.forward(ops, self.value(*y, (t, b))?, self.value(*x, (t, b))?, rows);
-                }
-                (Node::Rnn { x, .. }, Built::Rnn { rnn, input }) => match input {
-                    Some(input) => input.forward_ops(ops, rnn, &g.layout, params, (t, b), train)?,
-                    None => {
-                        let x = LayerInput::Rows(self.value(*x, (t, b))?);
-                        rnn.forward_ops(ops, x, t, b, train)?;
-                    }
-                },
-                (Node::Cell { x, h, c, .. }, Built::Cell(rnn)) => {
-                    // The state in, then one step of T = 1.
-                    ops.push(Op::copy_flat(rnn.state(rnn.h0, b), self.value(*h, (t, b))?));
-                    if let (Some(c), Some(c0)) = (c, rnn.c0) {
-                        ops.push(Op::copy_flat(rnn.state(c0, b), self.value(*c, (t, b))?));
-                    }
-                    let x = LayerInput::Rows(self.value(*x, (t, b))?);
-                    rnn.forward_ops(ops, x, 1, b, train)?;
-                }
-                (Node::Dropout { p, x, y }, Built::Dropout { salt }) => {
-                    let (x, y) = (self.value(*x, (t, b))?, self.value(*y, (t, b))?);
-                    ops.push(match train {
-                        true => Op::Dropout {
-                            out: y,
-                            inp: x,
-                            rng,
-                            salt: *salt,
-                            p: *p,
-                        },
-                        false => Op::copy_flat(y, x),
-                    });
-                }
-                (
-                    Node::CrossEntropy {
-                        logits,
-                        targets,
-                        loss,
-                        reduction,
-                        ..
-                    },
-                    Built::Loss,
-                ) => ops.push(Op::CrossEntropy {
-                    dlogits: self.grad(*logits, (t, b)).expect("declared with dlogits"),
-                    loss: self.value(*loss, (t, b))?,
-                    logits: self.value(*logits, (t, b))?,
-                    targets: self.value(*targets, (t, b))?,
-                    c: g.vars[logits.0].cols,
-                    reduction: *reduction,
-                }),
-                (
-                    Node::Mse {
-                        pred,
-                        target,
-                        loss,
-                        reduction,
-                    },
-                    Built::Loss,
-                ) => ops.push(Op::Mse {
-                    dpred: self.grad(*pred, (t, b)).expect("declared with dpred"),
-                    loss: self.value(*loss, (t, b))?,
-                    pred: self.value(*pred, (t, b))?,
-                    target: self.value(*target, (t, b))?,
-                    reduction: *reduction,
-                }),
-                (Node::CatStates { x, idx, y }, _) => {
-                    let (xv, yv) = (self.value(*x, (t, b))?, self.value(*y, (t, b))?);
-                    ops.extend(cat_copies(xv, yv, idx, b, g.vars[x.0].cols, true));
-                }
-                (Node::Carry { from, to }, _) => {
-                    ops.push(Op::copy_flat(
-                        self.value(*to, (t, b))?,
-                        self.value(*from, (t, b))?,
-                    ));
-                }
-                _ => unreachable!("each node is built as its own kind"),
-            }
+    fn forward_ops(&self, ops: &mut Vec<Op>, shape: (usize, usize), train: bool) -> Result<()> {
+        for (node, built) in self.g.nodes.iter().zip(&self.built) {
+            self.node_ops(ops, (node, built), shape, Pass::Forward { train })?;
         }
         Ok(())
     }
@@ -117,91 +39,288 @@ impl Model {
             let unread = info.producer.is_some() && info.consumers.is_empty() && !loss;
             if info.kind == Kind::F32
                 && unread
-                && let Some(out) = self.grad(crate::nn::Var(i), (t, b))
+                && let Some(out) = self.grad(Var(i), (t, b))
             {
                 ops.push(Op::Fill { out, value: 0.0 });
             }
         }
-        let (params, grads) = (self.params, self.grads);
-        let rng = View {
-            buf: self.rng,
-            offset: 0,
-            len: 2,
-        };
         for (node, built) in g.nodes.iter().zip(&self.built).rev() {
-            match (node, built) {
-                (Node::Carry { .. }, _) | (_, Built::Fused | Built::Loss) => {}
-                (Node::CatStates { x, idx, y }, _) => {
-                    if let (Some(dx), Some(dy)) = (self.grad(*x, (t, b)), self.grad(*y, (t, b))) {
-                        // The rows not selected get no gradient.
-                        ops.push(Op::Fill {
-                            out: dx,
-                            value: 0.0,
-                        });
-                        ops.extend(cat_copies(dx, dy, idx, b, g.vars[x.0].cols, false));
-                    }
+            self.node_ops(ops, (node, built), (t, b), Pass::Backward)?;
+        }
+        Ok(())
+    }
+
+    /// One node's half of its pair.
+    fn node_ops(
+        &self,
+        ops: &mut Vec<Op>,
+        (node, built): (&Node, &Built),
+        shape: (usize, usize),
+        pass: Pass,
+    ) -> Result<()> {
+        match (node, built) {
+            // Folded into the recurrent layer it feeds, which emits it.
+            (_, Built::Fused) => Ok(()),
+            (Node::Embedding { ids, out, .. }, Built::Embedding { .. }) => {
+                self.embedding(ops, built, (*ids, *out), shape, pass)
+            }
+            (Node::Linear { x, y, .. }, Built::Linear(lin)) => {
+                self.linear(ops, lin, (*x, *y), shape, pass)
+            }
+            (Node::Rnn { x, .. }, Built::Rnn { rnn, input }) => {
+                self.rnn(ops, (rnn, input.as_deref()), *x, shape, pass)
+            }
+            (Node::Cell { x, h, c, .. }, Built::Cell(rnn)) => {
+                self.cell(ops, rnn, (*x, *h, *c), shape, pass)
+            }
+            (Node::Dropout { p, x, y }, Built::Dropout { salt }) => {
+                self.dropout(ops, (*p, *salt), (*x, *y), shape, pass)
+            }
+            (Node::CrossEntropy { .. } | Node::Mse { .. }, Built::Loss) => {
+                self.loss(ops, node, shape, pass)
+            }
+            (Node::CatStates { x, idx, y }, _) => self.cat_states(ops, (*x, *y), idx, shape, pass),
+            (Node::Carry { from, to }, _) => {
+                // After the forward pass, without gradient.
+                if let Pass::Forward { .. } = pass {
+                    ops.push(Op::copy_flat(
+                        self.value(*to, shape)?,
+                        self.value(*from, shape)?,
+                    ));
                 }
-                (Node::Embedding { out, .. }, built @ Built::Embedding { weight, dim, .. }) => {
-                    let Some(dout) = self.grad(*out, (t, b)) else {
-                        continue;
-                    };
-                    let (offsets, rows) = token_rows(built, g.vars[out.0].rows.count(t, b));
+                Ok(())
+            }
+            _ => unreachable!("each node is built as its own kind"),
+        }
+    }
+
+    /// `out = weight[ids]`; backward: `dweight[ids] += dout`, grouped by id.
+    fn embedding(
+        &self,
+        ops: &mut Vec<Op>,
+        built: &Built,
+        (ids, out): (Var, Var),
+        shape: (usize, usize),
+        pass: Pass,
+    ) -> Result<()> {
+        let Built::Embedding { weight, dim, .. } = built else {
+            unreachable!("an embedding node is built as one")
+        };
+        let layout = &self.g.layout;
+        match pass {
+            Pass::Forward { .. } => ops.push(Op::EmbeddingFwd {
+                out: self.value(out, shape)?,
+                ids: self.value(ids, shape)?,
+                weight: layout.view(self.params, weight)?,
+                e: *dim,
+            }),
+            Pass::Backward => {
+                if let Some(dout) = self.grad(out, shape) {
+                    let n = self.g.vars[out.0].rows.count(shape.0, shape.1);
+                    let (offsets, rows) = token_rows(built, n);
                     ops.push(Op::EmbeddingBwd {
-                        dweight: g.layout.view(grads, weight)?,
+                        dweight: layout.view(self.grads, weight)?,
                         dout,
                         offsets,
                         rows,
                         e: *dim,
                     });
                 }
-                (Node::Linear { x, y, .. }, Built::Linear(lin)) => {
-                    let rows = g.vars[x.0].rows.count(t, b);
-                    let dy = self
-                        .grad(*y, (t, b))
-                        .expect("a trained value has a gradient");
-                    lin.backward(
-                        ops,
-                        self.grad(*x, (t, b)),
-                        dy,
-                        self.value(*x, (t, b))?,
-                        rows,
-                    );
+            }
+        }
+        Ok(())
+    }
+
+    /// `y = x·Wᵀ + b`; backward: `dW += dyᵀ·x`, `db += Σ dy`, `dx = dy·W`.
+    fn linear(
+        &self,
+        ops: &mut Vec<Op>,
+        lin: &Linear,
+        (x, y): (Var, Var),
+        shape: (usize, usize),
+        pass: Pass,
+    ) -> Result<()> {
+        let rows = self.g.vars[x.0].rows.count(shape.0, shape.1);
+        let xv = self.value(x, shape)?;
+        match pass {
+            Pass::Forward { .. } => lin.forward(ops, self.value(y, shape)?, xv, rows),
+            Pass::Backward => {
+                let dy = self.grad(y, shape).expect("a trained value has a gradient");
+                lin.backward(ops, self.grad(x, shape), dy, xv, rows);
+            }
+        }
+        Ok(())
+    }
+
+    /// The recurrent layers over the sequences (from the folded embedding's ids, or from
+    /// `x`); backward: their steps in reverse, then the weight gradients.
+    fn rnn(
+        &self,
+        ops: &mut Vec<Op>,
+        (rnn, input): (&RnnBuffers, Option<&EmbeddingInput>),
+        x: Var,
+        (t, b): (usize, usize),
+        pass: Pass,
+    ) -> Result<()> {
+        let (layout, params, grads) = (&self.g.layout, self.params, self.grads);
+        match (pass, input) {
+            (Pass::Forward { train }, Some(input)) => {
+                input.forward_ops(ops, rnn, layout, params, (t, b), train)
+            }
+            (Pass::Forward { train }, None) => {
+                let x = LayerInput::Rows(self.value(x, (t, b))?);
+                rnn.forward_ops(ops, x, t, b, train)
+            }
+            (Pass::Backward, Some(input)) => {
+                input.backward_ops(ops, rnn, layout, (params, grads), (t, b))
+            }
+            (Pass::Backward, None) => {
+                let (xv, dx) = (self.value(x, (t, b))?, self.grad(x, (t, b)));
+                rnn.backward_ops(ops, Some(xv), dx, t, b, false)
+            }
+        }
+    }
+
+    /// One cell step: the state in, then a step of T = 1; backward: the step's gradient, then
+    /// the state's gradient out.
+    fn cell(
+        &self,
+        ops: &mut Vec<Op>,
+        rnn: &RnnBuffers,
+        (x, h, c): (Var, Var, Option<Var>),
+        (t, b): (usize, usize),
+        pass: Pass,
+    ) -> Result<()> {
+        let xv = self.value(x, (t, b))?;
+        match pass {
+            Pass::Forward { train } => {
+                ops.push(Op::copy_flat(rnn.state(rnn.h0, b), self.value(h, (t, b))?));
+                if let (Some(c), Some(c0)) = (c, rnn.c0) {
+                    ops.push(Op::copy_flat(rnn.state(c0, b), self.value(c, (t, b))?));
                 }
-                (Node::Rnn { x, .. }, Built::Rnn { rnn, input }) => match input {
-                    Some(input) => {
-                        input.backward_ops(ops, rnn, &g.layout, (params, grads), (t, b))?
-                    }
-                    None => {
-                        let (xv, dx) = (self.value(*x, (t, b))?, self.grad(*x, (t, b)));
-                        rnn.backward_ops(ops, Some(xv), dx, t, b, false)?;
-                    }
-                },
-                (Node::Cell { x, h, c, .. }, Built::Cell(rnn)) => {
-                    // The step's output is h' itself: its gradient comes in through dh_n.
-                    let out = rnn.doutput(1, b);
-                    ops.push(Op::Fill { out, value: 0.0 });
-                    let (xv, dx) = (self.value(*x, (t, b))?, self.grad(*x, (t, b)));
-                    rnn.backward_ops(ops, Some(xv), dx, 1, b, true)?;
-                    if let Some(dh) = self.grad(*h, (t, b)) {
-                        ops.push(Op::copy_flat(dh, rnn.state(rnn.dh0, b)));
-                    }
-                    if let (Some(dc), Some(dc0)) = (c.and_then(|c| self.grad(c, (t, b))), rnn.dc0) {
-                        ops.push(Op::copy_flat(dc, rnn.state(dc0, b)));
-                    }
+                rnn.forward_ops(ops, LayerInput::Rows(xv), 1, b, train)
+            }
+            Pass::Backward => {
+                // The step's output is h' itself: its gradient comes in through dh_n.
+                let out = rnn.doutput(1, b);
+                ops.push(Op::Fill { out, value: 0.0 });
+                rnn.backward_ops(ops, Some(xv), self.grad(x, (t, b)), 1, b, true)?;
+                if let Some(dh) = self.grad(h, (t, b)) {
+                    ops.push(Op::copy_flat(dh, rnn.state(rnn.dh0, b)));
                 }
-                (Node::Dropout { p, x, y }, Built::Dropout { salt }) => {
-                    if let (Some(dx), Some(dy)) = (self.grad(*x, (t, b)), self.grad(*y, (t, b))) {
-                        // The same mask (seed, step, salt) on the gradient.
-                        ops.push(Op::Dropout {
-                            out: dx,
-                            inp: dy,
-                            rng,
-                            salt: *salt,
-                            p: *p,
-                        });
-                    }
+                let dc = c.and_then(|c| self.grad(c, (t, b)));
+                if let (Some(dc), Some(dc0)) = (dc, rnn.dc0) {
+                    ops.push(Op::copy_flat(dc, rnn.state(dc0, b)));
                 }
-                _ => unreachable!("each node is built as its own kind"),
+                Ok(())
+            }
+        }
+    }
+
+    /// `y = x·mask/(1 − p)` in training, `y = x` in evaluation; backward: the same mask (seed,
+    /// step, salt) on the gradient.
+    fn dropout(
+        &self,
+        ops: &mut Vec<Op>,
+        (p, salt): (f32, u32),
+        (x, y): (Var, Var),
+        shape: (usize, usize),
+        pass: Pass,
+    ) -> Result<()> {
+        let rng = View {
+            buf: self.rng,
+            offset: 0,
+            len: 2,
+        };
+        let (from, to) = match pass {
+            Pass::Forward { train: false } => {
+                ops.push(Op::copy_flat(self.value(y, shape)?, self.value(x, shape)?));
+                return Ok(());
+            }
+            Pass::Forward { train: true } => {
+                (Some(self.value(x, shape)?), Some(self.value(y, shape)?))
+            }
+            Pass::Backward => (self.grad(y, shape), self.grad(x, shape)),
+        };
+        if let (Some(inp), Some(out)) = (from, to) {
+            ops.push(Op::Dropout {
+                out,
+                inp,
+                rng,
+                salt,
+                p,
+            });
+        }
+        Ok(())
+    }
+
+    /// A loss and, in the same kernel, its prediction's gradient; nothing in backward.
+    fn loss(
+        &self,
+        ops: &mut Vec<Op>,
+        node: &Node,
+        shape: (usize, usize),
+        pass: Pass,
+    ) -> Result<()> {
+        if pass == Pass::Backward {
+            return Ok(());
+        }
+        ops.push(match *node {
+            Node::CrossEntropy {
+                logits,
+                targets,
+                loss,
+                reduction,
+                ..
+            } => Op::CrossEntropy {
+                dlogits: self.grad(logits, shape).expect("declared with dlogits"),
+                loss: self.value(loss, shape)?,
+                logits: self.value(logits, shape)?,
+                targets: self.value(targets, shape)?,
+                c: self.g.vars[logits.0].cols,
+                reduction,
+            },
+            Node::Mse {
+                pred,
+                target,
+                loss,
+                reduction,
+            } => Op::Mse {
+                dpred: self.grad(pred, shape).expect("declared with dpred"),
+                loss: self.value(loss, shape)?,
+                pred: self.value(pred, shape)?,
+                target: self.value(target, shape)?,
+                reduction,
+            },
+            _ => unreachable!("a loss node is a cross-entropy or an MSE"),
+        });
+        Ok(())
+    }
+
+    /// `y = cat(x[i] for i in idx)`; backward: each slice of dy back to its row of dx, zero
+    /// elsewhere.
+    fn cat_states(
+        &self,
+        ops: &mut Vec<Op>,
+        (x, y): (Var, Var),
+        idx: &[usize],
+        shape: (usize, usize),
+        pass: Pass,
+    ) -> Result<()> {
+        let (b, h) = (shape.1, self.g.vars[x.0].cols);
+        match pass {
+            Pass::Forward { .. } => {
+                let (xv, yv) = (self.value(x, shape)?, self.value(y, shape)?);
+                ops.extend(cat_copies(xv, yv, idx, b, h, true));
+            }
+            Pass::Backward => {
+                if let (Some(dx), Some(dy)) = (self.grad(x, shape), self.grad(y, shape)) {
+                    ops.push(Op::Fill {
+                        out: dx,
+                        value: 0.0,
+                    });
+                    ops.extend(cat_copies(dx, dy, idx, b, h, false));
+                }
             }
         }
         Ok(())
