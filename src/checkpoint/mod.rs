@@ -203,9 +203,33 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         .unwrap_or_default()
         .into_iter()
         .collect();
+    let cfg = architecture(path, &st, &metadata)?;
+    let cell = cfg.rnn.cell;
+    let (chars, classes) = class_names(path, &metadata, &cfg)?;
+    check_metadata(path, &metadata, cell, &classes)?;
+    // The layer count comes from tensor names alone: bound the allocation before making it.
+    cfg.check().map_err(|e| bad(path, e.to_string()))?;
+
+    let params = read_params(path, &st, &cfg)?;
+    let vocab = word_vocab(path, &metadata, chars.is_some(), &cfg)?;
+    Ok(Checkpoint {
+        cfg,
+        classes,
+        params,
+        metadata,
+        vocab,
+        chars,
+    })
+}
+
+/// The architecture from the tensors' names and shapes (and `nonlinearity` in the metadata).
+fn architecture(
+    path: &Path,
+    st: &safetensors::SafeTensors,
+    metadata: &BTreeMap<String, String>,
+) -> Result<ClassifierConfig> {
     let shape = |name: &str| st.tensor(name).ok().map(|t| t.shape().to_vec());
     let need = |name: &str| shape(name).ok_or_else(|| bad(path, format!("missing tensor {name}")));
-
     let cell = [CellKind::Gru, CellKind::Lstm, CellKind::Rnn]
         .into_iter()
         .find(|c| shape(&format!("{}.weight_ih_l0", c.torch_name())).is_some())
@@ -256,15 +280,23 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
             }
         };
     }
-    let cfg = ClassifierConfig {
+    Ok(ClassifierConfig {
         vocab: emb[0],
         embed: emb[1],
         rnn,
         classes: fc[0],
         embed_dropout: 0.0,
-    };
+    })
+}
+
+/// A language model's characters, and the class names: the characters, or `classes`.
+fn class_names(
+    path: &Path,
+    metadata: &BTreeMap<String, String>,
+    cfg: &ClassifierConfig,
+) -> Result<(Option<CharVocab>, Vec<String>)> {
     let chars = match metadata.get("task").map(String::as_str) {
-        Some(CHARLM) => Some(char_vocab(path, &metadata, &cfg)?),
+        Some(CHARLM) => Some(char_vocab(path, metadata, cfg)?),
         _ => None,
     };
     let classes: Vec<String> = match (&chars, metadata.get("classes")) {
@@ -292,10 +324,15 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
             ),
         ));
     }
-    check_metadata(path, &metadata, cell, &classes)?;
-    // The layer count comes from tensor names alone: bound the allocation before making it.
-    cfg.check().map_err(|e| bad(path, e.to_string()))?;
+    Ok((chars, classes))
+}
 
+/// Every parameter of `cfg`'s layout, each of its shape, in F32 and finite, and no other.
+fn read_params(
+    path: &Path,
+    st: &safetensors::SafeTensors,
+    cfg: &ClassifierConfig,
+) -> Result<Vec<f32>> {
     let layout = cfg.layout();
     let mut params = vec![0f32; layout.len];
     for e in &layout.entries {
@@ -338,12 +375,23 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
             path,
             format!(
                 "unexpected tensor {extra} for a {} model of {} layer(s)",
-                p, cfg.rnn.layers
+                cfg.rnn.cell.torch_name(),
+                cfg.rnn.layers
             ),
         ));
     }
+    Ok(params)
+}
+
+/// A word model's vocabulary from the metadata (`None` for names and characters).
+fn word_vocab(
+    path: &Path,
+    metadata: &BTreeMap<String, String>,
+    chars: bool,
+    cfg: &ClassifierConfig,
+) -> Result<Option<Vocab>> {
     let vocab = match metadata.get("vocab") {
-        _ if chars.is_some() => None,
+        _ if chars => None,
         None => None,
         Some(json) => {
             let words: Vec<String> = serde_json::from_str(json).map_err(|e| {
@@ -367,14 +415,7 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
             Some(vocab)
         }
     };
-    Ok(Checkpoint {
-        cfg,
-        classes,
-        params,
-        metadata,
-        vocab,
-        chars,
-    })
+    Ok(vocab)
 }
 
 /// A language model's `vocab`: one character per embedding row, and the head predicting one
