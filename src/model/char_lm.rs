@@ -19,6 +19,7 @@ use crate::cpu::embedding::TokenRows;
 use crate::model::classifier_config::ClassifierConfig;
 use crate::model::embedding_input::EmbeddingInput;
 use crate::model::linear::Linear;
+use crate::model::module::swap_tb;
 use crate::model::optim::{Method, Optimizer};
 use crate::model::params::ParamLayout;
 use crate::model::rnn::RnnBuffers;
@@ -349,8 +350,7 @@ impl CharLm {
                 message: format!("character id {bad} is outside the vocabulary of {vocab}"),
             });
         }
-        let time_major =
-            |z: &[u32]| -> Vec<u32> { (0..n).map(|i| z[(i % b) * s + i / b]).collect() };
+        let time_major = |z: &[u32]| swap_tb(z, s, b, 1, true);
         let ids = time_major(x);
         self.rt.write_u32(self.input.ids, 0, &ids)?;
         if let Some(y) = y {
@@ -436,11 +436,6 @@ impl CharLm {
         if b == 1 {
             return Ok(tm);
         }
-        let mut out = vec![0f32; b * s * k];
-        for (row, chunk) in tm.chunks_exact(k).enumerate() {
-            let (t, j) = (row / b, row % b);
-            out[(j * s + t) * k..(j * s + t + 1) * k].copy_from_slice(chunk);
-        }
-        Ok(out)
+        Ok(swap_tb(&tm, s, b, k, false))
     }
 }

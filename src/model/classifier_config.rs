@@ -1,9 +1,7 @@
 //! The classifier's architecture ([`ClassifierConfig`]): sizes, PyTorch's parameter names
 //! and the checks a model passes before anything is allocated.
 
-use rand::{RngExt, SeedableRng};
-
-use crate::model::params::{ParamLayout, init_uniform};
+use crate::model::params::{ParamLayout, init_normal, init_uniform};
 use crate::model::rnn::RnnConfig;
 use crate::plan::CellKind;
 use crate::{Error, Result};
@@ -109,15 +107,7 @@ impl ClassifierConfig {
     /// U(±1/√fan_in).
     pub fn initial_params(&self, layout: &ParamLayout, seed: u64) -> Result<Vec<f32>> {
         let mut flat = vec![0f32; layout.len];
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        for x in layout.slice_mut(&mut flat, "embedding.weight")? {
-            // Box–Muller.
-            let (u1, u2): (f64, f64) = (
-                rng.random_range(f64::EPSILON..1.0),
-                rng.random_range(0.0..1.0),
-            );
-            *x = ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32;
-        }
+        init_normal(layout.slice_mut(&mut flat, "embedding.weight")?, seed);
         let prefix = self.rnn_prefix();
         // The recurrent module's tensors are contiguous.
         let (first, last) = layout

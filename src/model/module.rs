@@ -48,16 +48,19 @@ pub struct Rnn {
     step: u32,
 }
 
-/// (B, T, F) ↔ (T, B, F).
-fn swap_tb(x: &[f32], t: usize, b: usize, f: usize, batch_first_in: bool) -> Vec<f32> {
-    let mut out = vec![0f32; x.len()];
+/// (B, T, F) ↔ (T, B, F) of `x`, `t` steps of `b` rows of `f` values.
+pub(crate) fn swap_tb<T: Copy + Default>(
+    x: &[T],
+    t: usize,
+    b: usize,
+    f: usize,
+    batch_first_in: bool,
+) -> Vec<T> {
+    let mut out = vec![T::default(); x.len()];
     for ti in 0..t {
         for bi in 0..b {
-            let (src, dst) = if batch_first_in {
-                ((bi * t + ti) * f, (ti * b + bi) * f)
-            } else {
-                ((ti * b + bi) * f, (bi * t + ti) * f)
-            };
+            let (bt, tb) = ((bi * t + ti) * f, (ti * b + bi) * f);
+            let (src, dst) = if batch_first_in { (bt, tb) } else { (tb, bt) };
             out[dst..dst + f].copy_from_slice(&x[src..src + f]);
         }
     }

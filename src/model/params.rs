@@ -86,3 +86,16 @@ pub fn init_uniform(flat: &mut [f32], bound: f32, seed: u64) {
         *x = rng.random_range(-bound..bound);
     }
 }
+
+/// Fill `flat` from N(0, 1) (Box–Muller, one draw per element), PyTorch's init for
+/// embeddings.
+pub fn init_normal(flat: &mut [f32], seed: u64) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for x in flat {
+        let (u1, u2): (f64, f64) = (
+            rng.random_range(f64::EPSILON..1.0),
+            rng.random_range(0.0..1.0),
+        );
+        *x = ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32;
+    }
+}

@@ -9,6 +9,7 @@ use crate::cpu::adam::AdamConfig;
 use crate::cpu::sgd::SgdConfig;
 use crate::model::embedding_input::EmbeddingInput;
 use crate::model::linear::Linear;
+use crate::model::module::swap_tb;
 use crate::model::optim::{Method, Optimizer};
 use crate::model::rnn::RnnBuffers;
 use crate::nn::declare::Declare;
@@ -399,25 +400,6 @@ impl Model {
     pub fn graph(&self) -> &Graph {
         &self.g
     }
-}
-
-/// (B, T, F) ↔ (T, B, F) of `x`, `t` steps of `b` rows of `f` values.
-pub(crate) fn swap_tb<T: Copy + Default>(
-    x: &[T],
-    t: usize,
-    b: usize,
-    f: usize,
-    batch_first_in: bool,
-) -> Vec<T> {
-    let mut out = vec![T::default(); x.len()];
-    for ti in 0..t {
-        for bi in 0..b {
-            let (bt, tb) = ((bi * t + ti) * f, (ti * b + bi) * f);
-            let (src, dst) = if batch_first_in { (bt, tb) } else { (tb, bt) };
-            out[dst..dst + f].copy_from_slice(&x[src..src + f]);
-        }
-    }
-    out
 }
 
 impl Model {

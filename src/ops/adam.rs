@@ -1,8 +1,8 @@
 //! Adam over the flat parameter buffer. WGSL: shaders/adam.wgsl; CPU twin: cpu::adam.
 
-use super::{Dispatch, WG, check_distinct, check_len, grid_1d, to_u32};
+use super::{Dispatch, WG, check_optimizer, grid_1d, to_u32};
 use crate::gpu::{GpuContext, Slice};
-use crate::{Error, Result, shaders};
+use crate::{Result, shaders};
 
 pub use crate::cpu::adam::AdamConfig;
 
@@ -35,34 +35,8 @@ pub fn adam(
 ) -> Result<Dispatch> {
     const OP: &str = "adam";
     let n = params.len;
-    for (s, what) in [(&grads, "grads"), (&m, "m"), (&v, "v")] {
-        if s.len != n {
-            return Err(Error::Shape {
-                op: OP,
-                expected: format!("{what} with {n} elements"),
-                got: s.len.to_string(),
-            });
-        }
-    }
-    for s in [&params, &grads, &m, &v, &sched] {
-        if s.offset != 0 {
-            return Err(Error::InvalidArgument {
-                op: OP,
-                message: format!("{} must start at offset 0", s.tensor.label),
-            });
-        }
-    }
-    check_len(OP, "sched [step_size, bc2_sqrt, decay]", &sched, 3)?;
-    if let Some(c) = &clip {
-        check_len(OP, "clip [norm, coef]", c, 2)?;
-    }
-    let reads: Vec<&Slice> = [Some(&grads), Some(&sched), clip.as_ref()]
-        .into_iter()
-        .flatten()
-        .collect();
-    check_distinct(OP, &params, &reads)?;
-    check_distinct(OP, &m, &reads)?;
-    check_distinct(OP, &v, &reads)?;
+    let written = [(&params, "params"), (&m, "m"), (&v, "v")];
+    check_optimizer(OP, &written, &grads, clip.as_ref(), (&sched, 3))?;
     let uniform = AdamParams {
         n: to_u32(OP, "P", n)?,
         beta1: cfg.beta1 as f32,

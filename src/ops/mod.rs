@@ -67,3 +67,45 @@ pub(crate) fn check_distinct(op: &'static str, written: &Slice, read: &[&Slice])
 
 /// Default workgroup size of the element-wise kernels (`override WG`).
 pub(crate) const WG: u32 = 64;
+
+/// The checks an optimizer's operands share (adam, sgd): `written` and `grads` all (P) from
+/// offset 0, `sched` of `sched_len` values from offset 0, `clip` [norm, coef], and nothing
+/// written also bound for reading.
+pub(crate) fn check_optimizer(
+    op: &'static str,
+    written: &[(&Slice, &str)],
+    grads: &Slice,
+    clip: Option<&Slice>,
+    (sched, sched_len): (&Slice, usize),
+) -> Result<()> {
+    let n = written[0].0.len;
+    for (s, what) in written.iter().copied().chain([(grads, "grads")]) {
+        if s.len != n {
+            return Err(Error::Shape {
+                op,
+                expected: format!("{what} with {n} elements"),
+                got: s.len.to_string(),
+            });
+        }
+    }
+    for s in written.iter().map(|w| w.0).chain([grads, sched]) {
+        if s.offset != 0 {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!("{} must start at offset 0", s.tensor.label),
+            });
+        }
+    }
+    check_len(op, "sched", sched, sched_len)?;
+    if let Some(c) = clip {
+        check_len(op, "clip [norm, coef]", c, 2)?;
+    }
+    let reads: Vec<&Slice> = [Some(grads), Some(sched), clip]
+        .into_iter()
+        .flatten()
+        .collect();
+    for (s, _) in written {
+        check_distinct(op, s, &reads)?;
+    }
+    Ok(())
+}

@@ -1,8 +1,8 @@
 //! SGD over the flat parameter buffer. WGSL: shaders/sgd.wgsl; CPU twin: cpu::sgd.
 
-use super::{Dispatch, WG, check_distinct, check_len, grid_1d, to_u32};
+use super::{Dispatch, WG, check_optimizer, grid_1d, to_u32};
 use crate::gpu::{GpuContext, Slice};
-use crate::{Error, Result, shaders};
+use crate::{Result, shaders};
 
 pub use crate::cpu::sgd::SgdConfig;
 
@@ -32,33 +32,8 @@ pub fn sgd(
 ) -> Result<Dispatch> {
     const OP: &str = "sgd";
     let n = params.len;
-    for (s, what) in [(&grads, "grads"), (&buf, "buf")] {
-        if s.len != n {
-            return Err(Error::Shape {
-                op: OP,
-                expected: format!("{what} with {n} elements"),
-                got: s.len.to_string(),
-            });
-        }
-    }
-    for s in [&params, &grads, &buf, &sched] {
-        if s.offset != 0 {
-            return Err(Error::InvalidArgument {
-                op: OP,
-                message: format!("{} must start at offset 0", s.tensor.label),
-            });
-        }
-    }
-    check_len(OP, "sched [lr, first]", &sched, 2)?;
-    if let Some(c) = &clip {
-        check_len(OP, "clip [norm, coef]", c, 2)?;
-    }
-    let reads: Vec<&Slice> = [Some(&grads), Some(&sched), clip.as_ref()]
-        .into_iter()
-        .flatten()
-        .collect();
-    check_distinct(OP, &params, &reads)?;
-    check_distinct(OP, &buf, &reads)?;
+    let written = [(&params, "params"), (&buf, "buf")];
+    check_optimizer(OP, &written, &grads, clip.as_ref(), (&sched, 2))?;
     let uniform = SgdParams {
         n: to_u32(OP, "P", n)?,
         momentum: cfg.momentum as f32,
