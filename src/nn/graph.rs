@@ -377,9 +377,10 @@ impl Graph {
             Rows::Batch => 1,
             _ => return Err(bad("cat_states: expected a (k, B, H) state".into())),
         };
-        if idx.is_empty() || idx.iter().any(|&i| i >= k) {
+        let repeated = idx.iter().enumerate().any(|(j, i)| idx[..j].contains(i));
+        if idx.is_empty() || repeated || idx.iter().any(|&i| i >= k) {
             return Err(bad(format!(
-                "cat_states: indices {idx:?} must be in 0..{k}"
+                "cat_states: indices {idx:?} must be distinct and in 0..{k}"
             )));
         }
         let name = format!("cat{}", self.nodes.len());

@@ -4,11 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rand::{RngExt, SeedableRng};
-
 use crate::checkpoint::file;
 use crate::cpu::embedding::TokenRows;
-use crate::model::params::init_uniform;
+use crate::model::params::{init_normal, init_uniform};
 use crate::nn::graph::{Kind, Layer, Node, Rows, Var};
 use crate::nn::model::{Built, Model, Phase};
 use crate::{Error, Result};
@@ -186,6 +184,11 @@ impl Model {
 
     /// The optimizer's learning rate from the next step on (a schedule's value).
     pub fn set_lr(&mut self, lr: f64) -> Result<()> {
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(bad(format!(
+                "learning rate {lr}: expected a finite value ≥ 0"
+            )));
+        }
         let opt = self
             .opt
             .as_mut()
@@ -551,7 +554,7 @@ pub(crate) fn initial_params(g: &Graph, seed: u64) -> Vec<f32> {
         let s = seed ^ salt ^ (counts[kind] << 32);
         counts[kind] += 1;
         match &l.layer {
-            Layer::Embedding { .. } => normal(part, s),
+            Layer::Embedding { .. } => init_normal(part, s),
             Layer::Rnn(cfg) | Layer::Cell(cfg) => {
                 init_uniform(part, 1.0 / (cfg.hidden as f32).sqrt(), s)
             }
@@ -559,18 +562,6 @@ pub(crate) fn initial_params(g: &Graph, seed: u64) -> Vec<f32> {
         }
     }
     flat
-}
-
-/// `xs` from N(0, 1) (Box–Muller), as the classifier draws its embedding.
-fn normal(xs: &mut [f32], seed: u64) {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    for x in xs {
-        let (u1, u2): (f64, f64) = (
-            rng.random_range(f64::EPSILON..1.0),
-            rng.random_range(0.0..1.0),
-        );
-        *x = ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32;
-    }
 }
 
 use crate::nn::graph::Graph;

@@ -395,6 +395,65 @@ fn graph_errors_are_clear() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("taken"), "{err}");
+    let err = LinearConfig::new(3, 3)
+        .init(&mut g, "enc.fc")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("dots"), "{err}");
+
+    // Inputs written for one batch shape and run at another; backward after a step.
+    let (g, x, y, _) = bag_graph(None);
+    let mut m = Model::trainer(g, &Backend::Cpu, (1, 4), Optim::adam(1e-3)).unwrap();
+    m.write_ids(x, &[0, 1, 2, 3], (1, 4)).unwrap();
+    m.write_targets(y, &[0, 1, 2, 0], (1, 4)).unwrap();
+    let err = m.train_step((1, 3)).unwrap_err().to_string();
+    assert!(
+        err.contains("x was written for T = 1, B = 4; this run is T = 1, B = 3"),
+        "{err}"
+    );
+    m.train_step((1, 4)).unwrap();
+    let err = m.backward().unwrap_err().to_string();
+    assert!(err.contains("forward_train first"), "{err}");
+    assert!(m.set_lr(f64::NAN).is_err());
+
+    // A loss on an input runs (its kernel has a gradient buffer to write); a trained graph
+    // may not read a loss; state indices must be distinct.
+    let mut g = Graph::new();
+    let (x, t) = (g.input("x", Rows::Batch, 3), g.input("t", Rows::Batch, 3));
+    let l = g.mse(x, t, Reduction::Mean).unwrap();
+    let mut m = Model::new(g, &Backend::Cpu, (1, 2)).unwrap();
+    m.write(x, &[1.0; 6], (1, 2)).unwrap();
+    m.forward((1, 2)).unwrap();
+    assert_eq!(m.scalar(l).unwrap(), 1.0);
+    let mut g = Graph::new();
+    let (x, t) = (g.input("x", Rows::Batch, 3), g.input("t", Rows::Batch, 1));
+    let fc = LinearConfig::new(3, 1).init(&mut g, "fc").unwrap();
+    let p = fc.forward(&mut g, x).unwrap();
+    let l = g.mse(p, t, Reduction::Mean).unwrap();
+    let again = LinearConfig::new(1, 1).init(&mut g, "again").unwrap();
+    let (q, u) = (
+        again.forward(&mut g, l).unwrap(),
+        g.input("u", Rows::Fixed(1), 1),
+    );
+    g.mse(q, u, Reduction::Mean).unwrap();
+    let err = Model::trainer(g, &Backend::Cpu, (1, 2), Optim::adam(1e-3))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("is a loss; a trained graph may not read it"),
+        "{err}"
+    );
+    let mut g = Graph::new();
+    let h = g.input("h", Rows::States(2), 4);
+    let err = g.cat_states(h, &[1, 1]).unwrap_err().to_string();
+    assert!(err.contains("distinct"), "{err}");
+    // Targets nothing classifies only need to be indices.
+    let mut g = Graph::new();
+    let y = g.targets("y", Rows::Batch);
+    let mut m = Model::new(g, &Backend::Cpu, (1, 2)).unwrap();
+    m.write_targets(y, &[0, 7], (1, 2)).unwrap();
+    assert!(m.write_targets(y, &[0, -3], (1, 2)).is_err());
 }
 
 // Saved parameters load back into the same graph; a file of another graph is refused with
