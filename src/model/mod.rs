@@ -13,3 +13,4 @@ pub mod rnn;
 pub mod rnn_config;
 pub mod schedule;
 pub mod tagger;
+pub mod task_graph;

@@ -1,18 +1,10 @@
 //! What the host does with a [`Model`]: write inputs, run forward, backward and the
-//! optimizer's step, read values, and get, set, save and load the parameters.
+//! optimizer's step, and read values.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
-use crate::checkpoint::file;
 use crate::cpu::embedding::TokenRows;
-use crate::model::params::{init_normal, init_uniform};
 use crate::nn::graph::{Kind, Layer, Node, Rows, Var};
 use crate::nn::model::{Built, Model, Phase};
 use crate::{Error, Result};
-
-/// One parameter of [`Model::state_dict`]: its key, shape and values.
-pub type StateEntry = (String, Vec<usize>, Vec<f32>);
 
 fn bad(message: String) -> Error {
     Error::InvalidArgument {
@@ -176,10 +168,11 @@ impl Model {
         self.lengths = lengths.map(|l| l.iter().map(|&n| n as u32).collect());
     }
 
-    /// Seed of the dropout masks (a mask is a hash of seed, training step, layer, element).
+    /// Seed of the dropout masks. A mask is a hash of the seed, the training forward's
+    /// number (counted from [`Model::set_params`], as the optimizer's steps are), the layer
+    /// and the element.
     pub fn set_seed(&mut self, seed: u32) {
         self.seed = seed;
-        self.masks = 0;
     }
 
     /// The optimizer's learning rate from the next step on (a schedule's value).
@@ -198,7 +191,12 @@ impl Model {
     }
 
     /// Lengths and, for a training forward, the masks' `[seed, step]`, before a run.
-    fn prepare(&mut self, (t, b): (usize, usize), train: bool) -> Result<()> {
+    pub(crate) fn prepare(
+        &mut self,
+        (t, b): (usize, usize),
+        train: bool,
+        losses: bool,
+    ) -> Result<()> {
         self.check_shape((t, b))?;
         let lens = match &self.lengths {
             None => vec![t as u32; b],
@@ -209,7 +207,7 @@ impl Model {
                 )));
             }
         };
-        self.check_written((t, b))?;
+        self.check_written((t, b), losses)?;
         if train {
             self.masks = self.masks.wrapping_add(1);
             self.rt.write_u32(self.rng, 0, &[self.seed, self.masks])?;
@@ -235,10 +233,14 @@ impl Model {
     }
 
     /// Every input written (or carried) for another batch than (t, b) is an error: its rows
-    /// would be read with the wrong stride. Inputs never written hold zeros and pass.
-    fn check_written(&self, (t, b): (usize, usize)) -> Result<()> {
+    /// would be read with the wrong stride. Inputs never written hold zeros and pass, and so
+    /// do the losses' targets of a run without the losses.
+    fn check_written(&self, (t, b): (usize, usize), losses: bool) -> Result<()> {
         for (info, written) in self.g.vars.iter().zip(&self.written) {
             let Some((wt, wb)) = *written else { continue };
+            if !losses && info.consumers.iter().all(|&c| self.g.is_loss(c)) {
+                continue;
+            }
             let same = match info.rows {
                 Rows::Steps => (wt, wb) == (t, b),
                 Rows::Batch | Rows::States(_) => wb == b,
@@ -266,9 +268,19 @@ impl Model {
 
     /// The forward pass in evaluation mode (dropout off) over the inputs written for (t, b).
     pub fn forward(&mut self, shape: (usize, usize)) -> Result<()> {
-        self.prepare(shape, false)?;
-        self.program(shape, Phase::Eval)?;
-        let eval = &self.programs[&(shape.0, shape.1, Phase::Eval)];
+        self.evaluate(shape, Phase::Eval)
+    }
+
+    /// [`Model::forward`] without the losses (`torch.no_grad()` inference that never asks
+    /// for them): the targets need not be written, and the losses' values are not updated.
+    pub fn predict(&mut self, shape: (usize, usize)) -> Result<()> {
+        self.evaluate(shape, Phase::Predict)
+    }
+
+    fn evaluate(&mut self, shape: (usize, usize), phase: Phase) -> Result<()> {
+        self.prepare(shape, false, phase == Phase::Eval)?;
+        self.program(shape, phase)?;
+        let eval = &self.programs[&(shape.0, shape.1, phase)];
         match &self.tables {
             Some(tables) if !self.tables_fresh => self.rt.run(&[tables, eval])?,
             _ => self.rt.run(&[eval])?,
@@ -279,7 +291,7 @@ impl Model {
         Ok(())
     }
 
-    fn need_trainer(&self) -> Result<()> {
+    pub(crate) fn need_trainer(&self) -> Result<()> {
         match self.opt {
             Some(_) => Ok(()),
             None => Err(bad(
@@ -292,7 +304,7 @@ impl Model {
     /// The forward pass in training mode (dropout on), keeping what backward needs.
     pub fn forward_train(&mut self, shape: (usize, usize)) -> Result<()> {
         self.need_trainer()?;
-        self.prepare(shape, true)?;
+        self.prepare(shape, true, true)?;
         self.program(shape, Phase::Train)?;
         self.rt
             .run(&[&self.programs[&(shape.0, shape.1, Phase::Train)]])?;
@@ -330,7 +342,7 @@ impl Model {
     /// [`Model::forward_train`], [`Model::backward`] and [`Model::step`] in one submission.
     pub fn train_step(&mut self, shape: (usize, usize)) -> Result<()> {
         self.need_trainer()?;
-        self.prepare(shape, true)?;
+        self.prepare(shape, true, true)?;
         self.program(shape, Phase::Train)?;
         self.program(shape, Phase::Backward)?;
         self.step_program();
@@ -350,6 +362,13 @@ impl Model {
         self.last = Some((t, b, false));
         self.carried(shape);
         Ok(())
+    }
+
+    /// A state `v` ((k, B, C) or (B, C) rows) of `b` sequences as it is now: what was
+    /// written or carried into it, whatever ran last.
+    pub(crate) fn read_state(&mut self, v: Var, b: usize) -> Result<Vec<f32>> {
+        let view = self.value(v, (1, b))?;
+        self.rt.read_f32(view)
     }
 
     /// `v` after the last run, in PyTorch's layout.
@@ -399,169 +418,3 @@ impl Model {
         }
     }
 }
-
-impl Model {
-    /// PyTorch's default initialisation of every layer: Embedding from N(0, 1), recurrent
-    /// layers from U(±1/√H), Linear weight and bias from U(±1/√in). Each layer draws from
-    /// its own stream of `seed`, so adding a layer leaves the others' values as they were.
-    /// Restarts the optimizer.
-    pub fn init(&mut self, seed: u64) -> Result<()> {
-        let flat = initial_params(&self.g, seed);
-        self.set_params(&flat)
-    }
-
-    /// Every parameter, flat, in [`Graph::parameters`](crate::nn::Graph::parameters) order.
-    pub fn params(&mut self) -> Result<Vec<f32>> {
-        let len = self.g.layout.len;
-        self.rt.read_f32(crate::plan::View {
-            buf: self.params,
-            offset: 0,
-            len,
-        })
-    }
-
-    /// Every parameter's gradient after [`Model::backward`] (or a [`Model::train_step`]),
-    /// flat as [`Model::params`]: PyTorch's `p.grad` of each parameter.
-    pub fn grads(&mut self) -> Result<Vec<f32>> {
-        self.need_trainer()?;
-        let len = self.g.layout.len;
-        self.rt.read_f32(crate::plan::View {
-            buf: self.grads,
-            offset: 0,
-            len,
-        })
-    }
-
-    /// Set every parameter from a flat vector (see [`Model::params`]); restarts the optimizer.
-    pub fn set_params(&mut self, flat: &[f32]) -> Result<()> {
-        if flat.len() != self.g.layout.len {
-            return Err(Error::Shape {
-                op: "model",
-                expected: format!("{} parameters", self.g.layout.len),
-                got: flat.len().to_string(),
-            });
-        }
-        self.tables_fresh = false;
-        match self.opt.as_mut() {
-            Some(opt) => opt.set_params(self.rt.as_mut(), flat),
-            None => self.rt.write_f32(self.params, 0, flat),
-        }
-    }
-
-    /// The parameters under PyTorch's state_dict keys, with their shapes.
-    pub fn state_dict(&mut self) -> Result<Vec<StateEntry>> {
-        let flat = self.params()?;
-        Ok(self
-            .g
-            .layout
-            .entries
-            .iter()
-            .map(|e| {
-                (
-                    e.name.clone(),
-                    e.shape.clone(),
-                    flat[e.offset..e.offset + e.len()].to_vec(),
-                )
-            })
-            .collect())
-    }
-
-    /// Save the parameters as safetensors under PyTorch's keys (what
-    /// `model.load_state_dict(safetensors.torch.load_file(path))` reads), atomically.
-    pub fn save(&mut self, path: &Path) -> Result<()> {
-        let flat = self.params()?;
-        let tensors: Vec<file::Tensor> = self
-            .g
-            .layout
-            .entries
-            .iter()
-            .map(|e| {
-                file::Tensor::f32(
-                    &e.name,
-                    e.shape.clone(),
-                    &flat[e.offset..e.offset + e.len()],
-                )
-            })
-            .collect();
-        let meta = BTreeMap::from([("format".to_string(), "pt".to_string())]);
-        crate::output::write_atomic(path, &file::serialize(&tensors, &meta))
-    }
-
-    /// Load parameters saved by [`Model::save`] or by PyTorch: every key of this graph with
-    /// its shape, in f32, and no other (`strict=True`).
-    pub fn load(&mut self, path: &Path) -> Result<()> {
-        let fail = |message: String| Error::Checkpoint {
-            path: path.to_path_buf(),
-            message,
-        };
-        let bytes = file::read(path, crate::memory::budget())?;
-        let st = safetensors::SafeTensors::deserialize(&bytes)
-            .map_err(|e| fail(format!("not a safetensors file: {e}")))?;
-        let mut flat = vec![0f32; self.g.layout.len];
-        for e in &self.g.layout.entries {
-            let t = st
-                .tensor(&e.name)
-                .map_err(|_| fail(format!("missing tensor {}", e.name)))?;
-            if t.dtype() != safetensors::Dtype::F32 || t.shape() != e.shape.as_slice() {
-                return Err(fail(format!(
-                    "{} is {:?} {:?}, expected F32 {:?}",
-                    e.name,
-                    t.dtype(),
-                    t.shape(),
-                    e.shape
-                )));
-            }
-            let dst = &mut flat[e.offset..e.offset + e.len()];
-            for (x, b) in dst.iter_mut().zip(t.data().chunks_exact(4)) {
-                *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            }
-        }
-        if let Some(extra) = st
-            .names()
-            .into_iter()
-            .find(|n| self.g.layout.get(n).is_err())
-        {
-            return Err(fail(format!(
-                "unexpected tensor {extra}: this model has no such parameter"
-            )));
-        }
-        self.set_params(&flat)
-    }
-}
-
-/// PyTorch's default initialisation (see [`Model::init`]). Layer kinds draw from streams
-/// derived from `seed` as the classifier's do (embedding: `seed`; recurrent: `seed ^ 0x5eed`;
-/// linear: `seed ^ 0xfc`), the k-th layer of a kind with `k << 32` mixed in.
-pub(crate) fn initial_params(g: &Graph, seed: u64) -> Vec<f32> {
-    let mut flat = vec![0f32; g.layout.len];
-    let mut counts = [0u64; 3];
-    for l in &g.layers {
-        let prefix = format!("{}.", l.name);
-        let (first, last) = g
-            .layout
-            .entries
-            .iter()
-            .filter(|e| e.name.starts_with(&prefix))
-            .fold((usize::MAX, 0), |(a, b), e| {
-                (a.min(e.offset), b.max(e.offset + e.len()))
-            });
-        let part = &mut flat[first..last];
-        let (kind, salt) = match l.layer {
-            Layer::Embedding { .. } => (0, 0),
-            Layer::Rnn(_) | Layer::Cell(_) => (1, 0x5eed),
-            Layer::Linear { .. } => (2, 0xfc),
-        };
-        let s = seed ^ salt ^ (counts[kind] << 32);
-        counts[kind] += 1;
-        match &l.layer {
-            Layer::Embedding { .. } => init_normal(part, s),
-            Layer::Rnn(cfg) | Layer::Cell(cfg) => {
-                init_uniform(part, 1.0 / (cfg.hidden as f32).sqrt(), s)
-            }
-            Layer::Linear { inputs, .. } => init_uniform(part, 1.0 / (*inputs as f32).sqrt(), s),
-        }
-    }
-    flat
-}
-
-use crate::nn::graph::Graph;

@@ -41,11 +41,12 @@ mod graph;
 mod io;
 mod layers;
 mod model;
+mod params;
 mod run;
 
 pub use graph::{CellOut, Graph, Kind, RnnOut, Rows, Var};
-pub use io::StateEntry;
 pub use layers::{
     Cell, CellConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Nonlinearity, Rnn,
 };
 pub use model::{Model, Optim};
+pub use params::{OptimState, StateEntry};

@@ -134,6 +134,8 @@ pub(crate) enum Built {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Phase {
     Eval,
+    /// The forward pass in evaluation mode without the losses.
+    Predict,
     Train,
     Backward,
 }
@@ -163,6 +165,8 @@ pub struct Model {
     pub(crate) written: Vec<Option<(usize, usize)>>,
     pub(crate) seed: u32,
     pub(crate) masks: u32,
+    /// Bytes of every buffer, allocated together when the model was built.
+    pub(crate) buffer_bytes: usize,
 }
 
 fn bad(message: String) -> Error {
@@ -320,6 +324,7 @@ impl Model {
         }
         declare.rest(&mut bufs, &mut binds);
         let rt = backend.runtime(&bufs)?;
+        let buffer_bytes = bufs.decls.iter().map(|d| 4 * d.len).sum();
         let tables = Self::table_ops(&g, &built, params)?;
         let n_vars = g.vars.len();
         Ok(Self {
@@ -341,6 +346,7 @@ impl Model {
             written: vec![None; n_vars],
             seed: 0,
             masks: 0,
+            buffer_bytes,
         })
     }
 

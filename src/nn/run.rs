@@ -22,9 +22,18 @@ enum Pass {
 }
 
 impl Model {
-    fn forward_ops(&self, ops: &mut Vec<Op>, shape: (usize, usize), train: bool) -> Result<()> {
-        for (node, built) in self.g.nodes.iter().zip(&self.built) {
-            self.node_ops(ops, (node, built), shape, Pass::Forward { train })?;
+    /// Every node's forward ops in graph order; the losses' only when `losses`.
+    fn forward_ops(
+        &self,
+        ops: &mut Vec<Op>,
+        shape: (usize, usize),
+        train: bool,
+        losses: bool,
+    ) -> Result<()> {
+        for (n, (node, built)) in self.g.nodes.iter().zip(&self.built).enumerate() {
+            if losses || !self.g.is_loss(n) {
+                self.node_ops(ops, (node, built), shape, Pass::Forward { train })?;
+            }
         }
         Ok(())
     }
@@ -333,13 +342,14 @@ impl Model {
         }
         let mut ops = Vec::new();
         match phase {
-            Phase::Eval => self.forward_ops(&mut ops, (t, b), false)?,
+            Phase::Eval => self.forward_ops(&mut ops, (t, b), false, true)?,
+            Phase::Predict => self.forward_ops(&mut ops, (t, b), false, false)?,
             Phase::Train => {
                 // The tables follow the weights of every step.
                 if let Some(tables) = &self.tables {
                     ops.extend(tables.ops.iter().cloned());
                 }
-                self.forward_ops(&mut ops, (t, b), true)?;
+                self.forward_ops(&mut ops, (t, b), true, true)?;
             }
             Phase::Backward => self.backward_ops(&mut ops, (t, b))?,
         }

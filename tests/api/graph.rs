@@ -2,14 +2,12 @@ use std::path::{Path, PathBuf};
 
 use gpu_rnn::backend::Backend;
 use gpu_rnn::checkpoint;
-use gpu_rnn::cpu::adam::AdamConfig;
 use gpu_rnn::cpu::cross_entropy::Reduction;
 use gpu_rnn::data::text::Streams;
-use gpu_rnn::model::char_lm::CharLm;
-use gpu_rnn::model::classifier::ClassifierConfig;
 use gpu_rnn::model::module;
 use gpu_rnn::model::rnn::RnnConfig;
-use gpu_rnn::nn::{EmbeddingConfig, Graph, LinearConfig, Model, Optim, RnnOut, Rows, Var};
+use gpu_rnn::model::task_graph::Head;
+use gpu_rnn::nn::{EmbeddingConfig, Graph, LinearConfig, Model, Optim, Rows, Var};
 use gpu_rnn::plan::CellKind;
 
 use crate::common::*;
@@ -26,49 +24,6 @@ fn backends(test: &str) -> Vec<Backend> {
         b.push(Backend::Gpu(ctx.clone()));
     }
     b
-}
-
-/// The language model of `cfg` as a graph: ids → embedding (→ dropout) → recurrent layer →
-/// linear at every step → mean cross-entropy, the state carried from batch to batch.
-struct CharGraph {
-    g: Graph,
-    x: Var,
-    y: Var,
-    loss: Var,
-    logits: Var,
-    rnn: RnnOut,
-}
-
-fn char_graph(cfg: &ClassifierConfig) -> CharGraph {
-    let mut g = Graph::new();
-    let (x, y) = (g.ids("x", Rows::Steps), g.targets("y", Rows::Steps));
-    let emb = EmbeddingConfig::new(cfg.vocab, cfg.embed)
-        .init(&mut g, "embedding")
-        .unwrap();
-    let rnn_cfg = cfg.rnn.clone().with_batch_first(true);
-    let rnn = rnn_cfg.init(&mut g, cfg.rnn.cell.torch_name()).unwrap();
-    let fc = LinearConfig::new(cfg.rnn.hidden, cfg.classes)
-        .init(&mut g, "fc")
-        .unwrap();
-    let mut e = emb.forward(&mut g, x).unwrap();
-    if cfg.embed_dropout > 0.0 {
-        e = g.dropout(e, cfg.embed_dropout).unwrap();
-    }
-    let out = rnn.forward(&mut g, e).unwrap();
-    let logits = fc.forward(&mut g, out.output).unwrap();
-    let loss = g.cross_entropy(logits, y, Reduction::Mean, None).unwrap();
-    g.carry(out.h_n, out.h0).unwrap();
-    if let (Some(c_n), Some(c0)) = (out.c_n, out.c0) {
-        g.carry(c_n, c0).unwrap();
-    }
-    CharGraph {
-        g,
-        x,
-        y,
-        loss,
-        logits,
-        rnn: out,
-    }
 }
 
 fn targets(y: &[u32]) -> Vec<i64> {
@@ -91,7 +46,7 @@ fn graph_tbptt_matches_torch() {
         .unwrap();
     let streams = Streams::new(Path::new("tiny.txt"), ids.len(), 16, 16).unwrap();
     for backend in backends("graph_tbptt_matches_torch") {
-        let c = char_graph(&init.cfg);
+        let c = init.cfg.graph(Head::Steps).unwrap();
         let names: Vec<String> = c.g.parameters().map(|(n, _)| n.to_string()).collect();
         let layout = init.cfg.layout();
         let want_names: Vec<&str> = layout.entries.iter().map(|e| e.name.as_str()).collect();
@@ -122,83 +77,6 @@ fn graph_tbptt_matches_torch() {
             1e-4,
             0,
         );
-    }
-}
-
-// The graph of the language model, with dropout between layers and on the embedding (so
-// layer 0 projects rows, not a table) or without, trains as CharLm does: the same losses,
-// weights and logits, step for step, with the same masks.
-#[test]
-fn graph_trains_as_char_lm() {
-    let mut rng = TestRng::new("graph_trains_as_char_lm");
-    for backend in backends("graph_trains_as_char_lm") {
-        for cell in [CellKind::Rnn, CellKind::Gru, CellKind::Lstm] {
-            let mut rnn = RnnConfig::new(cell, 6, [8, 13][rng.below(2)]);
-            rnn.layers = 1 + rng.below(2);
-            rnn.dropout = if rnn.layers > 1 { 0.2 } else { 0.0 };
-            let vocab = 7;
-            let cfg = ClassifierConfig {
-                vocab,
-                embed: 6,
-                rnn,
-                classes: vocab,
-                embed_dropout: if rng.coin() { 0.25 } else { 0.0 },
-            };
-            let (b, s) = (4, 9);
-            let mut lm =
-                CharLm::new(cfg.clone(), &backend, s, b, AdamConfig::default(), 1.0).unwrap();
-            let c = char_graph(&cfg);
-            let optim = Optim::adam(1e-3).clip(1.0);
-            let mut m = Model::trainer(c.g, &backend, (s, b), optim).unwrap();
-            let p0 = lm.init_params(rng.seed).unwrap();
-            m.set_params(&p0).unwrap();
-            lm.set_seed(7);
-            m.set_seed(7);
-            for _ in 0..3 {
-                let ids: Vec<u32> = (0..b * s + 1).map(|_| rng.below(vocab) as u32).collect();
-                let (x, y) = (&ids[..b * s], &ids[1..]);
-                let want = lm.train_step(x, y, b, s).unwrap();
-                m.write_ids(c.x, x, (s, b)).unwrap();
-                m.write_targets(c.y, &targets(y), (s, b)).unwrap();
-                m.train_step((s, b)).unwrap();
-                let what = format!("{cfg:?} on {}", m.describe());
-                assert_close(
-                    &what,
-                    &[m.scalar(c.loss).unwrap()],
-                    &[want],
-                    1e-6,
-                    1e-6,
-                    rng.seed,
-                );
-            }
-            let what = format!("{cfg:?} on {}: params", m.describe());
-            assert_close(
-                &what,
-                &m.params().unwrap(),
-                &lm.params().unwrap(),
-                1e-6,
-                1e-5,
-                rng.seed,
-            );
-            // Evaluation: dropout off, the state carried on from training in both.
-            let x: Vec<u32> = (0..b * s).map(|_| rng.below(vocab) as u32).collect();
-            let want = lm.logits(&x, b, s).unwrap();
-            m.write_ids(c.x, &x, (s, b)).unwrap();
-            m.forward((s, b)).unwrap();
-            let what = format!("{cfg:?} on {}: logits", m.describe());
-            assert_close(
-                &what,
-                &m.read(c.logits).unwrap(),
-                &want,
-                1e-5,
-                1e-5,
-                rng.seed,
-            );
-            assert_eq!(
-                m.read(c.rnn.h_n).unwrap().len(),
-                cfg.rnn.layers * b * cfg.rnn.hidden
-            );
-        }
     }
 }
 

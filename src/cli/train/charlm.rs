@@ -98,7 +98,7 @@ fn build(a: &TrainArgs, start: &Start, text: &Text) -> Result<CharLm> {
         (Some(ck), resumed) => {
             model.set_params(&ck.params)?;
             if let Some(r) = resumed {
-                model.set_optimizer_state(&r.m, &r.v, r.step)?;
+                model.set_optimizer_state(&r.optim_state())?;
             }
         }
         (None, _) => {
@@ -232,7 +232,7 @@ fn write_outputs(
             &last_path,
             checkpoint::to_bytes(&last_path, cfg, &chars, &params, &meta)?,
         ));
-        let (m, v, step) = model.optimizer_state()?;
+        let gpu_rnn::nn::OptimState { m, v, step } = model.optimizer_state()?;
         let state = RunState {
             settings: s.clone(),
             epoch: pr.epoch,
@@ -301,7 +301,7 @@ fn epoch(
 ) -> Result<()> {
     let s = &start.settings;
     let (b, sl) = (s.batch_size, s.seq_len);
-    model.opt.set_lr(s.schedule().lr(s.lr, pr.epoch - 1));
+    model.set_lr(s.schedule().lr(s.lr, pr.epoch - 1))?;
     model.reset_state();
     let n = text.streams.batches();
     let bar = std::io::stdout()

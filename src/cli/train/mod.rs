@@ -30,6 +30,7 @@ use gpu_rnn::checkpoint;
 use gpu_rnn::data::sentiment;
 use gpu_rnn::model::classifier::{Batch, Classifier, ClassifierConfig};
 use gpu_rnn::model::schedule::LrSchedule;
+use gpu_rnn::nn::OptimState;
 use gpu_rnn::output::check::{Named, check_outputs};
 use gpu_rnn::output::lock::RunLock;
 use gpu_rnn::{Error, Result};
@@ -304,7 +305,7 @@ fn build_model(a: &TrainArgs, start: &Start, p: &Prepared) -> Result<Classifier>
         (Some(ck), resumed) => {
             model.set_params(&ck.params)?;
             if let Some(r) = resumed {
-                model.set_optimizer_state(&r.m, &r.v, r.step)?;
+                model.set_optimizer_state(&r.optim_state())?;
             }
         }
         (None, _) => {
@@ -400,7 +401,7 @@ fn train_epoch(
     let lens: Vec<usize> = tr.tokens.iter().map(Vec::len).collect();
     let bucket = s.task == TaskArg::Sentiment && !s.no_shuffle;
     let b = batch(s, p);
-    model.opt.set_lr(s.schedule().lr(s.lr, epoch - 1));
+    model.set_lr(s.schedule().lr(s.lr, epoch - 1))?;
     let batches = prepare::epoch_batches(&pr.order, &lens, b, bucket, &mut rng);
     let bar = std::io::stdout()
         .is_terminal()
@@ -472,7 +473,7 @@ fn write_epoch(
     let best = improved
         .then(|| checkpoint::to_bytes(&o.save, cfg, classes, &params, &meta))
         .transpose()?;
-    let (m, v, step) = model.optimizer_state()?;
+    let OptimState { m, v, step } = model.optimizer_state()?;
     let state = RunState {
         settings: s.clone(),
         epoch: pr.epoch,

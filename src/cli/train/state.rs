@@ -10,6 +10,7 @@ use std::path::Path;
 
 use super::settings::Settings;
 use gpu_rnn::checkpoint::file::{self, Tensor};
+use gpu_rnn::nn::OptimState;
 use gpu_rnn::{Error, Result};
 
 /// The model after the last finished epoch.
@@ -66,6 +67,15 @@ fn bad(path: &Path, message: impl Into<String>) -> Error {
 }
 
 impl RunState {
+    /// The optimizer's state to restore.
+    pub fn optim_state(&self) -> OptimState {
+        OptimState {
+            m: self.m.clone(),
+            v: self.v.clone(),
+            step: self.step,
+        }
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         // Floats as their bits, so that they come back exactly.
         let history: Vec<(usize, u64)> = self
