@@ -3,10 +3,7 @@
 //! `cargo run --release --example hello [-- auto|cpu|gpu]`. As in the lecture, RNN(4, 4) reads
 //! the one-hot characters and its 4 tanh outputs are the logits.
 
-use gpu_rnn::backend::Backend;
-use gpu_rnn::cpu::cross_entropy::Reduction;
-use gpu_rnn::model::rnn::RnnConfig;
-use gpu_rnn::nn::{Graph, Model, Optim, Rows};
+use gpu_rnn::{Backend, Graph, Model, Optim, Reduction, RnnConfig, Rows};
 
 const CHARS: [char; 4] = ['e', 'h', 'l', 'o'];
 

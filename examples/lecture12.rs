@@ -4,9 +4,7 @@
 //!
 //! `cargo run --release --example lecture12 [-- auto|cpu|gpu]`
 
-use gpu_rnn::backend::Backend;
-use gpu_rnn::model::rnn::RnnConfig;
-use gpu_rnn::nn::{CellConfig, EmbeddingConfig, Graph, LinearConfig, Model, Rows};
+use gpu_rnn::{Backend, CellConfig, EmbeddingConfig, Graph, LinearConfig, Model, RnnConfig, Rows};
 
 const CHARS: [char; 4] = ['h', 'e', 'l', 'o'];
 

@@ -12,11 +12,10 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use gpu_rnn::backend::Backend;
-use gpu_rnn::cpu::cross_entropy::Reduction;
 use gpu_rnn::data::names;
-use gpu_rnn::model::rnn::RnnConfig;
-use gpu_rnn::nn::{EmbeddingConfig, Graph, LinearConfig, Model, Optim, Rows, Var};
+use gpu_rnn::{
+    Backend, EmbeddingConfig, Graph, LinearConfig, Model, Optim, Reduction, RnnConfig, Rows, Var,
+};
 
 const BATCH: usize = 256;
 const SEED: u64 = 0;

@@ -5,10 +5,7 @@
 //! reaches a validation MSE of about 0.01, against 0.5 for predicting zeros; the example
 //! fails unless it is below a twentieth of that baseline.
 
-use gpu_rnn::backend::Backend;
-use gpu_rnn::cpu::cross_entropy::Reduction;
-use gpu_rnn::model::rnn::RnnConfig;
-use gpu_rnn::nn::{Graph, LinearConfig, Model, Optim, Rows};
+use gpu_rnn::{Backend, Graph, LinearConfig, Model, Optim, Reduction, RnnConfig, Rows};
 
 const T: usize = 50;
 const AHEAD: usize = 10;

@@ -1,15 +1,12 @@
 //! gpu-rnn: recurrent neural networks trained with handwritten WGSL compute shaders, with a
 //! CPU twin of every kernel that serves as the golden reference and as `--backend cpu`.
 //!
-//! The public API is [`nn`]: layers with PyTorch's arguments and names, composed into a
-//! [`nn::Graph`] and run as a [`nn::Model`] on a [`backend::Backend`]. A sequence classifier
+//! The public API is [`nn`], re-exported here: layers with PyTorch's arguments and names,
+//! composed into a [`Graph`] and run as a [`Model`] on a [`Backend`]. A sequence classifier
 //! (an LSTM over packed sequences, a Linear on its last state):
 //!
 //! ```
-//! use gpu_rnn::backend::Backend;
-//! use gpu_rnn::cpu::cross_entropy::Reduction;
-//! use gpu_rnn::model::rnn::RnnConfig;
-//! use gpu_rnn::nn::{Graph, LinearConfig, Model, Optim, Rows};
+//! use gpu_rnn::{Backend, Graph, LinearConfig, Model, Optim, Reduction, RnnConfig, Rows};
 //!
 //! # fn main() -> gpu_rnn::Result<()> {
 //! let mut g = Graph::new();
@@ -51,3 +48,8 @@ pub mod plan;
 pub mod shaders;
 
 pub use error::{Error, Result};
+pub use nn::{
+    AdamConfig, Backend, Cell, CellConfig, CellKind, CellOut, Choice, Embedding, EmbeddingConfig,
+    Graph, Kind, Linear, LinearConfig, LrSchedule, Method, Model, Nonlinearity, Optim, OptimState,
+    Reduction, Rnn, RnnConfig, RnnOut, Rows, SgdConfig, StateEntry, Var,
+};

@@ -12,5 +12,4 @@ pub mod params;
 pub mod rnn;
 pub mod rnn_config;
 pub mod schedule;
-pub mod tagger;
 pub mod task_graph;

@@ -2,10 +2,9 @@
 //! and run it as a [`Model`] on either backend.
 //!
 //! ```
-//! use gpu_rnn::backend::Backend;
-//! use gpu_rnn::nn::{EmbeddingConfig, Graph, LinearConfig, Model, Optim, Rows};
-//! use gpu_rnn::model::rnn::RnnConfig;
-//! use gpu_rnn::cpu::cross_entropy::Reduction;
+//! use gpu_rnn::{
+//!     Backend, EmbeddingConfig, Graph, LinearConfig, Model, Optim, Reduction, RnnConfig, Rows,
+//! };
 //!
 //! # fn main() -> gpu_rnn::Result<()> {
 //! // Embedding(5, 8) → LSTM(8, 16) → Linear(16, 5) at every step, as a PyTorch module.
@@ -49,4 +48,15 @@ pub use layers::{
     Cell, CellConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Nonlinearity, Rnn,
 };
 pub use model::{Model, Optim};
+
+// What a model is built from besides the graph's own types, so that `gpu_rnn::nn` (and the
+// crate root, which re-exports it) is all a user imports.
+pub use crate::backend::{Backend, Choice};
+pub use crate::cpu::adam::AdamConfig;
+pub use crate::cpu::cross_entropy::Reduction;
+pub use crate::cpu::sgd::SgdConfig;
+pub use crate::model::optim::Method;
+pub use crate::model::rnn::RnnConfig;
+pub use crate::model::schedule::LrSchedule;
+pub use crate::plan::CellKind;
 pub use params::{OptimState, StateEntry};
