@@ -84,10 +84,47 @@ impl GpuRuntime {
         }
     }
 
-    /// The one dispatch of an op that is not a cell run.
+    /// The one dispatch of an op that is not a cell run, by family as the CPU runtime's
+    /// `exec` dispatches them.
     fn build_one(&self, op: &Op, mm: Option<MatmulKernel>) -> Result<Dispatch> {
-        let ctx = &self.ctx;
-        let s = |v: View| self.slice(v);
+        match op {
+            Op::Fill { .. } | Op::Copy { .. } | Op::Dropout { .. } => self.build_memory(op),
+            Op::Matmul { .. } | Op::BiasGrad { .. } => self.build_product(op, mm),
+            Op::EmbeddingFwd { .. } | Op::EmbeddingBwd { .. } => self.build_embedding(op),
+            Op::CrossEntropy { .. } | Op::Mse { .. } => self.build_loss(op),
+            Op::GradNormPartial { .. }
+            | Op::GradNormFinal { .. }
+            | Op::Adam { .. }
+            | Op::Sgd { .. } => self.build_optimizer(op),
+            Op::CellFwd(_) | Op::CellBwd(_) => unreachable!("cell runs are built step by step"),
+        }
+    }
+
+    fn build_memory(&self, op: &Op) -> Result<Dispatch> {
+        let (ctx, s) = (&self.ctx, |v: View| self.slice(v));
+        match op {
+            Op::Fill { out, value } => ops::fill::fill(ctx, s(*out), *value),
+            Op::Copy {
+                out,
+                inp,
+                rows,
+                cols,
+                ldo,
+                ldi,
+            } => ops::copy::copy(ctx, s(*out), s(*inp), *rows, *cols, *ldo, *ldi),
+            Op::Dropout {
+                out,
+                inp,
+                rng,
+                salt,
+                p,
+            } => ops::dropout::dropout(ctx, s(*out), s(*inp), s(*rng), *salt, *p),
+            _ => unreachable!("a memory op"),
+        }
+    }
+
+    fn build_product(&self, op: &Op, mm: Option<MatmulKernel>) -> Result<Dispatch> {
+        let (ctx, s) = (&self.ctx, |v: View| self.slice(v));
         match op {
             Op::Matmul {
                 c,
@@ -100,15 +137,6 @@ impl GpuRuntime {
                 let kernel = mm.expect("checked");
                 ops::matmul::matmul_with(ctx, kernel, s(*c), s(*a), s(*b), bias.map(s), dims)
             }
-            Op::Fill { out, value } => ops::fill::fill(ctx, s(*out), *value),
-            Op::Copy {
-                out,
-                inp,
-                rows,
-                cols,
-                ldo,
-                ldi,
-            } => ops::copy::copy(ctx, s(*out), s(*inp), *rows, *cols, *ldo, *ldi),
             // matmul_subgroup skips the padding; other kernels run the whole product, whose
             // padding rows add zeros (or land in rows nobody reads).
             Op::Matmul {
@@ -143,6 +171,13 @@ impl GpuRuntime {
                 ld,
                 ..
             } => ops::bias_grad::bias_grad(ctx, s(*dbias), s(*dy), *m, *n, *ld),
+            _ => unreachable!("a product"),
+        }
+    }
+
+    fn build_embedding(&self, op: &Op) -> Result<Dispatch> {
+        let (ctx, s) = (&self.ctx, |v: View| self.slice(v));
+        match op {
             Op::EmbeddingFwd {
                 out,
                 ids,
@@ -158,6 +193,13 @@ impl GpuRuntime {
             } => {
                 ops::embedding::embedding_bwd(ctx, s(*dweight), s(*dout), s(*offsets), s(*rows), *e)
             }
+            _ => unreachable!("an embedding op"),
+        }
+    }
+
+    fn build_loss(&self, op: &Op) -> Result<Dispatch> {
+        let (ctx, s) = (&self.ctx, |v: View| self.slice(v));
+        match op {
             Op::CrossEntropy {
                 dlogits,
                 loss,
@@ -174,21 +216,6 @@ impl GpuRuntime {
                 *c,
                 *reduction,
             ),
-            Op::Sgd {
-                params,
-                buf,
-                grads,
-                clip,
-                sched,
-                cfg,
-            } => ops::sgd::sgd(
-                ctx,
-                (s(*params), s(*buf)),
-                s(*grads),
-                clip.map(s),
-                s(*sched),
-                cfg,
-            ),
             Op::Mse {
                 dpred,
                 loss,
@@ -196,14 +223,13 @@ impl GpuRuntime {
                 target,
                 reduction,
             } => ops::mse::mse(ctx, s(*dpred), s(*loss), s(*pred), s(*target), *reduction),
-            Op::Dropout {
-                out,
-                inp,
-                rng,
-                salt,
-                p,
-            } => ops::dropout::dropout(ctx, s(*out), s(*inp), s(*rng), *salt, *p),
-            Op::CellFwd(_) | Op::CellBwd(_) => unreachable!("cell runs are built step by step"),
+            _ => unreachable!("a loss"),
+        }
+    }
+
+    fn build_optimizer(&self, op: &Op) -> Result<Dispatch> {
+        let (ctx, s) = (&self.ctx, |v: View| self.slice(v));
+        match op {
             Op::GradNormPartial { partials, grads } => {
                 ops::grad_norm::grad_norm_partial(ctx, s(*partials), s(*grads))
             }
@@ -230,6 +256,22 @@ impl GpuRuntime {
                 s(*sched),
                 cfg,
             ),
+            Op::Sgd {
+                params,
+                buf,
+                grads,
+                clip,
+                sched,
+                cfg,
+            } => ops::sgd::sgd(
+                ctx,
+                (s(*params), s(*buf)),
+                s(*grads),
+                clip.map(s),
+                s(*sched),
+                cfg,
+            ),
+            _ => unreachable!("an optimizer op"),
         }
     }
 

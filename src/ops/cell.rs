@@ -209,13 +209,21 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
     let shader = cell_shader(c.kind, kernel, false)?;
     let (op, entry) = (shader.name, shader.name);
     check_subgroups(op, ctx, kernel)?;
-    if kernel != CellKernel::Scalar
-        && !vec4_eligible(
-            c.kind,
-            false,
-            (c.dims.d, c.dims.h),
-            &[c.whh.offset, c.bhh.map_or(0, |b| b.offset)],
-        )
+    check_fwd(op, kernel, c)?;
+    let a = &c.dims;
+    let mut p = params(op, a, &c.whh, c.bhh.map_or(0, |s| s.offset), 0)?;
+    p.gather = c.ids.is_some() as u32;
+    let pipeline = ctx.pipeline(shader, entry, &[("WG", WG as f64)])?;
+    let mut groups = grid_1d(ctx, invocations(kernel, a, false), WG);
+    groups[2] = a.d as u32;
+    let bufs = fwd_bindings(op, c)?;
+    Ok(Dispatch::new(ctx, op, pipeline, &p, &bufs, groups))
+}
+
+/// The forward step's operands against its dims and the kernel's alignment.
+fn check_fwd(op: &'static str, kernel: CellKernel, c: &CellFwd<Slice>) -> Result<()> {
+    let offsets = [c.whh.offset, c.bhh.map_or(0, |b| b.offset)];
+    if kernel != CellKernel::Scalar && !vec4_eligible(c.kind, false, (c.dims.d, c.dims.h), &offsets)
     {
         return Err(Error::InvalidArgument {
             op,
@@ -258,16 +266,19 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
             c.cs.as_ref(),
             c.gates.as_ref(),
         ],
-    )?;
-    let mut p = params(op, a, &c.whh, c.bhh.map_or(0, |s| s.offset), 0)?;
-    p.gather = c.ids.is_some() as u32;
+    )
+}
+
+/// The forward kernels' bindings, by cell kind.
+fn fwd_bindings<'a>(
+    op: &'static str,
+    c: &'a CellFwd<Slice>,
+) -> Result<Vec<(u32, &'a wgpu::Buffer)>> {
+    let a = &c.dims;
     // Without a gather, `ids` is bound to `lens` and never read.
     let ids = c.ids.as_ref().unwrap_or(&c.lens).buffer();
-    let pipeline = ctx.pipeline(shader, entry, &[("WG", WG as f64)])?;
-    let mut groups = grid_1d(ctx, invocations(kernel, a, false), WG);
-    groups[2] = a.d as u32;
     let w = c.whh.buffer();
-    let bufs: Vec<(u32, &wgpu::Buffer)> = match c.kind {
+    Ok(match c.kind {
         CellKind::Rnn => vec![
             (1, c.xw.buffer()),
             (2, w),
@@ -277,8 +288,8 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
             (6, ids),
         ],
         CellKind::Gru => {
-            let gates = c.gates.ok_or_else(|| missing(op, "gates"))?;
-            check_len(op, "gates (D, T, B, 4H)", &gates, a.d * a.t * a.b * 4 * a.h)?;
+            let gates = c.gates.as_ref().ok_or_else(|| missing(op, "gates"))?;
+            check_len(op, "gates (D, T, B, 4H)", gates, a.d * a.t * a.b * 4 * a.h)?;
             vec![
                 (1, c.xw.buffer()),
                 (2, w),
@@ -290,10 +301,10 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
             ]
         }
         CellKind::Lstm => {
-            let gates = c.gates.ok_or_else(|| missing(op, "gates"))?;
-            let cs = c.cs.ok_or_else(|| missing(op, "cs"))?;
-            check_len(op, "gates (D, T, B, 4H)", &gates, a.d * a.t * a.b * 4 * a.h)?;
-            check_len(op, "cs (D, T+1, B, H)", &cs, a.d * (a.t + 1) * a.b * a.h)?;
+            let gates = c.gates.as_ref().ok_or_else(|| missing(op, "gates"))?;
+            let cs = c.cs.as_ref().ok_or_else(|| missing(op, "cs"))?;
+            check_len(op, "gates (D, T, B, 4H)", gates, a.d * a.t * a.b * 4 * a.h)?;
+            check_len(op, "cs (D, T+1, B, H)", cs, a.d * (a.t + 1) * a.b * a.h)?;
             vec![
                 (1, c.xw.buffer()),
                 (2, w),
@@ -305,8 +316,7 @@ pub fn cell_fwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellFwd<Slice>) -
                 (8, ids),
             ]
         }
-    };
-    Ok(Dispatch::new(ctx, op, pipeline, &p, &bufs, groups))
+    })
 }
 
 /// One invocation per (row, unit), per 4 × 4 tile with the vec4 kernel, or eight per 32 rows
@@ -339,6 +349,18 @@ pub fn cell_bwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellBwd<Slice>) -
     let shader = cell_shader(c.kind, kernel, true)?;
     let (op, entry) = (shader.name, shader.name);
     check_subgroups(op, ctx, kernel)?;
+    check_bwd(op, kernel, c)?;
+    let a = &c.dims;
+    let p = params(op, a, &c.whh, 0, c.dhn.offset)?;
+    let pipeline = ctx.pipeline(shader, entry, &[("WG", WG as f64)])?;
+    let mut groups = grid_1d(ctx, invocations(kernel, a, true), WG);
+    groups[2] = a.d as u32;
+    let bufs = bwd_bindings(op, kernel, c)?;
+    Ok(Dispatch::new(ctx, op, pipeline, &p, &bufs, groups))
+}
+
+/// The backward step's operands against its dims and the kernel's alignment.
+fn check_bwd(op: &'static str, kernel: CellKernel, c: &CellBwd<Slice>) -> Result<()> {
     if kernel != CellKernel::Scalar
         && !vec4_eligible(c.kind, true, (c.dims.d, c.dims.h), &bwd_offsets(c))
     {
@@ -372,13 +394,19 @@ pub fn cell_bwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellBwd<Slice>) -
             c.gates.as_ref(),
             c.dc_carry.as_ref(),
         ],
-    )?;
-    let p = params(op, a, &c.whh, 0, c.dhn.offset)?;
-    let pipeline = ctx.pipeline(shader, entry, &[("WG", WG as f64)])?;
-    let mut groups = grid_1d(ctx, invocations(kernel, a, true), WG);
-    groups[2] = a.d as u32;
+    )
+}
+
+/// The backward kernels' bindings, by cell kind (and for the LSTM, by kernel).
+fn bwd_bindings<'a>(
+    op: &'static str,
+    kernel: CellKernel,
+    c: &'a CellBwd<Slice>,
+) -> Result<Vec<(u32, &'a wgpu::Buffer)>> {
+    let a = &c.dims;
+    let dbh = a.d * a.b * a.h;
     let w = c.whh.buffer();
-    let bufs: Vec<(u32, &wgpu::Buffer)> = match c.kind {
+    Ok(match c.kind {
         CellKind::Rnn => vec![
             (1, c.dout.buffer()),
             (2, c.dhn.buffer()),
@@ -390,8 +418,8 @@ pub fn cell_bwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellBwd<Slice>) -
             (8, c.carry.buffer()),
         ],
         CellKind::Gru => {
-            let gates = c.gates.ok_or_else(|| missing(op, "gates"))?;
-            check_len(op, "gates (D, T, B, 4H)", &gates, a.d * a.t * a.b * 4 * a.h)?;
+            let gates = c.gates.as_ref().ok_or_else(|| missing(op, "gates"))?;
+            check_len(op, "gates (D, T, B, 4H)", gates, a.d * a.t * a.b * 4 * a.h)?;
             vec![
                 (1, c.dout.buffer()),
                 (2, c.dhn.buffer()),
@@ -405,14 +433,14 @@ pub fn cell_bwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellBwd<Slice>) -
             ]
         }
         CellKind::Lstm => {
-            let gates = c.gates.ok_or_else(|| missing(op, "gates"))?;
-            let cs = c.cs.ok_or_else(|| missing(op, "cs"))?;
-            let dcn = c.dcn.ok_or_else(|| missing(op, "dc_n"))?;
-            let dc_carry = c.dc_carry.ok_or_else(|| missing(op, "dc_carry"))?;
-            check_len(op, "gates (D, T, B, 4H)", &gates, a.d * a.t * a.b * 4 * a.h)?;
-            check_len(op, "cs (D, T+1, B, H)", &cs, a.d * (a.t + 1) * a.b * a.h)?;
-            check_len(op, "dc_n (D, B, H)", &dcn, dbh)?;
-            check_len(op, "dc_carry (D, B, H)", &dc_carry, dbh)?;
+            let gates = c.gates.as_ref().ok_or_else(|| missing(op, "gates"))?;
+            let cs = c.cs.as_ref().ok_or_else(|| missing(op, "cs"))?;
+            let dcn = c.dcn.as_ref().ok_or_else(|| missing(op, "dc_n"))?;
+            let dc_carry = c.dc_carry.as_ref().ok_or_else(|| missing(op, "dc_carry"))?;
+            check_len(op, "gates (D, T, B, 4H)", gates, a.d * a.t * a.b * 4 * a.h)?;
+            check_len(op, "cs (D, T+1, B, H)", cs, a.d * (a.t + 1) * a.b * a.h)?;
+            check_len(op, "dc_n (D, B, H)", dcn, dbh)?;
+            check_len(op, "dc_carry (D, B, H)", dc_carry, dbh)?;
             if dcn.offset != c.dhn.offset {
                 return Err(Error::InvalidArgument {
                     op,
@@ -421,23 +449,16 @@ pub fn cell_bwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellBwd<Slice>) -
             }
             if kernel == CellKernel::Vec4 {
                 // dh_n and dc_n come through the carries; dhh is dxw (one direction).
-                return Ok(Dispatch::new(
-                    ctx,
-                    op,
-                    pipeline,
-                    &p,
-                    &[
-                        (1, c.dout.buffer()),
-                        (2, w),
-                        (3, c.lens.buffer()),
-                        (4, cs.buffer()),
-                        (5, gates.buffer()),
-                        (6, c.dxw.buffer()),
-                        (7, c.carry.buffer()),
-                        (8, dc_carry.buffer()),
-                    ],
-                    groups,
-                ));
+                return Ok(vec![
+                    (1, c.dout.buffer()),
+                    (2, w),
+                    (3, c.lens.buffer()),
+                    (4, cs.buffer()),
+                    (5, gates.buffer()),
+                    (6, c.dxw.buffer()),
+                    (7, c.carry.buffer()),
+                    (8, dc_carry.buffer()),
+                ]);
             }
             vec![
                 (1, c.dout.buffer()),
@@ -453,6 +474,5 @@ pub fn cell_bwd_with(ctx: &GpuContext, kernel: CellKernel, c: &CellBwd<Slice>) -
                 (11, dc_carry.buffer()),
             ]
         }
-    };
-    Ok(Dispatch::new(ctx, op, pipeline, &p, &bufs, groups))
+    })
 }

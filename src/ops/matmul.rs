@@ -346,8 +346,36 @@ fn build(
     dims: &MatmulDims,
     padded: Option<PaddedRows>,
 ) -> Result<Dispatch> {
-    const OP: &str = "matmul";
     let d = dims;
+    check_operands(d, (&c, &a, &b, bias.as_ref()))?;
+    let mut params = matmul_params(d, (&c, &a, &b, bias.as_ref()))?;
+    if let Some(rows) = &padded {
+        pad_params(&mut params, d, rows)?;
+    }
+    check_kernel(ctx, kernel, d, (a.offset, b.offset))?;
+    let (pipeline, groups) = pipeline_and_grid(ctx, kernel, d, bias.is_some())?;
+    // Without a bias, binding 3 still needs a buffer; A is read-only already. So does
+    // matmul_subgroup's binding 5 without lengths.
+    let bias_buf = bias.as_ref().map_or(a.buffer(), |s| s.buffer());
+    let mut bindings = vec![
+        (1, a.buffer()),
+        (2, b.buffer()),
+        (3, bias_buf),
+        (4, c.buffer()),
+    ];
+    if kernel == MatmulKernel::Subgroup {
+        bindings.push((5, padded.map_or(a.buffer(), |r| r.lens.buffer())));
+    }
+    Ok(Dispatch::new(ctx, OP, pipeline, &params, &bindings, groups))
+}
+
+const OP: &str = "matmul";
+
+/// Sizes, extents and aliasing of (C, A, B, bias).
+fn check_operands(
+    d: &MatmulDims,
+    (c, a, b, bias): (&Slice, &Slice, &Slice, Option<&Slice>),
+) -> Result<()> {
     if d.m == 0 || d.n == 0 {
         return Err(Error::Shape {
             op: OP,
@@ -356,24 +384,23 @@ fn build(
         });
     }
     let (ea, eb, ec) = d.extents();
-    check_len(OP, "A", &a, ea)?;
-    check_len(OP, "B", &b, eb)?;
-    check_len(OP, "C", &c, ec)?;
-    if let Some(bias) = &bias {
-        check_len(
-            OP,
-            "bias (N)",
-            bias,
-            (d.batch.max(1) - 1) * d.batch_bias + d.n,
-        )?;
+    check_len(OP, "A", a, ea)?;
+    check_len(OP, "B", b, eb)?;
+    check_len(OP, "C", c, ec)?;
+    if let Some(bias) = bias {
+        let n = (d.batch.max(1) - 1) * d.batch_bias + d.n;
+        check_len(OP, "bias (N)", bias, n)?;
     }
-    let reads: Vec<&Slice> = [Some(&a), Some(&b), bias.as_ref()]
-        .into_iter()
-        .flatten()
-        .collect();
-    check_distinct(OP, &c, &reads)?;
+    let reads: Vec<&Slice> = [Some(a), Some(b), bias].into_iter().flatten().collect();
+    check_distinct(OP, c, &reads)
+}
 
-    let mut params = MatmulParams {
+/// The kernel's uniform for an unpadded product.
+fn matmul_params(
+    d: &MatmulDims,
+    (c, a, b, bias): (&Slice, &Slice, &Slice, Option<&Slice>),
+) -> Result<MatmulParams> {
+    Ok(MatmulParams {
         m: to_u32(OP, "M", d.m)?,
         n: to_u32(OP, "N", d.n)?,
         k: to_u32(OP, "K", d.k)?,
@@ -390,38 +417,50 @@ fn build(
         bias_bs: to_u32(OP, "batch stride", d.batch_bias)?,
         packed: 0,
         steps_b: 0,
-    };
-    if let Some(rows) = &padded {
-        // The kernel reads the lengths from the start of their buffer, one bit per product.
-        if rows.lens.offset != 0 || d.batch > 2 {
-            return Err(Error::InvalidArgument {
-                op: OP,
-                message: format!(
-                    "a padded product needs its lengths at offset 0 (got {}) and at most 2 products (got {})",
-                    rows.lens.offset, d.batch
-                ),
-            });
-        }
-        let len = if d.trans_a { d.k } else { d.m };
-        if rows.steps_b == 0 || !len.is_multiple_of(rows.steps_b) || rows.lens.len < rows.steps_b {
-            return Err(Error::Shape {
-                op: OP,
-                expected: format!("a padded dimension of whole steps of {} rows", rows.steps_b),
-                got: format!("{len} rows, {} lengths", rows.lens.len),
-            });
-        }
-        params.packed = if d.trans_a { 2 } else { 1 }
-            | u32::from(rows.reversed[0]) << 2
-            | u32::from(rows.reversed[1]) << 3;
-        params.steps_b = to_u32(OP, "B", rows.steps_b)?;
-    }
-    let aligned = matches!(kernel, MatmulKernel::Vec4 | MatmulKernel::Subgroup);
-    if aligned && !vec4_eligible(d, a.offset, b.offset) {
+    })
+}
+
+/// A padded product's flags: which operand runs over the (T, B) rows, and each product's
+/// step order.
+fn pad_params(params: &mut MatmulParams, d: &MatmulDims, rows: &PaddedRows) -> Result<()> {
+    // The kernel reads the lengths from the start of their buffer, one bit per product.
+    if rows.lens.offset != 0 || d.batch > 2 {
         return Err(Error::InvalidArgument {
             op: OP,
             message: format!(
-                "{kernel:?} needs 4-aligned operands: {d:?}, offsets {} and {}",
-                a.offset, b.offset
+                "a padded product needs its lengths at offset 0 (got {}) and at most 2 products (got {})",
+                rows.lens.offset, d.batch
+            ),
+        });
+    }
+    let len = if d.trans_a { d.k } else { d.m };
+    if rows.steps_b == 0 || !len.is_multiple_of(rows.steps_b) || rows.lens.len < rows.steps_b {
+        return Err(Error::Shape {
+            op: OP,
+            expected: format!("a padded dimension of whole steps of {} rows", rows.steps_b),
+            got: format!("{len} rows, {} lengths", rows.lens.len),
+        });
+    }
+    params.packed = if d.trans_a { 2 } else { 1 }
+        | u32::from(rows.reversed[0]) << 2
+        | u32::from(rows.reversed[1]) << 3;
+    params.steps_b = to_u32(OP, "B", rows.steps_b)?;
+    Ok(())
+}
+
+/// What the aligned and subgroup kernels need of their operands and of the adapter.
+fn check_kernel(
+    ctx: &GpuContext,
+    kernel: MatmulKernel,
+    d: &MatmulDims,
+    (a_off, b_off): (usize, usize),
+) -> Result<()> {
+    let aligned = matches!(kernel, MatmulKernel::Vec4 | MatmulKernel::Subgroup);
+    if aligned && !vec4_eligible(d, a_off, b_off) {
+        return Err(Error::InvalidArgument {
+            op: OP,
+            message: format!(
+                "{kernel:?} needs 4-aligned operands: {d:?}, offsets {a_off} and {b_off}"
             ),
         });
     }
@@ -434,6 +473,16 @@ fn build(
             ),
         });
     }
+    Ok(())
+}
+
+/// The kernel's pipeline with its constants, and its grid over C.
+fn pipeline_and_grid(
+    ctx: &GpuContext,
+    kernel: MatmulKernel,
+    d: &MatmulDims,
+    has_bias: bool,
+) -> Result<(wgpu::ComputePipeline, [u32; 3])> {
     let (shader, entry) = match kernel {
         MatmulKernel::Scalar => (shaders::MATMUL, "matmul"),
         MatmulKernel::Vec4 => (shaders::MATMUL_VEC4, "matmul_vec4"),
@@ -444,7 +493,7 @@ fn build(
     let mut constants = vec![
         ("TRANS_A", flag(d.trans_a)),
         ("TRANS_B", flag(d.trans_b)),
-        ("HAS_BIAS", flag(bias.is_some())),
+        ("HAS_BIAS", flag(has_bias)),
         ("ACCUMULATE", flag(d.accumulate)),
     ];
     // C's elements per workgroup along (N, M).
@@ -474,19 +523,7 @@ fn build(
             got: format!("{groups:?} for {d:?}"),
         });
     }
-    // Without a bias, binding 3 still needs a buffer; A is read-only already. So does
-    // matmul_subgroup's binding 5 without lengths.
-    let bias_buf = bias.as_ref().map_or(a.buffer(), |s| s.buffer());
-    let mut bindings = vec![
-        (1, a.buffer()),
-        (2, b.buffer()),
-        (3, bias_buf),
-        (4, c.buffer()),
-    ];
-    if kernel == MatmulKernel::Subgroup {
-        bindings.push((5, padded.map_or(a.buffer(), |r| r.lens.buffer())));
-    }
-    Ok(Dispatch::new(ctx, OP, pipeline, &params, &bindings, groups))
+    Ok((pipeline, groups))
 }
 
 #[cfg(test)]
