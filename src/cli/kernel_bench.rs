@@ -160,64 +160,10 @@ fn cell_case(
     };
     let mut bufs = Buffers::default();
     let lens = bufs.u32("lens", b);
-    let w = bufs.f32("w_hh,b_hh", d * g * h * h + d * g * h);
-    let whh = View {
-        buf: w,
-        offset: 0,
-        len: d * g * h * h,
-    };
-    let bhh = View {
-        buf: w,
-        offset: d * g * h * h,
-        len: d * g * h,
-    };
-    let state = d * (t + 1) * b * h;
-    let hs = bufs.f32("hs", state);
-    let lstm = kind == CellKind::Lstm;
-    let cs = lstm.then(|| bufs.f32("cs", state));
-    let saved = (kind.saved() > 0).then(|| bufs.f32("gates", d * t * b * kind.saved() * h));
     let op = if backward {
-        let dout = bufs.f32("dout", t * b * d * h);
-        let dhn = bufs.f32("dh_n", d * b * h);
-        let dcn = lstm.then(|| bufs.f32("dc_n", d * b * h));
-        let dxw = bufs.f32("dxw", t * b * d * g * h);
-        let dhh = bufs.f32("dhh", d * t * b * g * h);
-        let carry = bufs.f32("carry", d * b * h);
-        let dc_carry = lstm.then(|| bufs.f32("dc_carry", d * b * h));
-        Op::CellBwd(CellBwd {
-            kind,
-            dims,
-            steps: 1,
-            dout: bufs.all(dout),
-            dhn: bufs.all(dhn),
-            dcn: dcn.map(|x| bufs.all(x)),
-            whh,
-            lens: bufs.all(lens),
-            hs: bufs.all(hs),
-            cs: cs.map(|x| bufs.all(x)),
-            gates: saved.map(|x| bufs.all(x)),
-            dxw: bufs.all(dxw),
-            dhh: bufs.all(dhh),
-            carry: bufs.all(carry),
-            dc_carry: dc_carry.map(|x| bufs.all(x)),
-        })
+        cell_bwd_op(&mut bufs, kind, dims, lens)
     } else {
-        let xw = bufs.f32("xw", t * b * d * g * h);
-        let out = bufs.f32("out", t * b * d * h);
-        Op::CellFwd(CellFwd {
-            kind,
-            dims,
-            steps: 1,
-            xw: bufs.all(xw),
-            ids: None,
-            whh,
-            bhh: Some(bhh),
-            lens: bufs.all(lens),
-            hs: bufs.all(hs),
-            cs: cs.map(|x| bufs.all(x)),
-            out: bufs.all(out),
-            gates: saved.map(|x| bufs.all(x)),
-        })
+        cell_fwd_op(&mut bufs, kind, dims, lens)
     };
     let dir = if backward { "bwd" } else { "fwd" };
     KernelCase {
@@ -236,6 +182,88 @@ fn cell_case(
         op,
         ints: vec![(lens, vec![t as u32; b])],
     }
+}
+
+/// What both directions of a cell step read: W_hh and b_hh (one buffer), the states and the
+/// saved gates.
+struct CellOperands {
+    whh: View,
+    bhh: View,
+    hs: BufId,
+    cs: Option<BufId>,
+    saved: Option<BufId>,
+}
+
+fn cell_operands(bufs: &mut Buffers, kind: CellKind, a: &CellDims) -> CellOperands {
+    let (d, g, h, t, b) = (a.d, kind.gates(), a.h, a.t, a.b);
+    let w = bufs.f32("w_hh,b_hh", d * g * h * h + d * g * h);
+    let state = d * (t + 1) * b * h;
+    CellOperands {
+        whh: View {
+            buf: w,
+            offset: 0,
+            len: d * g * h * h,
+        },
+        bhh: View {
+            buf: w,
+            offset: d * g * h * h,
+            len: d * g * h,
+        },
+        hs: bufs.f32("hs", state),
+        cs: (kind == CellKind::Lstm).then(|| bufs.f32("cs", state)),
+        saved: (kind.saved() > 0).then(|| bufs.f32("gates", d * t * b * kind.saved() * h)),
+    }
+}
+
+fn cell_fwd_op(bufs: &mut Buffers, kind: CellKind, dims: CellDims, lens: BufId) -> Op {
+    let o = cell_operands(bufs, kind, &dims);
+    let (d, g, h, t, b) = (dims.d, kind.gates(), dims.h, dims.t, dims.b);
+    let xw = bufs.f32("xw", t * b * d * g * h);
+    let out = bufs.f32("out", t * b * d * h);
+    Op::CellFwd(CellFwd {
+        kind,
+        dims,
+        steps: 1,
+        xw: bufs.all(xw),
+        ids: None,
+        whh: o.whh,
+        bhh: Some(o.bhh),
+        lens: bufs.all(lens),
+        hs: bufs.all(o.hs),
+        cs: o.cs.map(|x| bufs.all(x)),
+        out: bufs.all(out),
+        gates: o.saved.map(|x| bufs.all(x)),
+    })
+}
+
+fn cell_bwd_op(bufs: &mut Buffers, kind: CellKind, dims: CellDims, lens: BufId) -> Op {
+    let o = cell_operands(bufs, kind, &dims);
+    let (d, g, h, t, b) = (dims.d, kind.gates(), dims.h, dims.t, dims.b);
+    let lstm = kind == CellKind::Lstm;
+    let dout = bufs.f32("dout", t * b * d * h);
+    let dhn = bufs.f32("dh_n", d * b * h);
+    let dcn = lstm.then(|| bufs.f32("dc_n", d * b * h));
+    let dxw = bufs.f32("dxw", t * b * d * g * h);
+    let dhh = bufs.f32("dhh", d * t * b * g * h);
+    let carry = bufs.f32("carry", d * b * h);
+    let dc_carry = lstm.then(|| bufs.f32("dc_carry", d * b * h));
+    Op::CellBwd(CellBwd {
+        kind,
+        dims,
+        steps: 1,
+        dout: bufs.all(dout),
+        dhn: bufs.all(dhn),
+        dcn: dcn.map(|x| bufs.all(x)),
+        whh: o.whh,
+        lens: bufs.all(lens),
+        hs: bufs.all(o.hs),
+        cs: o.cs.map(|x| bufs.all(x)),
+        gates: o.saved.map(|x| bufs.all(x)),
+        dxw: bufs.all(dxw),
+        dhh: bufs.all(dhh),
+        carry: bufs.all(carry),
+        dc_carry: dc_carry.map(|x| bufs.all(x)),
+    })
 }
 
 /// Token ids spread over the vocabulary, every id used.

@@ -251,85 +251,128 @@ pub fn matmul_padded(
         let (a, b) = (&a[z * dims.batch_a..], &b[z * dims.batch_b..]);
         let c = &mut c[z * dims.batch_c..];
         let bias = bias.map(|v| &v[z * dims.batch_bias..z * dims.batch_bias + dims.n]);
-        let real: usize = rows[z].iter().sum();
-        let flops = one.flops() * real as f64 / (rows[z].len() * block).max(1) as f64;
-        let threads = threads_for(flops);
+        let padded = Padded {
+            block,
+            rows: &rows[z],
+        };
         if dims.trans_a {
-            assert_eq!(
-                dims.k,
-                rows[z].len() * block,
-                "matmul_padded: K is not the blocks"
-            );
-            // Each band of C's rows sums the real rows of each block, then adds the bias once.
-            by_row_bands(c, dims.ldc, dims.m, 1, threads, |c, r0, m| {
-                let band = MatmulDims { m, ..one };
-                if !dims.accumulate {
-                    for r in 0..m {
-                        c[r * dims.ldc..r * dims.ldc + dims.n].fill(0.0);
-                    }
-                }
-                for (i, &n) in rows[z].iter().enumerate().filter(|(_, n)| **n > 0) {
-                    let k0 = i * block;
-                    let b_at = if dims.trans_b { k0 } else { k0 * dims.ldb };
-                    let part = MatmulDims {
-                        k: n,
-                        accumulate: true,
-                        ..band
-                    };
-                    matmul_one(c, &a[k0 * dims.lda + r0..], &b[b_at..], None, &part);
-                }
-                if let Some(bias) = bias {
-                    for r in 0..m {
-                        let row = &mut c[r * dims.ldc..r * dims.ldc + dims.n];
-                        row.iter_mut().zip(bias).for_each(|(x, v)| *x += v);
-                    }
-                }
-            });
+            padded_k(c, (a, b), bias, &one, padded);
         } else {
-            assert_eq!(
-                dims.m,
-                rows[z].len() * block,
-                "matmul_padded: M is not the blocks"
-            );
-            // Bands of whole blocks with about the same number of real rows each (the early
-            // steps hold the most). B is packed once for all the blocks' products, which
-            // matrixmultiply would repack for each.
-            let w = if dims.trans_b {
-                StepW::transposed(b, dims.n, dims.k, dims.ldb, dims.m)
-            } else {
-                StepW::new(b, dims.k, dims.n, dims.ldb, dims.m)
-            };
-            let mut starts = vec![0];
-            let mut sum = 0;
-            for (i, &n) in rows[z].iter().enumerate() {
-                if sum * threads >= real * starts.len() && i > 0 && starts.len() < threads {
-                    starts.push(i * block);
-                }
-                sum += n;
-            }
-            by_bands(c, dims.ldc, dims.m, &starts, |c, r0, m| {
-                for (j, &n) in rows[z][r0 / block..(r0 + m) / block].iter().enumerate() {
-                    let m0 = j * block;
-                    if n > 0 {
-                        let a = &a[(r0 + m0) * dims.lda..];
-                        let c = &mut c[m0 * dims.ldc..];
-                        gemm(c, dims.ldc, a, dims.lda, n, &w, bias, dims.accumulate);
-                    }
-                    for r in m0 + n..m0 + block {
-                        let row = &mut c[r * dims.ldc..r * dims.ldc + dims.n];
-                        match (bias, dims.accumulate) {
-                            (Some(bias), false) => row.copy_from_slice(bias),
-                            (None, false) => row.fill(0.0),
-                            (Some(bias), true) => {
-                                row.iter_mut().zip(bias).for_each(|(x, v)| *x += v)
-                            }
-                            (None, true) => {}
-                        }
-                    }
-                }
-            });
+            padded_m(c, (a, b), bias, &one, padded);
         }
     }
+}
+
+/// The padded dimension of one product: blocks of `block` rows, the first `rows[i]` of
+/// block i real.
+#[derive(Clone, Copy)]
+struct Padded<'a> {
+    block: usize,
+    rows: &'a [usize],
+}
+
+impl Padded<'_> {
+    fn real(&self) -> usize {
+        self.rows.iter().sum()
+    }
+
+    /// The threads for this product's real share of `dims`' work.
+    fn threads(&self, dims: &MatmulDims) -> usize {
+        let whole = (self.rows.len() * self.block).max(1) as f64;
+        threads_for(dims.flops() * self.real() as f64 / whole)
+    }
+}
+
+/// One product padded along K (A transposed): each band of C's rows sums the real rows of
+/// each block, then adds the bias once.
+fn padded_k(
+    c: &mut [f32],
+    (a, b): (&[f32], &[f32]),
+    bias: Option<&[f32]>,
+    one: &MatmulDims,
+    p: Padded,
+) {
+    assert_eq!(
+        one.k,
+        p.rows.len() * p.block,
+        "matmul_padded: K is not the blocks"
+    );
+    let threads = p.threads(one);
+    by_row_bands(c, one.ldc, one.m, 1, threads, |c, r0, m| {
+        let band = MatmulDims { m, ..*one };
+        if !one.accumulate {
+            for r in 0..m {
+                c[r * one.ldc..r * one.ldc + one.n].fill(0.0);
+            }
+        }
+        for (i, &n) in p.rows.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let k0 = i * p.block;
+            let b_at = if one.trans_b { k0 } else { k0 * one.ldb };
+            let part = MatmulDims {
+                k: n,
+                accumulate: true,
+                ..band
+            };
+            matmul_one(c, &a[k0 * one.lda + r0..], &b[b_at..], None, &part);
+        }
+        if let Some(bias) = bias {
+            for r in 0..m {
+                let row = &mut c[r * one.ldc..r * one.ldc + one.n];
+                row.iter_mut().zip(bias).for_each(|(x, v)| *x += v);
+            }
+        }
+    });
+}
+
+/// One product padded along M: bands of whole blocks with about the same number of real
+/// rows each (the early steps hold the most). B is packed once for all the blocks'
+/// products, which matrixmultiply would repack for each. C's padding rows get just the bias
+/// (or 0).
+fn padded_m(
+    c: &mut [f32],
+    (a, b): (&[f32], &[f32]),
+    bias: Option<&[f32]>,
+    one: &MatmulDims,
+    p: Padded,
+) {
+    assert_eq!(
+        one.m,
+        p.rows.len() * p.block,
+        "matmul_padded: M is not the blocks"
+    );
+    let (threads, real, block) = (p.threads(one), p.real(), p.block);
+    let w = if one.trans_b {
+        StepW::transposed(b, one.n, one.k, one.ldb, one.m)
+    } else {
+        StepW::new(b, one.k, one.n, one.ldb, one.m)
+    };
+    let mut starts = vec![0];
+    let mut sum = 0;
+    for (i, &n) in p.rows.iter().enumerate() {
+        if sum * threads >= real * starts.len() && i > 0 && starts.len() < threads {
+            starts.push(i * block);
+        }
+        sum += n;
+    }
+    by_bands(c, one.ldc, one.m, &starts, |c, r0, m| {
+        for (j, &n) in p.rows[r0 / block..(r0 + m) / block].iter().enumerate() {
+            let m0 = j * block;
+            if n > 0 {
+                let a = &a[(r0 + m0) * one.lda..];
+                let c = &mut c[m0 * one.ldc..];
+                gemm(c, one.ldc, a, one.lda, n, &w, bias, one.accumulate);
+            }
+            for r in m0 + n..m0 + block {
+                let row = &mut c[r * one.ldc..r * one.ldc + one.n];
+                match (bias, one.accumulate) {
+                    (Some(bias), false) => row.copy_from_slice(bias),
+                    (None, false) => row.fill(0.0),
+                    (Some(bias), true) => row.iter_mut().zip(bias).for_each(|(x, v)| *x += v),
+                    (None, true) => {}
+                }
+            }
+        }
+    });
 }
 
 /// One product of the batch, on the calling thread.

@@ -237,8 +237,21 @@ impl EmbeddingInput {
             }
         };
         rnn.backward_ops(ops, None, None, t, b, false)?;
-        // Back through the table: dtable sums layer 0's dxw rows per token id, then
-        // dW_ih += dtableᵀ·E, db_ih += Σ dtable, dE += dtable·W_ih, each over V rows only.
+        self.table_backward(ops, rnn, layout, (params, grads), (t, b), dtable)
+    }
+
+    /// Back through the table: dtable sums layer 0's dxw rows per token id, then
+    /// dW_ih += dtableᵀ·E, db_ih += Σ dtable, dE += dtable·W_ih, each over V rows only.
+    fn table_backward(
+        &self,
+        ops: &mut Vec<Op>,
+        rnn: &RnnBuffers,
+        layout: &ParamLayout,
+        (params, grads): (BufId, BufId),
+        (t, b): (usize, usize),
+        dtable: BufId,
+    ) -> Result<()> {
+        let e = self.embed;
         let dgh = rnn.cfg.dirs() * rnn.cfg.cell.gates() * rnn.cfg.hidden;
         let dtable = v(dtable, self.vocab * dgh);
         ops.push(Op::Fill {
@@ -248,8 +261,8 @@ impl EmbeddingInput {
         ops.push(Op::EmbeddingBwd {
             dweight: dtable,
             dout: rnn.dxw0(t, b),
-            offsets,
-            rows,
+            offsets: v(self.offsets, self.vocab + 1),
+            rows: v(self.rows, t * b),
             e: dgh,
         });
         let (gw, gb) = rnn.input_weights(grads)?;
@@ -274,7 +287,7 @@ impl EmbeddingInput {
             });
         }
         ops.push(Op::Matmul {
-            c: demb,
+            c: layout.view(grads, &self.weight)?,
             a: dtable,
             b: w_ih,
             bias: None,
