@@ -193,15 +193,15 @@ impl EmbeddingInput {
     }
 
     /// The backward of [`EmbeddingInput::forward_ops`] (with `train`), after the recurrent
-    /// module's output and state gradients are in place: the module's backward, then the
-    /// embedding's (and the table's) gradients.
+    /// module's output and state gradients are in place: the module's backward (with dh0 and
+    /// dc0 when `state_grads`), then the embedding's (and the table's) gradients.
     pub fn backward_ops(
         &self,
         ops: &mut Vec<Op>,
         rnn: &RnnBuffers,
         layout: &ParamLayout,
         (params, grads): (BufId, BufId),
-        (t, b): (usize, usize),
+        (t, b, state_grads): (usize, usize, bool),
     ) -> Result<()> {
         let e = self.embed;
         let offsets = v(self.offsets, self.vocab + 1);
@@ -214,7 +214,7 @@ impl EmbeddingInput {
                 match dropped {
                     Some((xd, dxd)) => {
                         let (xd, dxd) = (v(xd, t * b * e), v(dxd, t * b * e));
-                        rnn.backward_ops(ops, Some(xd), Some(dxd), t, b, false)?;
+                        rnn.backward_ops(ops, Some(xd), Some(dxd), t, b, state_grads)?;
                         // The same mask (same seed, step and salt) on the gradient.
                         ops.push(Op::Dropout {
                             out: dx,
@@ -224,7 +224,7 @@ impl EmbeddingInput {
                             p: self.dropout,
                         });
                     }
-                    None => rnn.backward_ops(ops, Some(x), Some(dx), t, b, false)?,
+                    None => rnn.backward_ops(ops, Some(x), Some(dx), t, b, state_grads)?,
                 }
                 ops.push(Op::EmbeddingBwd {
                     dweight: demb,
@@ -236,7 +236,7 @@ impl EmbeddingInput {
                 return Ok(());
             }
         };
-        rnn.backward_ops(ops, None, None, t, b, false)?;
+        rnn.backward_ops(ops, None, None, t, b, state_grads)?;
         self.table_backward(ops, rnn, layout, (params, grads), (t, b), dtable)
     }
 

@@ -1,22 +1,27 @@
-//! [`Rnn`]: a standalone recurrent module on a backend, with host-side inputs and outputs, as
+//! [`Rnn`]: a standalone recurrent module with host-side inputs and outputs, as
 //! torch.nn.RNN / GRU / LSTM are used: `forward(x, lengths, h0)` → (output, h_n, c_n), then
 //! `backward` for the gradients of every parameter, of x and of h0 (c0). [`Rnn::step`] is
-//! the one-step API of RNNCell (`h = cell(x_t, h)`).
+//! the one-step API of RNNCell (`h = cell(x_t, h)`). It is a user of the public API: a
+//! [`Graph`] of one recurrent layer, run as a [`Model::with_grads`], that uploads its inputs
+//! and reads its outputs on every call; a model that keeps its tensors on the device is built
+//! with [`crate::nn`] directly.
 
-use std::collections::HashMap;
-
-use crate::backend::{Backend, Runtime};
+use crate::backend::Backend;
 use crate::model::params::{ParamLayout, init_uniform};
-use crate::model::rnn::{LayerInput, RnnBuffers, RnnConfig};
-use crate::plan::{BufId, Buffers, CellKind, Op, Program, View};
+use crate::model::rnn::RnnConfig;
+use crate::nn::{Graph, Model, RnnOut, Rows, Var};
+use crate::plan::CellKind;
 use crate::{Error, Result};
 
 /// What `forward` returns, in PyTorch's shapes: output (T, B, D·H) or (B, T, D·H) with
 /// batch_first; h_n and c_n (L·D, B, H).
 #[derive(Clone, Debug)]
 pub struct RnnOutput {
+    /// The top layer's output at every step.
     pub output: Vec<f32>,
+    /// Every layer's and direction's final hidden state.
     pub h_n: Vec<f32>,
+    /// The LSTM's final cell states.
     pub c_n: Option<Vec<f32>>,
 }
 
@@ -24,28 +29,28 @@ pub struct RnnOutput {
 /// the flat layout of [`Rnn::layout`].
 #[derive(Clone, Debug)]
 pub struct RnnGrads {
+    /// d(loss)/dx, in x's layout.
     pub dx: Vec<f32>,
+    /// d(loss)/dh0 (L·D, B, H).
     pub dh0: Vec<f32>,
+    /// d(loss)/dc0, for an LSTM.
     pub dc0: Option<Vec<f32>>,
+    /// Every parameter's gradient, flat in [`Rnn::layout`]'s order.
     pub params: Vec<f32>,
 }
 
+/// A recurrent module on a backend, for batches of up to `b_max` sequences of up to `t_max`
+/// steps.
 pub struct Rnn {
+    /// The module's constructor arguments.
     pub cfg: RnnConfig,
     /// Parameter names (PyTorch's, without a module prefix) and offsets.
     pub layout: ParamLayout,
-    rt: Box<dyn Runtime>,
-    bufs: RnnBuffers,
-    x: BufId,
-    dx: BufId,
-    params: BufId,
-    grads: BufId,
-    programs: HashMap<(usize, usize, bool), (Program, Program)>,
-    last: Option<(usize, usize)>,
+    m: Model,
+    x: Var,
+    out: RnnOut,
     /// Training mode (dropout on), as a fresh torch module; see [`Rnn::set_training`].
     training: bool,
-    seed: u32,
-    step: u32,
 }
 
 /// (B, T, F) ↔ (T, B, F) of `x`, `t` steps of `b` rows of `f` values.
@@ -79,29 +84,23 @@ impl Rnn {
         }
         let mut layout = ParamLayout::default();
         cfg.push_params(&mut layout, "");
-        let mut bufs = Buffers::default();
-        let params = bufs.f32("params", layout.len);
-        let grads = bufs.f32("grads", layout.len);
-        let x = bufs.f32("x", t_max * b_max * cfg.input_size);
-        let dx = bufs.f32("dx", t_max * b_max * cfg.input_size);
-        let rnn = RnnBuffers::declare(
-            &mut bufs, &cfg, "", &layout, params, grads, t_max, b_max, false,
-        );
-        let rt = backend.runtime(&bufs)?;
+        let mut g = Graph::new();
+        let x = g.input("x", Rows::Steps, cfg.input_size);
+        g.requires_grad(x)?;
+        let out = cfg.clone().init(&mut g, "rnn")?.forward(&mut g, x)?;
+        g.requires_grad(out.h0)?;
+        if let Some(c0) = out.c0 {
+            g.requires_grad(c0)?;
+        }
+        let mut m = Model::with_grads(g, backend, (t_max, b_max))?;
+        m.set_params(&vec![0.0; layout.len])?;
         Ok(Self {
             cfg,
             layout,
-            rt,
-            bufs: rnn,
+            m,
             x,
-            dx,
-            params,
-            grads,
-            programs: HashMap::new(),
-            last: None,
+            out,
             training: true,
-            seed: 0,
-            step: 0,
         })
     }
 
@@ -114,8 +113,8 @@ impl Rnn {
     /// Seed of the dropout masks (mask = hash of seed, forward count, layer, element); also
     /// restarts the forward count, so the next training forward draws the same masks again.
     pub fn set_seed(&mut self, seed: u32) {
-        self.seed = seed;
-        self.step = 0;
+        self.m.set_seed(seed);
+        self.m.masks = 0;
     }
 
     /// PyTorch's initialisation: every parameter from U(−1/√H, 1/√H). Returns the values.
@@ -126,7 +125,8 @@ impl Rnn {
         Ok(flat)
     }
 
-    /// Set every parameter from a flat vector in [`Rnn::layout`]'s order.
+    /// Set every parameter from a flat vector in [`Rnn::layout`]'s order (the dropout masks'
+    /// forward count restarts too).
     pub fn set_params(&mut self, flat: &[f32]) -> Result<()> {
         if flat.len() != self.layout.len {
             return Err(Error::Shape {
@@ -135,67 +135,39 @@ impl Rnn {
                 got: flat.len().to_string(),
             });
         }
-        self.rt.write_f32(self.params, 0, flat)
+        self.m.set_params(flat)
     }
 
+    /// Every parameter, flat in [`Rnn::layout`]'s order.
     pub fn params(&mut self) -> Result<Vec<f32>> {
-        self.rt.read_f32(View {
-            buf: self.params,
-            offset: 0,
-            len: self.layout.len,
-        })
+        self.m.params()
     }
 
-    /// Fill every buffer (parameters included) with NaN; see [`Runtime::poison`].
+    /// Fill every buffer (parameters included) with NaN; see [`crate::backend::Runtime::poison`].
     pub fn poison(&mut self) -> Result<()> {
-        self.rt.poison()
+        self.m.rt.poison()
     }
 
+    /// "cpu", or the GPU adapter's description.
     pub fn backend(&self) -> String {
-        self.rt.describe()
+        self.m.describe()
     }
 
-    /// Kernel launches of the last forward or backward (one per op).
+    /// Kernel launches of the last forward or backward.
     pub fn last_dispatches(&self) -> usize {
-        self.rt.last_dispatches()
+        self.m.last_dispatches()
     }
 
-    fn programs(&mut self, t: usize, b: usize) -> Result<&(Program, Program)> {
-        let key = (t, b, self.training);
-        if !self.programs.contains_key(&key) {
-            let x = View {
-                buf: self.x,
-                offset: 0,
-                len: t * b * self.cfg.input_size,
-            };
-            let mut fwd = Vec::new();
-            self.bufs
-                .forward_ops(&mut fwd, LayerInput::Rows(x), t, b, self.training)?;
-            let mut bwd = vec![Op::Fill {
-                out: View {
-                    buf: self.grads,
-                    offset: 0,
-                    len: self.layout.len,
-                },
-                value: 0.0,
-            }];
-            let dx = View { buf: self.dx, ..x };
-            self.bufs
-                .backward_ops(&mut bwd, Some(x), Some(dx), t, b, true)?;
-            self.programs
-                .insert(key, (Program::new(fwd), Program::new(bwd)));
-        }
-        Ok(&self.programs[&key])
-    }
-
+    /// A (L·D, B, H) state, or zeros.
     fn write_state(
         &mut self,
-        buf: Option<BufId>,
+        v: Option<Var>,
         value: Option<&[f32]>,
-        b: usize,
+        shape: (usize, usize),
         what: &str,
     ) -> Result<()> {
-        let Some(buf) = buf else {
+        let n = self.cfg.layers * self.cfg.dirs() * shape.1 * self.cfg.hidden;
+        let Some(v) = v else {
             return match value {
                 Some(_) => Err(Error::InvalidArgument {
                     op: "rnn",
@@ -204,15 +176,14 @@ impl Rnn {
                 None => Ok(()),
             };
         };
-        let n = self.bufs.state(buf, b).len;
         match value {
-            Some(v) if v.len() != n => Err(Error::Shape {
+            Some(x) if x.len() != n => Err(Error::Shape {
                 op: "rnn",
                 expected: format!("{what} (L·D, B, H) = {n} elements"),
-                got: v.len().to_string(),
+                got: x.len().to_string(),
             }),
-            Some(v) => self.rt.write_f32(buf, 0, v),
-            None => self.rt.write_f32(buf, 0, &vec![0.0; n]),
+            Some(x) => self.m.write(v, x, shape),
+            None => self.m.write(v, &vec![0.0; n], shape),
         }
     }
 
@@ -236,49 +207,19 @@ impl Rnn {
                 got: x.len().to_string(),
             });
         }
-        let lens: Vec<u32> = match lengths {
-            None => vec![t as u32; b],
-            Some(l) => {
-                if l.len() != b || l.iter().any(|&n| n == 0 || n > t) {
-                    return Err(Error::InvalidArgument {
-                        op: "rnn",
-                        message: format!("lengths must be {b} values in 1..={t}, got {l:?}"),
-                    });
-                }
-                l.iter().map(|&n| n as u32).collect()
-            }
-        };
-        self.programs(t, b)?;
-        let xt = if self.cfg.batch_first {
-            swap_tb(x, t, b, i, true)
-        } else {
-            x.to_vec()
-        };
-        self.rt.write_f32(self.x, 0, &xt)?;
-        self.rt.write_u32(self.bufs.lens, 0, &lens)?;
-        self.write_state(Some(self.bufs.h0), h0, b, "h0")?;
-        self.write_state(self.bufs.c0, c0, b, "c0")?;
+        self.m.write(self.x, x, (t, b))?;
+        self.write_state(Some(self.out.h0), h0, (t, b), "h0")?;
+        self.write_state(self.out.c0, c0, (t, b), "c0")?;
+        self.m.set_lengths(lengths);
         if self.training {
-            self.step = self.step.wrapping_add(1);
-            self.rt
-                .write_u32(self.bufs.rng, 0, &[self.seed, self.step])?;
+            self.m.forward_train((t, b))?;
+        } else {
+            self.m.forward((t, b))?;
         }
-        let fwd = &self.programs[&(t, b, self.training)].0;
-        self.rt.run(&[fwd])?;
-        self.last = self.training.then_some((t, b));
-        let out = self.rt.read_f32(self.bufs.output(t, b))?;
-        let dh = self.cfg.dirs() * self.cfg.hidden;
         Ok(RnnOutput {
-            output: if self.cfg.batch_first {
-                swap_tb(&out, t, b, dh, false)
-            } else {
-                out
-            },
-            h_n: self.rt.read_f32(self.bufs.state(self.bufs.hn, b))?,
-            c_n: match self.bufs.cn {
-                Some(cn) => Some(self.rt.read_f32(self.bufs.state(cn, b))?),
-                None => None,
-            },
+            output: self.m.read(self.out.output)?,
+            h_n: self.m.read(self.out.h_n)?,
+            c_n: self.out.c_n.map(|c| self.m.read(c)).transpose()?,
         })
     }
 
@@ -290,51 +231,23 @@ impl Rnn {
         dh_n: Option<&[f32]>,
         dc_n: Option<&[f32]>,
     ) -> Result<RnnGrads> {
-        let (t, b) = self.last.ok_or_else(|| Error::InvalidArgument {
-            op: "rnn",
-            message: "backward needs a forward in training mode first".into(),
-        })?;
-        let dh = self.cfg.dirs() * self.cfg.hidden;
-        if doutput.len() != t * b * dh {
-            return Err(Error::Shape {
+        if dc_n.is_some() && self.out.c_n.is_none() {
+            return Err(Error::InvalidArgument {
                 op: "rnn",
-                expected: format!("doutput with {} elements", t * b * dh),
-                got: doutput.len().to_string(),
+                message: "dc_n is only for LSTM".into(),
             });
         }
-        let dy = if self.cfg.batch_first {
-            swap_tb(doutput, t, b, dh, true)
-        } else {
-            doutput.to_vec()
-        };
-        let dout = self.bufs.doutput(t, b);
-        self.rt.write_f32(dout.buf, 0, &dy)?;
-        self.write_state(Some(self.bufs.dhn), dh_n, b, "dh_n")?;
-        self.write_state(self.bufs.dcn, dc_n, b, "dc_n")?;
-        let bwd = &self.programs[&(t, b, true)].1;
-        self.rt.run(&[bwd])?;
-        let i = self.cfg.input_size;
-        let dx = self.rt.read_f32(View {
-            buf: self.dx,
-            offset: 0,
-            len: t * b * i,
-        })?;
+        let mut seeds = vec![(self.out.output, doutput)];
+        seeds.extend(dh_n.map(|d| (self.out.h_n, d)));
+        if let (Some(c_n), Some(d)) = (self.out.c_n, dc_n) {
+            seeds.push((c_n, d));
+        }
+        self.m.backward_from(&seeds)?;
         Ok(RnnGrads {
-            dx: if self.cfg.batch_first {
-                swap_tb(&dx, t, b, i, false)
-            } else {
-                dx
-            },
-            dh0: self.rt.read_f32(self.bufs.state(self.bufs.dh0, b))?,
-            dc0: match self.bufs.dc0 {
-                Some(v) => Some(self.rt.read_f32(self.bufs.state(v, b))?),
-                None => None,
-            },
-            params: self.rt.read_f32(View {
-                buf: self.grads,
-                offset: 0,
-                len: self.layout.len,
-            })?,
+            dx: self.m.grad_of(self.x)?,
+            dh0: self.m.grad_of(self.out.h0)?,
+            dc0: self.out.c0.map(|c| self.m.grad_of(c)).transpose()?,
+            params: self.m.grads()?,
         })
     }
 

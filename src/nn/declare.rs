@@ -181,12 +181,13 @@ impl Declare<'_> {
         };
         binds[out.output.0] = pair(rnn.output(1, 1).buf, Some(rnn.doutput(1, 1).buf));
         binds[out.h_n.0] = pair(rnn.hn, Some(rnn.dhn));
-        binds[out.h0.0] = pair(rnn.h0, None);
+        let wants = |v: Var| g.vars[v.0].requires_grad;
+        binds[out.h0.0] = pair(rnn.h0, Some(rnn.dh0).filter(|_| wants(out.h0)));
         if let (Some(c_n), Some(cn)) = (out.c_n, rnn.cn) {
             binds[c_n.0] = pair(cn, rnn.dcn);
         }
         if let (Some(c0), Some(buf)) = (out.c0, rnn.c0) {
-            binds[c0.0] = pair(buf, None);
+            binds[c0.0] = pair(buf, rnn.dc0.filter(|_| wants(c0)));
         }
         Ok(Built::Rnn {
             rnn: Box::new(rnn),
@@ -194,13 +195,19 @@ impl Declare<'_> {
         })
     }
 
-    /// Buffers for the inputs nothing bound: ids and targets the host writes, f32 inputs.
+    /// Buffers for the inputs nothing bound: ids and targets the host writes, f32 inputs
+    /// (with their gradients when they require one; a loss may also have given its
+    /// prediction a gradient buffer for its kernel to write).
     pub fn rest(&self, bufs: &mut Buffers, binds: &mut [Bind]) {
         for (i, info) in self.g.vars.iter().enumerate() {
             if info.producer.is_none() && binds[i].value.is_none() {
-                // Nothing differentiates an input, but a loss may have given its prediction
-                // a gradient buffer for its kernel to write.
                 binds[i].value = Some(self.value(bufs, Var(i)));
+            }
+            if info.producer.is_none() && info.requires_grad && self.train {
+                let n = info.rows.count(self.max.0, self.max.1) * info.cols;
+                binds[i]
+                    .grad
+                    .get_or_insert_with(|| bufs.f32(format!("d{}", info.name), n));
             }
         }
     }

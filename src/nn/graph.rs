@@ -69,6 +69,8 @@ pub(crate) struct VarInfo {
     pub producer: Option<usize>,
     /// The nodes that read it.
     pub consumers: Vec<usize>,
+    /// An input whose gradient backward computes ([`Graph::requires_grad`]).
+    pub requires_grad: bool,
 }
 
 /// A layer's constructor arguments, as PyTorch's modules take them.
@@ -209,6 +211,7 @@ impl Graph {
             kind,
             producer: None,
             consumers: Vec::new(),
+            requires_grad: false,
         });
         Var(self.vars.len() - 1)
     }
@@ -216,6 +219,23 @@ impl Graph {
     /// An f32 input of `cols` values per row, written by the host.
     pub fn input(&mut self, name: &str, rows: Rows, cols: usize) -> Var {
         self.var(name, rows, cols, Kind::F32)
+    }
+
+    /// `x.requires_grad_()`: backward also computes the gradient of the f32 input `v` (an
+    /// `x`, or a recurrent layer's `h0` or `c0`), which [`Model::grad_of`] reads.
+    ///
+    /// [`Model::grad_of`]: crate::nn::Model::grad_of
+    pub fn requires_grad(&mut self, v: Var) -> Result<()> {
+        self.expect(v, Kind::F32, None, "requires_grad")?;
+        let info = &mut self.vars[v.0];
+        if info.producer.is_some() {
+            return Err(bad(format!(
+                "requires_grad: {} is a layer's output, which has a gradient already",
+                info.name
+            )));
+        }
+        info.requires_grad = true;
+        Ok(())
     }
 
     /// A token-id input (one u32 per row), for an [`Embedding`](crate::nn::Embedding).

@@ -291,19 +291,33 @@ impl Model {
         Ok(())
     }
 
+    /// An error unless the model has an optimizer ([`Model::trainer`]).
     pub(crate) fn need_trainer(&self) -> Result<()> {
         match self.opt {
             Some(_) => Ok(()),
             None => Err(bad(
-                "an inference model (Model::new) does not train; build it with Model::trainer"
+                "this model has no optimizer (Model::new, Model::with_grads); build it with \
+                 Model::trainer"
                     .into(),
             )),
         }
     }
 
+    /// An error unless the model has gradients ([`Model::trainer`], [`Model::with_grads`]).
+    pub(crate) fn need_grads(&self) -> Result<()> {
+        if self.grads == self.params {
+            return Err(bad(
+                "an inference model (Model::new) has no gradients; build it with \
+                 Model::trainer or Model::with_grads"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The forward pass in training mode (dropout on), keeping what backward needs.
     pub fn forward_train(&mut self, shape: (usize, usize)) -> Result<()> {
-        self.need_trainer()?;
+        self.need_grads()?;
         self.prepare(shape, true, true)?;
         self.program(shape, Phase::Train)?;
         self.rt
@@ -321,6 +335,70 @@ impl Model {
         };
         self.program((t, b), Phase::Backward)?;
         self.rt.run(&[&self.programs[&(t, b, Phase::Backward)]])
+    }
+
+    /// `torch.autograd.backward(outputs, grads)`: every gradient of the last training forward
+    /// from given gradients of the outputs that nothing reads (`output`, `h_n`, …, in
+    /// PyTorch's layout), each one missing taken as zero; a loss adds its own gradient as in
+    /// [`Model::backward`]. Parameter gradients are zeroed first.
+    pub fn backward_from(&mut self, seeds: &[(Var, &[f32])]) -> Result<()> {
+        self.need_grads()?;
+        let Some((t, b, true)) = self.last else {
+            return Err(bad("backward_from needs a forward_train first".into()));
+        };
+        let g = &self.g;
+        for &(v, data) in seeds {
+            g.expect(v, Kind::F32, None, "backward_from")?;
+            let info = &g.vars[v.0];
+            let loss = info.producer.is_some_and(|p| g.is_loss(p));
+            if info.producer.is_none() || !info.consumers.is_empty() || loss {
+                return Err(bad(format!(
+                    "backward_from: {} is not an output that nothing reads",
+                    info.name
+                )));
+            }
+        }
+        for i in 0..g.vars.len() {
+            let info = &self.g.vars[i];
+            let unread = info.producer.is_some_and(|p| !self.g.is_loss(p))
+                && info.consumers.is_empty()
+                && info.kind == Kind::F32;
+            let Some(view) = self.grad(Var(i), (t, b)).filter(|_| unread) else {
+                continue;
+            };
+            let dev = match seeds.iter().find(|(v, _)| v.0 == i) {
+                Some(&(v, data)) if data.len() == view.len => self.to_device(v, data, (t, b)),
+                Some(&(_, data)) => {
+                    return Err(Error::Shape {
+                        op: "model",
+                        expected: format!("d{} with {} values", info.name, view.len),
+                        got: data.len().to_string(),
+                    });
+                }
+                None => vec![0.0; view.len],
+            };
+            self.rt.write_f32(view.buf, 0, &dev)?;
+        }
+        self.program((t, b), Phase::BackwardFrom)?;
+        self.rt.run(&[&self.programs[&(t, b, Phase::BackwardFrom)]])
+    }
+
+    /// `v.grad` after a backward, in PyTorch's layout: the gradient of a layer's output, or
+    /// of an input that [`Graph::requires_grad`](crate::nn::Graph::requires_grad).
+    pub fn grad_of(&mut self, v: Var) -> Result<Vec<f32>> {
+        self.need_grads()?;
+        let Some((t, b, _)) = self.last else {
+            return Err(bad("nothing has run yet".into()));
+        };
+        self.g.expect(v, Kind::F32, None, "grad_of")?;
+        let view = self.grad(v, (t, b)).ok_or_else(|| {
+            bad(format!(
+                "{} has no gradient (an input needs Graph::requires_grad)",
+                self.g.vars[v.0].name
+            ))
+        })?;
+        let data = self.rt.read_f32(view)?;
+        Ok(self.to_host(v, data, (t, b)))
     }
 
     /// One optimizer step from the gradients (clipped when the optimizer clips).

@@ -138,6 +138,8 @@ pub(crate) enum Phase {
     Predict,
     Train,
     Backward,
+    /// Backward from the gradients the host wrote into the outputs nothing reads.
+    BackwardFrom,
 }
 
 /// A [`Graph`] built on a backend for batches of up to `b_max` sequences of up to `t_max`
@@ -205,7 +207,16 @@ pub(crate) fn feeder(g: &Graph, n: usize, x: Var) -> Option<(usize, Option<(usiz
 impl Model {
     /// The graph for inference only: no gradients and no optimizer state are allocated.
     pub fn new(g: Graph, backend: &Backend, (t_max, b_max): (usize, usize)) -> Result<Self> {
-        Self::build(g, backend, (t_max, b_max), None)
+        Self::build(g, backend, (t_max, b_max), false, None)
+    }
+
+    /// The graph with gradients but no optimizer, as torch.autograd without torch.optim:
+    /// [`Model::forward_train`], then [`Model::backward`] (of the losses) or
+    /// [`Model::backward_from`] (of given output gradients), and [`Model::grads`] and
+    /// [`Model::grad_of`] read them. It needs no loss; each value may be read once, as a
+    /// trainer's.
+    pub fn with_grads(g: Graph, backend: &Backend, (t_max, b_max): (usize, usize)) -> Result<Self> {
+        Self::build(g, backend, (t_max, b_max), true, None)
     }
 
     /// The graph for training with `optim`: it needs a loss, and every value that flows
@@ -216,17 +227,21 @@ impl Model {
         (t_max, b_max): (usize, usize),
         optim: Optim,
     ) -> Result<Self> {
-        Self::build(g, backend, (t_max, b_max), Some(optim))
+        Self::build(g, backend, (t_max, b_max), true, Some(optim))
     }
 
-    fn check_graph(g: &Graph, train: bool, (t_max, b_max): (usize, usize)) -> Result<()> {
+    fn check_graph(
+        g: &Graph,
+        (grads, optim): (bool, bool),
+        (t_max, b_max): (usize, usize),
+    ) -> Result<()> {
         if t_max == 0 || b_max == 0 || t_max.checked_mul(b_max).is_none() {
             return Err(bad(format!("{t_max} steps × {b_max} sequences")));
         }
-        if !train {
+        if !grads {
             return Ok(());
         }
-        if !(0..g.nodes.len()).any(|n| g.is_loss(n)) {
+        if optim && !(0..g.nodes.len()).any(|n| g.is_loss(n)) {
             return Err(bad("a model to train needs a loss".into()));
         }
         // A loss's kernel takes d(loss)/d(loss) = 1: nothing may read it.
@@ -280,10 +295,10 @@ impl Model {
         g: Graph,
         backend: &Backend,
         max: (usize, usize),
+        train: bool,
         optim: Option<Optim>,
     ) -> Result<Self> {
-        let train = optim.is_some();
-        Self::check_graph(&g, train, max)?;
+        Self::check_graph(&g, (train, optim.is_some()), max)?;
         let mut bufs = Buffers::default();
         let len = g.layout.len.max(1);
         let params = bufs.f32("params", len);
@@ -294,7 +309,11 @@ impl Model {
             let clip = o.max_norm.unwrap_or(0.0);
             Optimizer::declare_for(&mut bufs, params, len, o.method, clip)
         });
-        let grads = opt.as_ref().map_or(params, |o| o.grads);
+        let grads = match &opt {
+            Some(o) => o.grads,
+            None if train => bufs.f32("grads", len),
+            None => params,
+        };
         let rng = bufs.u32("dropout.rng", 2);
         let mut binds = vec![Bind::default(); g.vars.len()];
         // Placeholders, but for the embeddings (and dropouts) folded into the recurrent layer

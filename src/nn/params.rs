@@ -36,7 +36,7 @@ impl Model {
     /// Every parameter's gradient after [`Model::backward`] (or a [`Model::train_step`]),
     /// flat as [`Model::params`]: PyTorch's `p.grad` of each parameter.
     pub fn grads(&mut self) -> Result<Vec<f32>> {
-        self.need_trainer()?;
+        self.need_grads()?;
         let len = self.g.layout.len;
         self.rt.read_f32(crate::plan::View {
             buf: self.grads,

@@ -7,7 +7,7 @@ use crate::Result;
 use crate::model::embedding_input::EmbeddingInput;
 use crate::model::linear::Linear;
 use crate::model::rnn::{LayerInput, RnnBuffers};
-use crate::nn::graph::{Kind, Node, Var};
+use crate::nn::graph::{Kind, Node, RnnOut, Var};
 use crate::nn::model::{Built, Model, Phase};
 use crate::plan::{Op, Program, View};
 
@@ -38,12 +38,20 @@ impl Model {
         Ok(())
     }
 
-    fn backward_ops(&self, ops: &mut Vec<Op>, (t, b): (usize, usize)) -> Result<()> {
-        let opt = self.opt.as_ref().expect("backward needs a trainer");
-        ops.push(opt.zero_grads());
+    /// Zero the parameters' gradients, then every node's backward in reverse order. The
+    /// outputs nothing reads (an unused h_n, say) get a zero gradient first unless `seeded`:
+    /// then the host wrote theirs.
+    fn backward_ops(&self, ops: &mut Vec<Op>, (t, b): (usize, usize), seeded: bool) -> Result<()> {
+        ops.push(Op::Fill {
+            out: View {
+                buf: self.grads,
+                offset: 0,
+                len: self.g.layout.len.max(1),
+            },
+            value: 0.0,
+        });
         let g = &self.g;
-        // Outputs nothing reads (an unused h_n, say) have a zero gradient.
-        for (i, info) in g.vars.iter().enumerate() {
+        for (i, info) in g.vars.iter().enumerate().filter(|_| !seeded) {
             let loss = info.producer.is_some_and(|p| g.is_loss(p));
             let unread = info.producer.is_some() && info.consumers.is_empty() && !loss;
             if info.kind == Kind::F32
@@ -76,8 +84,8 @@ impl Model {
             (Node::Linear { x, y, .. }, Built::Linear(lin)) => {
                 self.linear(ops, lin, (*x, *y), shape, pass)
             }
-            (Node::Rnn { x, .. }, Built::Rnn { rnn, input }) => {
-                self.rnn(ops, (rnn, input.as_deref()), *x, shape, pass)
+            (Node::Rnn { x, out, .. }, Built::Rnn { rnn, input }) => {
+                self.rnn(ops, (rnn, input.as_deref()), (*x, out), shape, pass)
             }
             (Node::Cell { x, h, c, .. }, Built::Cell(rnn)) => {
                 self.cell(ops, rnn, (*x, *h, *c), shape, pass)
@@ -167,7 +175,7 @@ impl Model {
         &self,
         ops: &mut Vec<Op>,
         (rnn, input): (&RnnBuffers, Option<&EmbeddingInput>),
-        x: Var,
+        (x, node_out): (Var, &RnnOut),
         (t, b): (usize, usize),
         pass: Pass,
     ) -> Result<()> {
@@ -181,13 +189,20 @@ impl Model {
                 rnn.forward_ops(ops, x, t, b, train)
             }
             (Pass::Backward, Some(input)) => {
-                input.backward_ops(ops, rnn, layout, (params, grads), (t, b))
+                let states = self.state_grads(node_out);
+                input.backward_ops(ops, rnn, layout, (params, grads), (t, b, states))
             }
             (Pass::Backward, None) => {
                 let (xv, dx) = (self.value(x, (t, b))?, self.grad(x, (t, b)));
-                rnn.backward_ops(ops, Some(xv), dx, t, b, false)
+                rnn.backward_ops(ops, Some(xv), dx, t, b, self.state_grads(node_out))
             }
         }
+    }
+
+    /// Whether backward forms dh0 (dc0): when either requires its gradient.
+    fn state_grads(&self, out: &RnnOut) -> bool {
+        let wants = |v: Var| self.g.vars[v.0].requires_grad;
+        wants(out.h0) || out.c0.is_some_and(wants)
     }
 
     /// One cell step: the state in, then a step of T = 1; backward: the step's gradient, then
@@ -351,7 +366,8 @@ impl Model {
                 }
                 self.forward_ops(&mut ops, (t, b), true, true)?;
             }
-            Phase::Backward => self.backward_ops(&mut ops, (t, b))?,
+            Phase::Backward => self.backward_ops(&mut ops, (t, b), false)?,
+            Phase::BackwardFrom => self.backward_ops(&mut ops, (t, b), true)?,
         }
         self.programs.insert((t, b, phase), Program::new(ops));
         Ok(())

@@ -211,4 +211,3 @@ pub(super) fn claim_outputs(start: &Start, held: Option<RunLock>) -> Result<RunL
     check_outputs(&outputs, &inputs)?;
     Ok(lock)
 }
-
