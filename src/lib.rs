@@ -33,6 +33,8 @@
 //! (its CPU twin), `ops::matmul` (the host wrapper that builds and records it), and the tests
 //! named `matmul_*` in `tests/golden/`.
 
+#![warn(missing_docs)]
+
 pub mod backend;
 pub mod checkpoint;
 pub mod cpu;

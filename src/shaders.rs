@@ -8,12 +8,15 @@
 pub struct Shader {
     /// File stem; also the pipeline label prefix.
     pub name: &'static str,
+    /// The WGSL text.
     pub source: &'static str,
 }
 
 macro_rules! shaders {
     ($($konst:ident => $file:literal),* $(,)?) => {
-        $(pub const $konst: &Shader = &Shader {
+        $(
+        /// A shader, by its file stem in upper case (`ADAM` is `shaders/adam.wgsl`).
+        pub const $konst: &Shader = &Shader {
             name: $file,
             source: include_str!(concat!("../shaders/", $file, ".wgsl")),
         };)*

@@ -21,6 +21,7 @@ pub struct CpuRuntime {
 }
 
 impl CpuRuntime {
+    /// Host storage for every buffer the plan declares, zero-filled, in its dtype and length.
     pub fn new(buffers: &Buffers) -> Self {
         let bufs = buffers
             .decls

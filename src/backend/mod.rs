@@ -17,8 +17,13 @@ use crate::{Error, Result};
 /// variant (the kernel benchmarks time each).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variant {
+    /// The kernel the op picks for its shapes (what a plan's run uses).
     Auto,
+    /// The plain kernels (matmul.wgsl, the cells' one invocation per (row, unit)): any shape
+    /// and offsets.
     Scalar,
+    /// vec4 loads (matmul, and the GRU and LSTM cells); needs dimensions and offsets that are
+    /// multiples of 4.
     Vec4,
     /// Workgroup-shared tiles (matmul only; cells run their default kernel).
     Tiled,
@@ -30,9 +35,14 @@ pub enum Variant {
 pub trait Runtime {
     /// "cpu", or the GPU adapter's description.
     fn describe(&self) -> String;
+    /// Write `data` into `buf` from element `offset` (on the GPU: queued before the next
+    /// submission); data past the buffer's end is an error.
     fn write_f32(&mut self, buf: BufId, offset: usize, data: &[f32]) -> Result<()>;
+    /// As [`Runtime::write_f32`], into a u32 buffer.
     fn write_u32(&mut self, buf: BufId, offset: usize, data: &[u32]) -> Result<()>;
+    /// As [`Runtime::write_f32`], into an i32 buffer.
     fn write_i32(&mut self, buf: BufId, offset: usize, data: &[i32]) -> Result<()>;
+    /// The elements of `view`, copied to the host (on the GPU: submits a copy and waits).
     fn read_f32(&mut self, view: View) -> Result<Vec<f32>>;
     /// Run the programs in order (on the GPU: recorded into one submission).
     fn run(&mut self, programs: &[&Program]) -> Result<()>;
@@ -64,7 +74,9 @@ pub trait Runtime {
 pub enum Choice {
     /// A real GPU when wgpu finds one, else the CPU backend (see [`Backend::open`]).
     Auto,
+    /// The GPU runtime, on the adapter named (or `GPU_RNN_ADAPTER`'s), else the first one.
     Gpu,
+    /// The CPU runtime (the CPU twins).
     Cpu,
 }
 
@@ -87,7 +99,9 @@ impl std::str::FromStr for Choice {
 /// Which runtime to build.
 #[derive(Clone)]
 pub enum Backend {
+    /// The CPU runtime: the CPU twins.
     Cpu,
+    /// The GPU runtime on this context's device.
     Gpu(std::sync::Arc<crate::gpu::GpuContext>),
 }
 
@@ -131,6 +145,7 @@ impl Backend {
         }
     }
 
+    /// "cpu", or "gpu: " and the adapter's description.
     pub fn describe(&self) -> String {
         match self {
             Backend::Cpu => "cpu".into(),

@@ -17,13 +17,18 @@ pub const MAX_HEADER_BYTES: u64 = 100_000_000;
 
 /// One tensor to write: its name, shape, dtype name (`F32`, `U32`) and little-endian bytes.
 pub struct Tensor<'a> {
+    /// The header key, e.g. `gru.weight_ih_l0`.
     pub name: &'a str,
+    /// Its shape, outermost first.
     pub shape: Vec<usize>,
+    /// The safetensors dtype name: `F32` or `U32`.
     pub dtype: &'static str,
+    /// The data's little-endian bytes, 4 per element.
     pub bytes: &'a [u8],
 }
 
 impl<'a> Tensor<'a> {
+    /// An `F32` tensor of `data`.
     pub fn f32(name: &'a str, shape: Vec<usize>, data: &'a [f32]) -> Self {
         Self {
             name,
@@ -33,6 +38,7 @@ impl<'a> Tensor<'a> {
         }
     }
 
+    /// A `U32` tensor of `data`.
     pub fn u32(name: &'a str, shape: Vec<usize>, data: &'a [u32]) -> Self {
         Self {
             name,

@@ -29,9 +29,13 @@ use crate::{Error, Result};
 /// `cfg.layout()` order), plus all metadata.
 #[derive(Clone, Debug)]
 pub struct Checkpoint {
+    /// The architecture, read from the tensors' names and shapes.
     pub cfg: ClassifierConfig,
+    /// The class names in index order (a language model's: its characters).
     pub classes: Vec<String>,
+    /// Every parameter, flat, in `cfg.layout()` order.
     pub params: Vec<f32>,
+    /// The whole `__metadata__`.
     pub metadata: BTreeMap<String, String>,
     /// The words of a word-level model (`vocab` metadata), one per embedding row.
     pub vocab: Option<Vocab>,

@@ -5,9 +5,13 @@
 /// with `decoupled`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamConfig {
+    /// Learning rate.
     pub lr: f64,
+    /// Decay of the running average of the gradient (`exp_avg`, the first moment).
     pub beta1: f64,
+    /// Decay of the running average of its square (`exp_avg_sq`, the second moment).
     pub beta2: f64,
+    /// Added to the denominator, outside the sqrt (as torch).
     pub eps: f64,
     /// Adam: an L2 penalty added to the gradient. AdamW (`decoupled`): θ ← θ·(1 − lr·wd)
     /// before the update.

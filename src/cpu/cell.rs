@@ -25,7 +25,9 @@ use crate::cpu::step_gemm::{StepW, gemm};
 /// Dimensions of one step of a recurrent layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CellDims {
+    /// Batch rows (B).
     pub b: usize,
+    /// Hidden size (H).
     pub h: usize,
     /// Directions: 1, or 2 for bidirectional.
     pub d: usize,
@@ -101,7 +103,9 @@ pub(crate) fn packed_whh(whh: &[f32], g: usize, h: usize, d: usize, rows: usize)
 /// `ids (T, B)` a `(V, D·G·H)` table of it per token (see `plan::CellFwd::ids`).
 #[derive(Clone, Copy, Debug)]
 pub struct Xw<'a> {
+    /// x·W_ihᵀ + b_ih: (T, B, D·G·H) in time order, or with `ids` a (V, D·G·H) table.
     pub data: &'a [f32],
+    /// Token ids (T, B) that pick each row's table row; `None` reads `data` in time order.
     pub ids: Option<&'a [u32]>,
 }
 

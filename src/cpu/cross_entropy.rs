@@ -6,6 +6,7 @@
 pub enum Reduction {
     /// Mean over rows whose target is not ignored (0 when every row is ignored).
     Mean = 0,
+    /// Sum over rows whose target is not ignored.
     Sum = 1,
 }
 

@@ -52,11 +52,14 @@ pub fn embedding_bwd(dweight: &mut [f32], dout: &[f32], offsets: &[u32], rows: &
 /// embedding_bwd deterministic without atomics.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRows {
+    /// Where each id's run starts in `rows`: id v owns `rows[offsets[v] .. offsets[v + 1]]`.
     pub offsets: Vec<u32>, // (V + 1)
-    pub rows: Vec<u32>,    // (N)
+    /// Token positions n grouped by id, increasing within each id.
+    pub rows: Vec<u32>, // (N)
 }
 
 impl TokenRows {
+    /// Group the positions of `ids` (N) by id over a vocabulary of `v`; fails on an id ≥ `v`.
     pub fn new(ids: &[u32], v: usize) -> Result<Self> {
         let mut offsets = vec![0u32; v + 1];
         for (n, &id) in ids.iter().enumerate() {

@@ -11,23 +11,35 @@ use crate::cpu::step_gemm::{StepW, gemm};
 /// C is (M, N) with row stride `ldc`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MatmulDims {
+    /// Rows of op(A) and C (M).
     pub m: usize,
+    /// Columns of op(B) and C (N).
     pub n: usize,
+    /// The inner dimension (K).
     pub k: usize,
+    /// A is stored (K, M) and op(A) = Aᵀ.
     pub trans_a: bool,
+    /// B is stored (N, K) and op(B) = Bᵀ.
     pub trans_b: bool,
     /// C += op(A)·op(B) instead of C = op(A)·op(B).
     pub accumulate: bool,
+    /// Row stride of A as stored.
     pub lda: usize,
+    /// Row stride of B as stored.
     pub ldb: usize,
+    /// Row stride of C.
     pub ldc: usize,
     /// A batch of equally shaped products: product z reads A at `z·batch_a`, B at `z·batch_b`
     /// and the bias at `z·batch_bias`, and writes C at `z·batch_c` (elements past each
     /// operand's start). 1 for a single product.
     pub batch: usize,
+    /// Elements between the A operands of consecutive products (see `batch`).
     pub batch_a: usize,
+    /// Elements between the B operands of consecutive products.
     pub batch_b: usize,
+    /// Elements between the C outputs of consecutive products.
     pub batch_c: usize,
+    /// Elements between the biases of consecutive products.
     pub batch_bias: usize,
 }
 
@@ -94,6 +106,7 @@ impl MatmulDims {
         }
     }
 
+    /// The same product accumulating: C += op(A)·op(B) (a weight gradient's dW += dYᵀ·X).
     pub fn accumulate(self) -> Self {
         Self {
             accumulate: true,

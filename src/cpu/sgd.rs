@@ -4,8 +4,11 @@
 /// `torch.optim.SGD` hyper-parameters (maximize off).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SgdConfig {
+    /// Learning rate.
     pub lr: f64,
+    /// Momentum factor; 0 is plain SGD, without a momentum buffer.
     pub momentum: f64,
+    /// Dampening of the momentum: buf = momentum·buf + (1 − dampening)·g.
     pub dampening: f64,
     /// An L2 penalty added to the gradient.
     pub weight_decay: f64,

@@ -83,19 +83,28 @@ pub const RAW_ROWS: usize = 2;
 /// W (K, N) for the step products of batches of `rows`: packed, or for at most [`RAW_ROWS`]
 /// rows read where it lies.
 pub enum StepW<'a> {
+    /// W packed into panels of `NR` columns (batches of more than [`RAW_ROWS`] rows).
     Packed(PackedW),
     /// W given as Wᵀ (N, K), rows `ld` apart.
     Transposed {
+        /// Wᵀ (N, K).
         w: &'a [f32],
+        /// Rows of W (K).
         k: usize,
+        /// Columns of W (N).
         n: usize,
+        /// Elements between rows of `w`.
         ld: usize,
     },
     /// W (K, N) itself, rows `ld` apart.
     Plain {
+        /// W (K, N).
         w: &'a [f32],
+        /// Rows of W (K).
         k: usize,
+        /// Columns of W (N).
         n: usize,
+        /// Elements between rows of `w`.
         ld: usize,
     },
 }
@@ -127,10 +136,12 @@ impl<'a> StepW<'a> {
         }
     }
 
+    /// Rows of W (K): the inner dimension of the product.
     pub fn k(&self) -> usize {
         self.shape().0
     }
 
+    /// Columns of W (N), and of C.
     pub fn n(&self) -> usize {
         self.shape().1
     }

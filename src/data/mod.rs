@@ -14,7 +14,9 @@ use crate::{Error, Result};
 /// Where a row came from, for messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Source {
+    /// The data file.
     pub path: PathBuf,
+    /// 1-based line in it.
     pub line: u64,
 }
 

@@ -26,22 +26,29 @@ pub fn in_alphabet(c: char) -> bool {
 /// One labelled name, folded, with where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Example {
+    /// The name, folded to the alphabet.
     pub name: String,
+    /// The class: the CSV's label, or the tutorial file's stem.
     pub label: String,
+    /// Where the name was read.
     pub source: Source,
 }
 
 /// A character folding removed, how often, and where it was first seen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dropped {
+    /// Times it was dropped.
     pub count: usize,
+    /// Where it was first dropped.
     pub first: Source,
 }
 
 /// Examples and the characters folding dropped from them.
 #[derive(Clone, Debug, Default)]
 pub struct Folded {
+    /// Every example, in the order read.
     pub examples: Vec<Example>,
+    /// Each dropped character, in character order.
     pub dropped: BTreeMap<char, Dropped>,
 }
 

@@ -27,13 +27,17 @@ pub const CLASSES: [&str; 5] = [
 
 /// Vocabulary ids 0 and 1.
 pub const PAD: &str = "<pad>";
+/// Id 1: every word not in the vocabulary.
 pub const UNK: &str = "<unk>";
 
 /// One row of the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Phrase {
+    /// PhraseId.
     pub id: u32,
+    /// SentenceId: the phrases of one sentence share it.
     pub sentence: u32,
+    /// The phrase, as in the file (already tokenized).
     pub text: String,
     /// 0..=4; `None` in the unlabelled test file.
     pub label: Option<u8>,
@@ -194,6 +198,7 @@ pub fn words(text: &str) -> Vec<String> {
 /// Word ids: 0 is `<pad>`, 1 is `<unk>` (every word not in the vocabulary), then the words.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vocab {
+    /// The words in id order, `<pad>` and `<unk>` first.
     pub words: Vec<String>,
     index: HashMap<String, u32>,
 }
@@ -241,10 +246,12 @@ impl Vocab {
         Ok(Self { words, index })
     }
 
+    /// V: the number of ids, `<pad>` and `<unk>` included.
     pub fn len(&self) -> usize {
         self.words.len()
     }
 
+    /// Whether it holds no words (never: it starts with `<pad>` and `<unk>`).
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
     }

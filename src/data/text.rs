@@ -55,6 +55,7 @@ impl CharVocab {
         self.chars.len()
     }
 
+    /// Whether V is 0.
     pub fn is_empty(&self) -> bool {
         self.chars.is_empty()
     }
@@ -103,7 +104,9 @@ pub fn split(ids: &[u32], val_fraction: f64) -> (&[u32], &[u32]) {
 pub struct Streams {
     /// B, S, and the characters of each stream.
     pub b: usize,
+    /// S: steps per batch.
     pub s: usize,
+    /// Characters per stream: `(N − 1) / B`.
     pub len: usize,
 }
 

@@ -14,9 +14,13 @@ pub const ADAPTER_ENV: &str = "GPU_RNN_ADAPTER";
 /// What a user needs to know about an adapter.
 #[derive(Clone, Debug)]
 pub struct AdapterSummary {
+    /// The adapter's name as wgpu reports it (what `--adapter` and [`ADAPTER_ENV`] match).
     pub name: String,
+    /// The wgpu backend it runs on (Vulkan, Metal, DX12, GL).
     pub backend: wgpu::Backend,
+    /// Discrete, integrated, virtual or CPU adapter.
     pub device_type: wgpu::DeviceType,
+    /// Driver name and driver info; empty when the adapter reports neither.
     pub driver: String,
     /// The range of subgroup sizes (invocations) the adapter may use; `(0, 0)` without
     /// subgroup support.
@@ -56,10 +60,16 @@ type PipelineKey = (&'static str, &'static str, Vec<(&'static str, u64)>);
 
 /// A device and queue on the chosen adapter, its limits, and the pipelines built so far.
 pub struct GpuContext {
+    /// The logical device, created with the adapter's own limits.
     pub device: wgpu::Device,
+    /// The device's queue, where recorded command buffers are submitted.
     pub queue: wgpu::Queue,
+    /// The chosen adapter: name, backend, type, driver and subgroup sizes.
     pub adapter: AdapterSummary,
+    /// The adapter's own limits, which the device was created with (not wgpu's defaults).
     pub limits: wgpu::Limits,
+    /// Optional features enabled on the device: TIMESTAMP_QUERY and SUBGROUP where the
+    /// adapter has them.
     pub features: wgpu::Features,
     modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,

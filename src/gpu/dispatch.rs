@@ -4,6 +4,7 @@ use crate::gpu::{GpuContext, Recorder};
 
 /// One recorded-to-be kernel launch: everything bound, nothing left to decide.
 pub struct Dispatch {
+    /// The op's name: the label of its uniform and bind group, and what the timer reports.
     pub label: &'static str,
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
@@ -33,6 +34,7 @@ impl Dispatch {
         }
     }
 
+    /// Append the launch to `rec`'s compute pass (counted).
     pub fn record(&self, rec: &mut Recorder) {
         self.encode(rec.next_pass());
     }

@@ -15,6 +15,8 @@ pub struct Recorder<'c> {
 }
 
 impl<'c> Recorder<'c> {
+    /// An empty recorder on a new command encoder labelled `label`; the pass begins with the
+    /// first dispatch.
     pub fn new(ctx: &'c GpuContext, label: &str) -> Self {
         let encoder = ctx
             .device

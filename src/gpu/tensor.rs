@@ -6,20 +6,27 @@ use crate::{Error, Result};
 
 /// A storage buffer of 4-byte elements (f32, u32 or i32) with a shape and a name.
 pub struct GpuTensor {
+    /// The storage buffer: [`GpuTensor::bytes_for`] of the length, in whole vec4s.
     pub buffer: wgpu::Buffer,
+    /// Shape in elements; its product is [`GpuTensor::len`].
     pub shape: Vec<usize>,
+    /// Name of the wgpu buffer, used in error messages too.
     pub label: String,
 }
 
 /// Elements `offset .. offset + len` of a tensor.
 #[derive(Clone, Copy)]
 pub struct Slice<'a> {
+    /// The tensor viewed.
     pub tensor: &'a GpuTensor,
+    /// First element of the view, counted from the start of the tensor's buffer.
     pub offset: usize,
+    /// Elements in the view.
     pub len: usize,
 }
 
 impl<'a> Slice<'a> {
+    /// The tensor's storage buffer, what a dispatch binds (the offset goes in its uniform).
     pub fn buffer(&self) -> &'a wgpu::Buffer {
         &self.tensor.buffer
     }
@@ -94,10 +101,12 @@ impl GpuTensor {
         Self::from_slice(ctx, label, shape, &vec![0f32; len])
     }
 
+    /// Elements: the product of the shape.
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
 
+    /// Whether the shape has a dimension of 0.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

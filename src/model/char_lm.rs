@@ -25,15 +25,20 @@ use crate::{Error, Result};
 /// The carried recurrent state of a model: h (L, B, H), and c for an LSTM.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CarriedState {
+    /// Streams (B) the state holds.
     pub b: usize,
+    /// h (L, B, H).
     pub h: Vec<f32>,
+    /// c (L, B, H), for an LSTM.
     pub c: Option<Vec<f32>>,
 }
 
 /// A language model with its optimizer state on a backend, for batches of up to `b_max`
 /// streams of up to `t_max` steps.
 pub struct CharLm {
+    /// The architecture (classes = vocab = V).
     pub cfg: ClassifierConfig,
+    /// The parameters' names and offsets in the flat vector, PyTorch's order.
     pub layout: ParamLayout,
     m: Model,
     net: TaskGraphVars,
@@ -125,6 +130,7 @@ impl CharLm {
         Ok(())
     }
 
+    /// Every parameter, flat in [`CharLm::layout`] order.
     pub fn params(&mut self) -> Result<Vec<f32>> {
         self.m.params()
     }
@@ -149,6 +155,7 @@ impl CharLm {
         self.m.set_seed(seed);
     }
 
+    /// "cpu", or the GPU adapter's description.
     pub fn describe(&self) -> String {
         self.m.describe()
     }

@@ -17,7 +17,9 @@ pub use crate::model::classifier_config::ClassifierConfig;
 /// Labelled sequences of token ids (each in 0..V, each non-empty), any lengths and order.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
+    /// Each sequence's token ids.
     pub tokens: Vec<Vec<u32>>,
+    /// Each sequence's class in 0..C (empty for inference).
     pub targets: Vec<i32>,
 }
 
@@ -31,7 +33,9 @@ impl Batch {
 /// A classifier with its optimizer state on a backend, for batches of up to `b_max`
 /// sequences of up to `t_max` tokens.
 pub struct Classifier {
+    /// The architecture.
     pub cfg: ClassifierConfig,
+    /// The parameters' names and offsets in the flat vector, PyTorch's order.
     pub layout: ParamLayout,
     m: Model,
     x: Var,
@@ -50,6 +54,9 @@ pub(crate) fn optim(method: impl Into<Method>, max_norm: f32) -> Optim {
 }
 
 impl Classifier {
+    /// A trainer for `cfg` with `method`, clipping the gradient norm to `max_norm` unless it
+    /// is 0. Parameters start at zero: call [`Classifier::init_params`] or
+    /// [`Classifier::set_params`].
     pub fn new(
         cfg: ClassifierConfig,
         backend: &Backend,
@@ -93,6 +100,7 @@ impl Classifier {
         self.m.set_params(flat)
     }
 
+    /// Every parameter, flat in [`Classifier::layout`] order.
     pub fn params(&mut self) -> Result<Vec<f32>> {
         self.m.params()
     }
@@ -117,6 +125,7 @@ impl Classifier {
         self.m.set_seed(seed);
     }
 
+    /// "cpu", or the GPU adapter's description.
     pub fn describe(&self) -> String {
         self.m.describe()
     }

@@ -10,10 +10,13 @@ use crate::{Error, Result};
 /// (`embedding.weight`, `gru.weight_ih_l0`, …, `fc.weight`, `fc.bias`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClassifierConfig {
+    /// Token ids are in 0..vocab (the Embedding's rows).
     pub vocab: usize,
+    /// The Embedding's width.
     pub embed: usize,
     /// `input_size` must equal `embed`.
     pub rnn: RnnConfig,
+    /// The Linear head's outputs.
     pub classes: usize,
     /// Dropout on the embedding's output while training (`nn.Dropout` after the
     /// `nn.Embedding`). Not saved in checkpoints, like `rnn.dropout`.
@@ -61,6 +64,7 @@ impl ClassifierConfig {
         format!("{}.", self.rnn.cell.torch_name())
     }
 
+    /// Every parameter under its PyTorch name, in the module's order.
     pub fn layout(&self) -> ParamLayout {
         let mut l = ParamLayout::default();
         l.push("embedding.weight", &[self.vocab, self.embed]);

@@ -37,8 +37,11 @@ enum Input {
 /// ([`crate::cpu::embedding::TokenRows`]) and the table or the rows.
 #[derive(Clone, Debug)]
 pub struct EmbeddingInput {
+    /// Token ids (T, B), u32.
     pub ids: BufId,
+    /// Where each id's rows start in `rows` (V + 1), for the backward pass.
     pub offsets: BufId,
+    /// The rows (T·B) grouped by token id.
     pub rows: BufId,
     input: Input,
     vocab: usize,
@@ -52,10 +55,15 @@ pub struct EmbeddingInput {
 /// dropout `dropout` on its output, feeding the recurrent module `rnn`.
 #[derive(Clone, Debug)]
 pub struct EmbeddingSpec<'a> {
+    /// Rows of the embedding (V).
     pub vocab: usize,
+    /// Width of the embedding (E), the recurrent module's input size.
     pub embed: usize,
+    /// Dropout probability on the embedding's output in training (0: none).
     pub dropout: f32,
+    /// The embedding's parameter name (`embedding.weight`).
     pub weight: &'a str,
+    /// The recurrent module it feeds.
     pub rnn: &'a RnnConfig,
 }
 

@@ -24,6 +24,7 @@ impl Linear {
         (self.inputs, self.outputs)
     }
 
+    /// The layer whose `{prefix}.weight` (out, in) and `{prefix}.bias` live in `layout`.
     pub fn new(layout: &ParamLayout, params: BufId, grads: BufId, prefix: &str) -> Result<Self> {
         let (w, b) = (format!("{prefix}.weight"), format!("{prefix}.bias"));
         let shape = &layout.get(&w)?.shape;

@@ -11,7 +11,9 @@ use crate::plan::{BufId, Buffers, Op, View};
 /// Which update a step makes: torch.optim.Adam or AdamW ([`AdamConfig`]), or SGD.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Method {
+    /// torch.optim.Adam or AdamW.
     Adam(AdamConfig),
+    /// torch.optim.SGD.
     Sgd(SgdConfig),
 }
 
@@ -28,6 +30,7 @@ impl From<SgdConfig> for Method {
 }
 
 impl Method {
+    /// The learning rate.
     pub fn lr(&self) -> f64 {
         match self {
             Method::Adam(c) => c.lr,
@@ -55,7 +58,9 @@ impl Method {
 /// Parameters, gradients and the optimizer's state in flat buffers of P elements.
 #[derive(Clone, Debug)]
 pub struct Optimizer {
+    /// The flat parameters (P).
     pub params: BufId,
+    /// Their gradients (P), accumulated by backward.
     pub grads: BufId,
     /// Adam's first moment, or SGD's momentum buffer.
     m: BufId,
@@ -65,7 +70,9 @@ pub struct Optimizer {
     sched: BufId,
     partials: BufId,
     clip: BufId,
+    /// P: the number of parameters.
     pub len: usize,
+    /// The update and its hyper-parameters.
     pub method: Method,
     /// Clip the global gradient norm to this (torch.nn.utils.clip_grad_norm_); 0 = off.
     pub max_norm: f32,
@@ -81,6 +88,7 @@ fn v(buf: BufId, len: usize) -> View {
 }
 
 impl Optimizer {
+    /// Declare the parameters of `len` elements, their gradients and the state of `method`.
     pub fn declare(
         bufs: &mut Buffers,
         len: usize,
@@ -223,6 +231,7 @@ impl Optimizer {
         Ok(())
     }
 
+    /// Read the parameters back.
     pub fn params(&self, rt: &mut dyn Runtime) -> Result<Vec<f32>> {
         rt.read_f32(v(self.params, self.len))
     }

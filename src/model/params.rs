@@ -8,18 +8,23 @@ use crate::plan::{BufId, View};
 use crate::{Error, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// One named tensor of the flat parameter buffer.
 pub struct ParamEntry {
     /// PyTorch state_dict key, e.g. `gru.weight_ih_l0_reverse`.
     pub name: String,
+    /// Its shape, PyTorch's.
     pub shape: Vec<usize>,
+    /// Where it starts in the flat buffer.
     pub offset: usize,
 }
 
 impl ParamEntry {
+    /// Its number of elements.
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
 
+    /// Whether it has no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -28,7 +33,9 @@ impl ParamEntry {
 /// Where each named parameter lives in the flat buffer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ParamLayout {
+    /// The tensors in order, each right after the one before.
     pub entries: Vec<ParamEntry>,
+    /// Total elements.
     pub len: usize,
 }
 
@@ -46,6 +53,7 @@ impl ParamLayout {
         offset
     }
 
+    /// The entry named `name`, or an error naming it.
     pub fn get(&self, name: &str) -> Result<&ParamEntry> {
         self.entries
             .iter()
@@ -72,6 +80,7 @@ impl ParamLayout {
         Ok(&flat[e.offset..e.offset + e.len()])
     }
 
+    /// `name`'s elements in `flat`.
     pub fn slice_mut<'a>(&self, flat: &'a mut [f32], name: &str) -> Result<&'a mut [f32]> {
         let e = self.get(name)?;
         Ok(&mut flat[e.offset..e.offset + e.len()])

@@ -46,33 +46,45 @@ pub enum LayerInput {
     /// The projection already made per token: a `(V, D·G·H)` table (the classifier's
     /// embedding·W_ihᵀ + b_ih) and the tokens `ids (T, B)`, every one below V (padding too).
     /// The steps read each token's row of the table; nothing is copied.
-    Table { table: View, ids: View },
+    Table {
+        /// The (V, D·G·H) projections, one row per token.
+        table: View,
+        /// The (T, B) token ids.
+        ids: View,
+    },
 }
 
 /// A recurrent module inside a plan: its config, where its parameters and gradients live, and
 /// its activation and state buffers.
 #[derive(Clone, Debug)]
 pub struct RnnBuffers {
+    /// The module's constructor arguments.
     pub cfg: RnnConfig,
     prefix: String,
     layout: ParamLayout,
     params: BufId,
     grads: BufId,
+    /// The longest sequence the buffers hold.
     pub t_max: usize,
+    /// The largest batch the buffers hold.
     pub b_max: usize,
     /// (B) sequence lengths, u32.
     pub lens: BufId,
     /// (L·D, B, H) initial states (zeros unless written), and c0 for LSTM.
     pub h0: BufId,
+    /// c0, for an LSTM.
     pub c0: Option<BufId>,
     /// (L·D, B, H) final states, indexed layer·D + direction.
     pub hn: BufId,
+    /// c_n, for an LSTM.
     pub cn: Option<BufId>,
     /// Gradients of the loss with respect to h_n (and c_n): inputs of backward.
     pub dhn: BufId,
+    /// dc_n, for an LSTM.
     pub dcn: Option<BufId>,
     /// Gradients with respect to h0 (and c0): outputs of backward.
     pub dh0: BufId,
+    /// dc0, for an LSTM.
     pub dc0: Option<BufId>,
     /// `[seed, step]` (u32) of the dropout masks; the host writes it once per training step.
     pub rng: BufId,

@@ -8,13 +8,19 @@ use crate::plan::{BufId, CellKind, View};
 /// The constructor arguments of torch.nn.RNN / GRU / LSTM.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RnnConfig {
+    /// RNN, GRU or LSTM.
     pub cell: CellKind,
+    /// `input_size`: the width of x.
     pub input_size: usize,
+    /// `hidden_size` (H).
     pub hidden: usize,
+    /// `num_layers` (L).
     pub layers: usize,
+    /// `bidirectional`: D = 2 directions per layer.
     pub bidirectional: bool,
     /// RNN only: `nonlinearity='relu'` instead of tanh.
     pub relu: bool,
+    /// `bias`: b_ih and b_hh in every layer.
     pub bias: bool,
     /// Inputs and outputs are (B, T, ·) instead of (T, B, ·).
     pub batch_first: bool,
@@ -23,6 +29,7 @@ pub struct RnnConfig {
 }
 
 impl RnnConfig {
+    /// One layer, one direction, with biases, time-major, no dropout: PyTorch's defaults.
     pub fn new(cell: CellKind, input_size: usize, hidden: usize) -> Self {
         Self {
             cell,
@@ -37,6 +44,7 @@ impl RnnConfig {
         }
     }
 
+    /// D: 2 when bidirectional, else 1.
     pub fn dirs(&self) -> usize {
         if self.bidirectional { 2 } else { 1 }
     }

@@ -11,9 +11,19 @@ pub enum LrSchedule {
     /// `CosineAnnealingLR(T_max, eta_min)`: `eta_min + (base − eta_min)·(1 + cos(π·e/T_max))/2`,
     /// the closed form that PyTorch's recursive update follows (also past `T_max`, where the
     /// rate climbs back).
-    Cosine { t_max: usize, eta_min: f64 },
+    Cosine {
+        /// Epochs of the half cosine.
+        t_max: usize,
+        /// The rate it ends at.
+        eta_min: f64,
+    },
     /// `StepLR(step_size, gamma)`: `base · gamma^⌊e / step_size⌋`.
-    Step { step_size: usize, gamma: f64 },
+    Step {
+        /// Epochs between decays.
+        step_size: usize,
+        /// The factor of each decay.
+        gamma: f64,
+    },
 }
 
 impl LrSchedule {

@@ -21,14 +21,17 @@ pub enum Head {
 
 /// A task's graph and the values its model writes and reads.
 pub struct TaskGraph {
+    /// The graph.
     pub g: Graph,
     /// Token ids.
     pub x: Var,
     /// Class indices: one per sequence (`Head::States`) or per step (`Head::Steps`).
     pub y: Var,
+    /// The Linear head's output.
     pub logits: Var,
     /// Mean cross-entropy over the batch (or over every position).
     pub loss: Var,
+    /// The recurrent layer's values (its output, states and initial states).
     pub rnn: RnnOut,
 }
 

@@ -347,7 +347,7 @@ impl Model {
             return Err(bad("backward_from needs a forward_train first".into()));
         };
         let g = &self.g;
-        for &(v, data) in seeds {
+        for &(v, _) in seeds {
             g.expect(v, Kind::F32, None, "backward_from")?;
             let info = &g.vars[v.0];
             let loss = info.producer.is_some_and(|p| g.is_loss(p));

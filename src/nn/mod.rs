@@ -33,8 +33,6 @@
 //! # }
 //! ```
 
-#![warn(missing_docs)]
-
 mod declare;
 mod graph;
 mod io;

@@ -10,12 +10,19 @@ pub use crate::cpu::adam::AdamConfig;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct AdamParams {
+    /// Parameters (P): one invocation each.
     pub n: u32,
+    /// β1, the decay of the first moment `m`.
     pub beta1: f32,
+    /// β2, the decay of the second moment `v`.
     pub beta2: f32,
+    /// Added to sqrt(v) / bc2_sqrt, outside the sqrt.
     pub eps: f32,
+    /// Adam's L2 term, added to the gradient; 0 for AdamW, whose decay is `sched[2]`.
     pub weight_decay: f32,
+    /// 1: multiply grads by `clip[1]` (written by grad_norm_final).
     pub use_clip: u32,
+    /// Padding to 32 bytes (`_pad0`, `_pad1` in the WGSL struct).
     pub _pad: [u32; 2],
 }
 

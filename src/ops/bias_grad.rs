@@ -8,11 +8,17 @@ use crate::{Error, Result, shaders};
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct BiasGradParams {
+    /// Rows of dy (M), summed by each invocation in order.
     pub m: u32,
+    /// Columns (N): one invocation each.
     pub n: u32,
+    /// Row stride of dy.
     pub ld: u32,
+    /// Offset of dy in its buffer (elements).
     pub dy_off: u32,
+    /// Offset of dbias in its buffer (elements).
     pub db_off: u32,
+    /// Padding to 32 bytes (`_pad0` .. `_pad2` in the WGSL struct).
     pub _pad: [u32; 3],
 }
 

@@ -12,16 +12,28 @@ use crate::{Error, Result};
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct CellParams {
+    /// Batch rows (B).
     pub b: u32,
+    /// Hidden size (H).
     pub h: u32,
+    /// Directions (D): 1, or 2 for bidirectional; the grid's z.
     pub d: u32,
+    /// Steps in this batch (T).
     pub t: u32,
+    /// This step, 0-based, in each direction's own order.
     pub s: u32,
+    /// 1 at s = T − 1, the first step backward runs: no later step's dhh·W_hh to add
+    /// (dh starts from dh_n). Read by the backward kernels only.
     pub first: u32,
+    /// RNN only: 1 for relu instead of tanh.
     pub relu: u32,
+    /// Forward: 1 to add b_hh.
     pub has_bias: u32,
+    /// Offset of W_hh (D, G·H, H) in its buffer (elements).
     pub whh_off: u32,
+    /// Forward: offset of b_hh (D, G·H) in W_hh's buffer (elements).
     pub bhh_off: u32,
+    /// Backward: offset of dh_n (D, B, H), and of dc_n for the LSTM, in its buffer.
     pub dhn_off: u32,
     /// Forward: `xw` is a (V, D·G·H) table read through `ids` (see `CellFwd::ids`).
     pub gather: u32,

@@ -8,12 +8,19 @@ use crate::{Error, Result, shaders};
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct CopyParams {
+    /// Rows of the block.
     pub rows: u32,
+    /// Columns of the block.
     pub cols: u32,
+    /// Row stride of `out`.
     pub ldo: u32,
+    /// Row stride of `inp`.
     pub ldi: u32,
+    /// Offset of the block in `out`'s buffer (elements).
     pub o_off: u32,
+    /// Offset of the block in `inp`'s buffer (elements).
     pub i_off: u32,
+    /// Padding to 32 bytes (`_pad0`, `_pad1` in the WGSL struct).
     pub _pad: [u32; 2],
 }
 

@@ -11,9 +11,13 @@ pub use crate::cpu::cross_entropy::Reduction;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct CrossEntropyParams {
+    /// Rows (N).
     pub n: u32,
+    /// Classes (C).
     pub c: u32,
+    /// 0 mean, 1 sum ([`Reduction`] as u32).
     pub reduction: u32,
+    /// Where the scalar loss goes in `loss`'s buffer (elements).
     pub loss_off: u32,
 }
 

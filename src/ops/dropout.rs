@@ -9,11 +9,17 @@ use crate::{Error, Result, shaders};
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct DropoutParams {
+    /// Elements (N): one invocation each.
     pub n: u32,
+    /// p·2³², rounded: an element is kept when its hash is at least this.
     pub threshold: u32,
+    /// The op's salt (which layer), hashed with the seed, the step and the index.
     pub salt: u32,
+    /// Padding (`_pad0` in the WGSL struct).
     pub _pad0: u32,
+    /// 1 / (1 − p), applied to the elements kept.
     pub scale: f32,
+    /// Padding to 32 bytes (`_pad1` .. `_pad3` in the WGSL struct).
     pub _pad1: [u32; 3],
 }
 

@@ -9,9 +9,13 @@ use crate::{Error, Result, shaders};
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct EmbeddingParams {
+    /// Tokens (N).
     pub n: u32,
+    /// Embedding size (E).
     pub e: u32,
+    /// Vocabulary size (V); forward writes zeros for an id ≥ V.
     pub v: u32,
+    /// Offset of the (V, E) table in `weight`, or of its gradient in `dweight` (elements).
     pub w_off: u32,
 }
 

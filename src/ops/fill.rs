@@ -8,9 +8,13 @@ use crate::{Result, shaders};
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct FillParams {
+    /// Elements to write (N).
     pub n: u32,
+    /// Offset of the view in `out`'s buffer (elements).
     pub off: u32,
+    /// The value written.
     pub value: f32,
+    /// Padding to 16 bytes (`_pad0` in the WGSL struct).
     pub _pad: u32,
 }
 

@@ -9,9 +9,13 @@ use crate::{Error, Result, shaders};
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct GradNormParams {
+    /// Gradient elements (P), read by grad_norm_partial; 0 for grad_norm_final.
     pub n: u32,
+    /// Partial sums (S): grad_norm_partial's invocations, what grad_norm_final adds.
     pub parts: u32,
+    /// clip_grad_norm_'s max_norm, read by grad_norm_final; ≤ 0: coef 1, no clipping.
     pub max_norm: f32,
+    /// Padding to 16 bytes (`_pad0` in the WGSL struct).
     pub _pad: u32,
 }
 

@@ -10,19 +10,33 @@ pub use crate::cpu::matmul::MatmulDims;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct MatmulParams {
+    /// Rows of op(A) and C (M).
     pub m: u32,
+    /// Columns of op(B) and C (N).
     pub n: u32,
+    /// The inner dimension (K).
     pub k: u32,
+    /// Row stride of A as stored: (M, K), or (K, M) with TRANS_A.
     pub lda: u32,
+    /// Row stride of B as stored: (K, N), or (N, K) with TRANS_B.
     pub ldb: u32,
+    /// Row stride of C.
     pub ldc: u32,
+    /// Offset of A in its buffer (elements), for product 0 of the batch.
     pub a_off: u32,
+    /// Offset of B in its buffer (elements), for product 0.
     pub b_off: u32,
+    /// Offset of C in its buffer (elements), for product 0.
     pub c_off: u32,
+    /// Offset of the bias in its buffer (elements), for product 0.
     pub bias_off: u32,
+    /// Batch stride of A: product z = gid.z reads A at a_off + z·a_bs.
     pub a_bs: u32,
+    /// Batch stride of B.
     pub b_bs: u32,
+    /// Batch stride of C.
     pub c_bs: u32,
+    /// Batch stride of the bias.
     pub bias_bs: u32,
     /// 0, or a padded batch along M (1) or K (2), with bit 2 + z set when product z's steps
     /// run backwards in time; matmul_subgroup skips its padding.
@@ -286,8 +300,11 @@ pub fn autotune(ctx: &GpuContext) -> Result<[MatmulKernel; 3]> {
 /// that product z's steps run backwards in time (see `plan::Steps`).
 #[derive(Clone, Copy)]
 pub struct PaddedRows<'a> {
+    /// Sequence lengths (B), from offset 0: rows at a time ≥ their length are padding.
     pub lens: Slice<'a>,
+    /// Rows per step (B): the padded dimension (M, or K with A transposed) holds whole steps.
     pub steps_b: usize,
+    /// Per product z (at most 2): its steps run backwards in time, step i at T − 1 − i.
     pub reversed: [bool; 2],
 }
 

@@ -9,9 +9,13 @@ use crate::{Error, Result, shaders};
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct MseParams {
+    /// Elements (N) of pred and target.
     pub n: u32,
+    /// 0 mean, 1 sum ([`Reduction`] as u32).
     pub reduction: u32,
+    /// Where the scalar loss goes in `loss`'s buffer (elements).
     pub loss_off: u32,
+    /// Padding to 16 bytes.
     pub _pad: u32,
 }
 

@@ -10,12 +10,19 @@ pub use crate::cpu::sgd::SgdConfig;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct SgdParams {
+    /// Parameters (P): one invocation each.
     pub n: u32,
+    /// Momentum factor; 0: no momentum buffer.
     pub momentum: f32,
+    /// Dampening of the momentum: buf = momentum·buf + (1 − dampening)·g.
     pub dampening: f32,
+    /// L2 penalty added to the gradient.
     pub weight_decay: f32,
+    /// 1: Nesterov momentum.
     pub nesterov: u32,
+    /// 1: multiply grads by `clip[1]` (written by grad_norm_final).
     pub use_clip: u32,
+    /// Padding to 32 bytes (`_pad0`, `_pad1` in the WGSL struct).
     pub _pad: [u32; 2],
 }
 

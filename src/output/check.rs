@@ -11,7 +11,9 @@ use crate::{Error, Result};
 /// An output or input path with the flag it came from.
 #[derive(Clone, Copy, Debug)]
 pub struct Named<'a> {
+    /// The command-line flag, as messages name it (e.g. `--save`, `--data`).
     pub flag: &'static str,
+    /// The path as given.
     pub path: &'a Path,
 }
 
