@@ -215,6 +215,132 @@ fn graph_gradients_match_central_differences() {
     let _ = loss;
 }
 
+/// x (T, B, 3) → LSTM(3, 5) from h0, c0 → Linear(5, 2) at every step, with no loss; x, h0
+/// and c0 require gradients.
+struct Seeded {
+    g: Graph,
+    x: Var,
+    y: Var,
+    rnn: gpu_rnn::RnnOut,
+}
+
+fn seeded_graph() -> Seeded {
+    let mut g = Graph::new();
+    let x = g.input("x", Rows::Steps, 3);
+    g.requires_grad(x).unwrap();
+    let rnn = RnnConfig::lstm(3, 5).init(&mut g, "lstm").unwrap();
+    let out = rnn.forward(&mut g, x).unwrap();
+    g.requires_grad(out.h0).unwrap();
+    g.requires_grad(out.c0.unwrap()).unwrap();
+    let y = LinearConfig::new(5, 2)
+        .init(&mut g, "fc")
+        .unwrap()
+        .forward(&mut g, out.output)
+        .unwrap();
+    Seeded { g, x, y, rnn: out }
+}
+
+// torch.autograd.backward([y, h_n], [R, S]) through a Linear on an LSTM's packed outputs:
+// the parameters', x's, h0's and c0's gradients (Model::with_grads, backward_from, grad_of)
+// against central differences of L = Σ y·R + Σ h_n·S, c_n's gradient left out (zero).
+#[test]
+fn graph_backward_from_gives_input_and_state_grads() {
+    let mut rng = TestRng::new("graph_backward_from_gives_input_and_state_grads");
+    let (t, b) = (4, 3);
+    let lens = [4, 2, 3];
+    let n = Seeded::inputs(&mut rng, t, b);
+    let (r, s) = (rng.values(t * b * 2), rng.values(b * 5));
+    let c = seeded_graph();
+    let mut m = Model::with_grads(c.g, &Backend::Cpu, (t, b)).unwrap();
+    m.init(rng.seed).unwrap();
+    let p = m.params().unwrap();
+    n.write(&mut m, &c.rnn, c.x, (t, b), &lens);
+    m.forward_train((t, b)).unwrap();
+    m.backward_from(&[(c.y, &r), (c.rnn.h_n, &s)]).unwrap();
+    let got = [
+        m.grads().unwrap(),
+        m.grad_of(c.x).unwrap(),
+        m.grad_of(c.rnn.h0).unwrap(),
+        m.grad_of(c.rnn.c0.unwrap()).unwrap(),
+    ];
+    // What it refuses: a value a layer reads, and an input without requires_grad.
+    let err = m.backward_from(&[(c.rnn.output, &r)]).unwrap_err();
+    assert!(
+        err.to_string().contains("not an output that nothing reads"),
+        "{err}"
+    );
+    assert!(
+        Model::new(seeded_graph().g, &Backend::Cpu, (t, b))
+            .unwrap()
+            .grads()
+            .is_err()
+    );
+
+    let probe_graph = seeded_graph();
+    let mut probe = Model::new(probe_graph.g, &Backend::Cpu, (t, b)).unwrap();
+    let mut loss = |q: &[f32], inputs: &SeededInputs| {
+        probe.set_params(q).unwrap();
+        inputs.write(&mut probe, &probe_graph.rnn, probe_graph.x, (t, b), &lens);
+        probe.forward((t, b)).unwrap();
+        let dot = |a: &[f32], b: &[f32]| -> f64 {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| f64::from(*x) * f64::from(*y))
+                .sum()
+        };
+        dot(&probe.read(probe_graph.y).unwrap(), &r)
+            + dot(&probe.read(probe_graph.rnn.h_n).unwrap(), &s)
+    };
+    let h = 1e-2f32;
+    for (what, k) in [("params", 0), ("x", 1), ("h0", 2), ("c0", 3)] {
+        for i in 0..got[k].len() {
+            let (mut q_up, mut q_down) = (p.clone(), p.clone());
+            let (mut up, mut down) = (n.clone(), n.clone());
+            match k {
+                0 => (q_up[i] += h, q_down[i] -= h),
+                _ => (up.vals[k - 1][i] += h, down.vals[k - 1][i] -= h),
+            };
+            let fd = (loss(&q_up, &up) - loss(&q_down, &down)) / (2.0 * f64::from(h));
+            let g = f64::from(got[k][i]);
+            assert!(
+                (fd - g).abs() < 2e-3 + 1e-2 * fd.abs(),
+                "{what}[{i}]: gradient {g} against {fd} (seed {})",
+                rng.seed
+            );
+        }
+    }
+}
+
+impl Seeded {
+    /// x, h0 and c0 drawn at random, as a clonable bundle.
+    fn inputs(rng: &mut TestRng, t: usize, b: usize) -> SeededInputs {
+        SeededInputs {
+            vals: [rng.values(t * b * 3), rng.values(b * 5), rng.values(b * 5)],
+        }
+    }
+}
+
+#[derive(Clone)]
+struct SeededInputs {
+    vals: [Vec<f32>; 3],
+}
+
+impl SeededInputs {
+    fn write(
+        &self,
+        m: &mut Model,
+        rnn: &gpu_rnn::RnnOut,
+        x: Var,
+        shape: (usize, usize),
+        lens: &[usize],
+    ) {
+        m.write(x, &self.vals[0], shape).unwrap();
+        m.write(rnn.h0, &self.vals[1], shape).unwrap();
+        m.write(rnn.c0.unwrap(), &self.vals[2], shape).unwrap();
+        m.set_lengths(Some(lens));
+    }
+}
+
 // What a model refuses, with a message that names the value, the index or the tensor.
 #[test]
 fn graph_errors_are_clear() {
