@@ -28,6 +28,22 @@ pub struct Tensor<'a> {
 }
 
 impl<'a> Tensor<'a> {
+    /// Every tensor of `layout`, each its slice of the flat `params`.
+    pub fn of_layout(
+        layout: &'a crate::model::params::ParamLayout,
+        params: &'a [f32],
+    ) -> Vec<Self> {
+        (layout.entries.iter())
+            .map(|e| {
+                Self::f32(
+                    &e.name,
+                    e.shape.clone(),
+                    &params[e.offset..e.offset + e.len()],
+                )
+            })
+            .collect()
+    }
+
     /// An `F32` tensor of `data`.
     pub fn f32(name: &'a str, shape: Vec<usize>, data: &'a [f32]) -> Self {
         Self {

@@ -110,17 +110,7 @@ pub fn to_bytes(
     for (k, v) in extra {
         meta.insert(k.to_string(), v.clone());
     }
-    let tensors: Vec<file::Tensor> = layout
-        .entries
-        .iter()
-        .map(|e| {
-            file::Tensor::f32(
-                &e.name,
-                e.shape.clone(),
-                &params[e.offset..e.offset + e.len()],
-            )
-        })
-        .collect();
+    let tensors = file::Tensor::of_layout(&layout, params);
     Ok(file::serialize(&tensors, &meta))
 }
 

@@ -14,12 +14,9 @@
 //! stream does.
 
 use crate::backend::Backend;
-use crate::model::classifier::optim;
 use crate::model::classifier_config::ClassifierConfig;
 use crate::model::optim::Method;
-use crate::model::params::ParamLayout;
-use crate::model::task_graph::{Head, TaskGraph};
-use crate::nn::{Model, OptimState, Var};
+use crate::model::task_graph::{Head, TaskGraphVars, TaskModel};
 use crate::{Error, Result};
 
 /// The carried recurrent state of a model: h (L, B, H), and c for an LSTM.
@@ -34,26 +31,26 @@ pub struct CarriedState {
 }
 
 /// A language model with its optimizer state on a backend, for batches of up to `b_max`
-/// streams of up to `t_max` steps.
+/// streams of up to `t_max` steps. The shared parts (parameters, optimizer state, seed) are
+/// [`TaskModel`]'s, reached through `Deref`.
 pub struct CharLm {
-    /// The architecture (classes = vocab = V).
-    pub cfg: ClassifierConfig,
-    /// The parameters' names and offsets in the flat vector, PyTorch's order.
-    pub layout: ParamLayout,
-    m: Model,
+    task: TaskModel,
     net: TaskGraphVars,
     /// B of the state that h0 (c0) holds; `None`: to be zeroed before the next batch.
     carried: Option<usize>,
 }
 
-/// The values of the task graph that the model writes and reads.
-struct TaskGraphVars {
-    x: Var,
-    y: Var,
-    logits: Var,
-    loss: Var,
-    h0: Var,
-    c0: Option<Var>,
+impl std::ops::Deref for CharLm {
+    type Target = TaskModel;
+    fn deref(&self) -> &TaskModel {
+        &self.task
+    }
+}
+
+impl std::ops::DerefMut for CharLm {
+    fn deref_mut(&mut self) -> &mut TaskModel {
+        &mut self.task
+    }
 }
 
 fn bad(message: String) -> Error {
@@ -88,27 +85,10 @@ impl CharLm {
         if t_max == 0 || b_max == 0 {
             return Err(bad(format!("{t_max} steps × {b_max} streams")));
         }
-        let TaskGraph {
-            g,
-            x,
-            y,
-            logits,
-            loss,
-            rnn,
-        } = cfg.graph(Head::Steps)?;
-        let m = Model::trainer(g, backend, (t_max, b_max), optim(method, max_norm))?;
-        let net = TaskGraphVars {
-            x,
-            y,
-            logits,
-            loss,
-            h0: rnn.h0,
-            c0: rnn.c0,
-        };
+        let optim = (method.into(), max_norm);
+        let (task, net) = TaskModel::new(cfg, Head::Steps, backend, (t_max, b_max), optim)?;
         Ok(Self {
-            layout: cfg.layout(),
-            cfg,
-            m,
+            task,
             net,
             carried: None,
         })
@@ -117,52 +97,16 @@ impl CharLm {
     /// PyTorch's default initialisation (see [`ClassifierConfig::initial_params`]); also
     /// restarts the optimizer and zeroes the carried state. Returns the parameters.
     pub fn init_params(&mut self, seed: u64) -> Result<Vec<f32>> {
-        let flat = self.cfg.initial_params(&self.layout, seed)?;
-        self.set_params(&flat)?;
-        Ok(flat)
+        self.carried = None;
+        self.task.init(seed)
     }
 
-    /// Set every parameter (flat, in [`CharLm::layout`] order), restart the optimizer and
+    /// Set every parameter (flat, in [`TaskModel::layout`] order), restart the optimizer and
     /// zero the carried state.
     pub fn set_params(&mut self, flat: &[f32]) -> Result<()> {
-        self.m.set_params(flat)?;
+        self.task.m.set_params(flat)?;
         self.carried = None;
         Ok(())
-    }
-
-    /// Every parameter, flat in [`CharLm::layout`] order.
-    pub fn params(&mut self) -> Result<Vec<f32>> {
-        self.m.params()
-    }
-
-    /// The optimizer's state (see [`Model::optimizer_state`]).
-    pub fn optimizer_state(&mut self) -> Result<OptimState> {
-        self.m.optimizer_state()
-    }
-
-    /// Restore the optimizer's state, after [`CharLm::set_params`].
-    pub fn set_optimizer_state(&mut self, s: &OptimState) -> Result<()> {
-        self.m.set_optimizer_state(s)
-    }
-
-    /// The learning rate from the next step on.
-    pub fn set_lr(&mut self, lr: f64) -> Result<()> {
-        self.m.set_lr(lr)
-    }
-
-    /// Seed of the dropout masks.
-    pub fn set_seed(&mut self, seed: u32) {
-        self.m.set_seed(seed);
-    }
-
-    /// "cpu", or the GPU adapter's description.
-    pub fn describe(&self) -> String {
-        self.m.describe()
-    }
-
-    /// Kernel launches of the last call.
-    pub fn last_dispatches(&self) -> usize {
-        self.m.last_dispatches()
     }
 
     /// Start the next batch from zeros (a new epoch, a new stream).
@@ -175,9 +119,9 @@ impl CharLm {
         let Some(b) = self.carried else {
             return Ok(None);
         };
-        let h = self.m.read_state(self.net.h0, b)?;
-        let c = match self.net.c0 {
-            Some(c0) => Some(self.m.read_state(c0, b)?),
+        let h = self.task.m.read_state(self.net.rnn.h0, b)?;
+        let c = match self.net.rnn.c0 {
+            Some(c0) => Some(self.task.m.read_state(c0, b)?),
             None => None,
         };
         Ok(Some(CarriedState { b, h, c }))
@@ -187,8 +131,8 @@ impl CharLm {
     pub fn set_state(&mut self, state: Option<&CarriedState>) -> Result<()> {
         self.carried = None;
         let Some(s) = state else { return Ok(()) };
-        let (b_max, per_stream) = (self.m.max.1, self.cfg.rnn.layers * self.cfg.rnn.hidden);
-        let c_ok = s.c.as_ref().map(Vec::len) == self.net.c0.map(|_| s.h.len());
+        let (b_max, per_stream) = (self.task.m.max.1, self.cfg.rnn.layers * self.cfg.rnn.hidden);
+        let c_ok = s.c.as_ref().map(Vec::len) == self.net.rnn.c0.map(|_| s.h.len());
         if s.b == 0 || s.b > b_max || s.h.len() != s.b * per_stream || !c_ok {
             return Err(Error::Shape {
                 op: "char_lm",
@@ -196,9 +140,9 @@ impl CharLm {
                 got: format!("{} values for {} streams", s.h.len(), s.b),
             });
         }
-        self.m.write(self.net.h0, &s.h, (1, s.b))?;
-        if let (Some(c0), Some(c)) = (self.net.c0, &s.c) {
-            self.m.write(c0, c, (1, s.b))?;
+        self.task.m.write(self.net.rnn.h0, &s.h, (1, s.b))?;
+        if let (Some(c0), Some(c)) = (self.net.rnn.c0, &s.c) {
+            self.task.m.write(c0, c, (1, s.b))?;
         }
         self.carried = Some(s.b);
         Ok(())
@@ -208,7 +152,7 @@ impl CharLm {
     /// it, with a zero state when none of this B is carried.
     fn load(&mut self, x: &[u32], y: Option<&[u32]>, b: usize, s: usize) -> Result<()> {
         let n = b * s;
-        let (t_max, b_max) = self.m.max;
+        let (t_max, b_max) = self.task.m.max;
         let shape_ok = b > 0 && s > 0 && b <= b_max && s <= t_max;
         if !shape_ok || x.len() != n || y.is_some_and(|y| y.len() != n) {
             return Err(Error::Shape {
@@ -227,17 +171,17 @@ impl CharLm {
                 "character id {id} is outside the vocabulary of {vocab}"
             )));
         }
-        self.m.write_ids(self.net.x, x, (s, b))?;
+        self.task.m.write_ids(self.net.x, x, (s, b))?;
         if let Some(y) = y {
             let targets: Vec<i64> = y.iter().map(|&c| c.into()).collect();
-            self.m.write_targets(self.net.y, &targets, (s, b))?;
+            self.task.m.write_targets(self.net.y, &targets, (s, b))?;
         }
-        self.m.set_lengths(None);
+        self.task.m.set_lengths(None);
         if self.carried != Some(b) {
             let zeros = vec![0f32; b * self.cfg.rnn.layers * self.cfg.rnn.hidden];
-            self.m.write(self.net.h0, &zeros, (s, b))?;
-            if let Some(c0) = self.net.c0 {
-                self.m.write(c0, &zeros, (s, b))?;
+            self.task.m.write(self.net.rnn.h0, &zeros, (s, b))?;
+            if let Some(c0) = self.net.rnn.c0 {
+                self.task.m.write(c0, &zeros, (s, b))?;
             }
         }
         Ok(())
@@ -248,9 +192,9 @@ impl CharLm {
     /// loss per character before the step.
     pub fn train_step(&mut self, x: &[u32], y: &[u32], b: usize, s: usize) -> Result<f32> {
         self.load(x, Some(y), b, s)?;
-        self.m.train_step((s, b))?;
+        self.task.m.train_step((s, b))?;
         self.carried = Some(b);
-        self.m.scalar(self.net.loss)
+        self.task.m.scalar(self.net.loss)
     }
 
     /// Time each op of a training step on a batch by itself (see [`Model::profile`]). The
@@ -263,23 +207,23 @@ impl CharLm {
         runs: usize,
     ) -> Result<Vec<(String, usize, f64)>> {
         self.load(x, Some(y), b, s)?;
-        self.m.profile((s, b), runs, true)
+        self.task.m.profile((s, b), runs, true)
     }
 
     /// The mean loss per character of a batch in eval mode, carrying the state.
     pub fn loss(&mut self, x: &[u32], y: &[u32], b: usize, s: usize) -> Result<f32> {
         self.load(x, Some(y), b, s)?;
-        self.m.forward((s, b))?;
+        self.task.m.forward((s, b))?;
         self.carried = Some(b);
-        self.m.scalar(self.net.loss)
+        self.task.m.scalar(self.net.loss)
     }
 
     /// The logits (B, S, V) of a batch in eval mode, carrying the state: row (j, i) predicts
     /// the character after `x[j][i]`.
     pub fn logits(&mut self, x: &[u32], b: usize, s: usize) -> Result<Vec<f32>> {
         self.load(x, None, b, s)?;
-        self.m.predict((s, b))?;
+        self.task.m.predict((s, b))?;
         self.carried = Some(b);
-        self.m.read(self.net.logits)
+        self.task.m.read(self.net.logits)
     }
 }

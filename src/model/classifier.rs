@@ -7,9 +7,7 @@
 
 use crate::backend::Backend;
 use crate::model::optim::Method;
-use crate::model::params::ParamLayout;
-use crate::model::task_graph::{Head, TaskGraph};
-use crate::nn::{Model, Optim, OptimState, Var};
+use crate::model::task_graph::{Head, TaskGraphVars, TaskModel};
 use crate::{Error, Result};
 
 pub use crate::model::classifier_config::ClassifierConfig;
@@ -31,26 +29,26 @@ impl Batch {
 }
 
 /// A classifier with its optimizer state on a backend, for batches of up to `b_max`
-/// sequences of up to `t_max` tokens.
+/// sequences of up to `t_max` tokens. The shared parts (parameters, optimizer state, seed)
+/// are [`TaskModel`]'s, reached through `Deref`.
 pub struct Classifier {
-    /// The architecture.
-    pub cfg: ClassifierConfig,
-    /// The parameters' names and offsets in the flat vector, PyTorch's order.
-    pub layout: ParamLayout,
-    m: Model,
-    x: Var,
-    y: Var,
-    logits: Var,
-    loss: Var,
+    task: TaskModel,
+    net: TaskGraphVars,
     /// The batch's sequence at each row of the loaded (length-sorted) batch.
     order: Vec<usize>,
 }
 
-/// The optimizer of a task model: `method`, clipping the global norm to `max_norm` unless it
-/// is 0.
-pub(crate) fn optim(method: impl Into<Method>, max_norm: f32) -> Optim {
-    let o = Optim::new(method);
-    if max_norm > 0.0 { o.clip(max_norm) } else { o }
+impl std::ops::Deref for Classifier {
+    type Target = TaskModel;
+    fn deref(&self) -> &TaskModel {
+        &self.task
+    }
+}
+
+impl std::ops::DerefMut for Classifier {
+    fn deref_mut(&mut self) -> &mut TaskModel {
+        &mut self.task
+    }
 }
 
 impl Classifier {
@@ -65,23 +63,11 @@ impl Classifier {
         method: impl Into<Method>,
         max_norm: f32,
     ) -> Result<Self> {
-        let TaskGraph {
-            g,
-            x,
-            y,
-            logits,
-            loss,
-            ..
-        } = cfg.graph(Head::States)?;
-        let m = Model::trainer(g, backend, (t_max, b_max), optim(method, max_norm))?;
+        let optim = (method.into(), max_norm);
+        let (task, net) = TaskModel::new(cfg, Head::States, backend, (t_max, b_max), optim)?;
         Ok(Self {
-            layout: cfg.layout(),
-            cfg,
-            m,
-            x,
-            y,
-            logits,
-            loss,
+            task,
+            net,
             order: Vec::new(),
         })
     }
@@ -90,61 +76,19 @@ impl Classifier {
     /// U(±1/√H), Linear weight and bias from U(±1/√fan_in). Also restarts the optimizer.
     /// Returns the parameters.
     pub fn init_params(&mut self, seed: u64) -> Result<Vec<f32>> {
-        let flat = self.cfg.initial_params(&self.layout, seed)?;
-        self.set_params(&flat)?;
-        Ok(flat)
+        self.task.init(seed)
     }
 
-    /// Set every parameter (flat, in [`Classifier::layout`] order) and restart the optimizer.
+    /// Set every parameter (flat, in [`TaskModel::layout`] order) and restart the optimizer.
     pub fn set_params(&mut self, flat: &[f32]) -> Result<()> {
-        self.m.set_params(flat)
-    }
-
-    /// Every parameter, flat in [`Classifier::layout`] order.
-    pub fn params(&mut self) -> Result<Vec<f32>> {
-        self.m.params()
-    }
-
-    /// The optimizer's state (see [`Model::optimizer_state`]).
-    pub fn optimizer_state(&mut self) -> Result<OptimState> {
-        self.m.optimizer_state()
-    }
-
-    /// Restore the optimizer's state, after [`Classifier::set_params`].
-    pub fn set_optimizer_state(&mut self, s: &OptimState) -> Result<()> {
-        self.m.set_optimizer_state(s)
-    }
-
-    /// The learning rate from the next step on.
-    pub fn set_lr(&mut self, lr: f64) -> Result<()> {
-        self.m.set_lr(lr)
-    }
-
-    /// Seed of the dropout masks.
-    pub fn set_seed(&mut self, seed: u32) {
-        self.m.set_seed(seed);
-    }
-
-    /// "cpu", or the GPU adapter's description.
-    pub fn describe(&self) -> String {
-        self.m.describe()
-    }
-
-    /// Bytes of all the model's buffers (see [`Model::buffer_bytes`]).
-    pub fn buffer_bytes(&self) -> usize {
-        self.m.buffer_bytes()
-    }
-
-    /// Kernel launches of the last step or inference.
-    pub fn last_dispatches(&self) -> usize {
-        self.m.last_dispatches()
+        self.task.m.set_params(flat)
     }
 
     /// Check the batch and write its tokens (time-major, padded with id 0, longest sequence
     /// first), lengths and targets. Returns (T, B).
     fn load(&mut self, batch: &Batch, train: bool) -> Result<(usize, usize)> {
         let (t, b) = (batch.steps(), batch.tokens.len());
-        let (t_max, b_max) = self.m.max;
+        let (t_max, b_max) = self.task.m.max;
         if b == 0 || b > b_max || t > t_max || (train && batch.targets.len() != b) {
             return Err(Error::Shape {
                 op: "classifier",
@@ -181,15 +125,15 @@ impl Classifier {
             }
             lens[row] = seq.len();
         }
-        self.m.write_ids(self.x, &ids, (t, b))?;
-        self.m.set_lengths(Some(&lens));
+        self.task.m.write_ids(self.net.x, &ids, (t, b))?;
+        self.task.m.set_lengths(Some(&lens));
         if train {
             let classes = self.cfg.classes;
             if let Some(&c) = (batch.targets.iter()).find(|&&c| c < 0 || c as usize >= classes) {
                 return Err(bad(format!("target {c} outside 0..{classes}")));
             }
             let targets: Vec<i64> = order.iter().map(|&j| batch.targets[j].into()).collect();
-            self.m.write_targets(self.y, &targets, (t, b))?;
+            self.task.m.write_targets(self.net.y, &targets, (t, b))?;
         }
         self.order = order;
         Ok((t, b))
@@ -198,8 +142,8 @@ impl Classifier {
     /// One optimizer step on `batch`; returns the mean loss before the step.
     pub fn train_step(&mut self, batch: &Batch) -> Result<f32> {
         let shape = self.load(batch, true)?;
-        self.m.train_step(shape)?;
-        self.m.scalar(self.loss)
+        self.task.m.train_step(shape)?;
+        self.task.m.scalar(self.net.loss)
     }
 
     /// Time each op of the training step (`train`) or of inference on `batch` by itself (see
@@ -212,14 +156,14 @@ impl Classifier {
         train: bool,
     ) -> Result<Vec<(String, usize, f64)>> {
         let shape = self.load(batch, train)?;
-        self.m.profile(shape, runs, train)
+        self.task.m.profile(shape, runs, train)
     }
 
     /// Logits (B, C) of `batch` in eval mode (targets are not needed).
     pub fn logits(&mut self, batch: &Batch) -> Result<Vec<f32>> {
         let shape = self.load(batch, false)?;
-        self.m.predict(shape)?;
-        let sorted = self.m.read(self.logits)?;
+        self.task.m.predict(shape)?;
+        let sorted = self.task.m.read(self.net.logits)?;
         let c = self.cfg.classes;
         let mut logits = vec![0f32; sorted.len()];
         for (row, &j) in self.order.iter().enumerate() {

@@ -3,9 +3,14 @@
 //! lecture's module names (`embedding`, `gru`/`lstm`/`rnn`, `fc`). The classifier reads the
 //! top layer's final states; the language model reads every step and carries its state.
 
+use crate::backend::Backend;
 use crate::cpu::cross_entropy::Reduction;
 use crate::model::classifier_config::ClassifierConfig;
-use crate::nn::{EmbeddingConfig, Graph, LinearConfig, RnnOut, Rows, Var};
+use crate::model::optim::Method;
+use crate::model::params::ParamLayout;
+use crate::nn::{
+    EmbeddingConfig, Graph, LinearConfig, Model, Optim, OptimState, RnnOut, Rows, Var,
+};
 use crate::{Error, Result};
 
 /// What the Linear head reads.
@@ -89,4 +94,109 @@ impl ClassifierConfig {
             rnn: out,
         })
     }
+}
+
+/// What the task models ([`crate::model::classifier::Classifier`],
+/// [`crate::model::char_lm::CharLm`]) share, and reach through `Deref`: the architecture,
+/// its parameter layout, and the graph's model with its optimizer.
+pub struct TaskModel {
+    /// The architecture.
+    pub cfg: ClassifierConfig,
+    /// The parameters' names and offsets in the flat vector, PyTorch's order.
+    pub layout: ParamLayout,
+    pub(crate) m: Model,
+}
+
+impl TaskModel {
+    /// `cfg`'s graph with `head` as a trainer with `method`, clipping the gradient norm to
+    /// `max_norm` unless it is 0.
+    pub(crate) fn new(
+        cfg: ClassifierConfig,
+        head: Head,
+        backend: &Backend,
+        max: (usize, usize),
+        (method, max_norm): (Method, f32),
+    ) -> Result<(Self, TaskGraphVars)> {
+        let TaskGraph {
+            g,
+            x,
+            y,
+            logits,
+            loss,
+            rnn,
+        } = cfg.graph(head)?;
+        let optim = Optim::new(method);
+        let optim = if max_norm > 0.0 {
+            optim.clip(max_norm)
+        } else {
+            optim
+        };
+        let m = Model::trainer(g, backend, max, optim)?;
+        let vars = TaskGraphVars {
+            x,
+            y,
+            logits,
+            loss,
+            rnn,
+        };
+        let layout = cfg.layout();
+        Ok((Self { cfg, layout, m }, vars))
+    }
+
+    /// PyTorch's default initialisation (see [`ClassifierConfig::initial_params`]); also
+    /// restarts the optimizer. Returns the parameters.
+    pub(crate) fn init(&mut self, seed: u64) -> Result<Vec<f32>> {
+        let flat = self.cfg.initial_params(&self.layout, seed)?;
+        self.m.set_params(&flat)?;
+        Ok(flat)
+    }
+
+    /// Every parameter, flat in [`TaskModel::layout`] order.
+    pub fn params(&mut self) -> Result<Vec<f32>> {
+        self.m.params()
+    }
+
+    /// The optimizer's state (see [`Model::optimizer_state`]).
+    pub fn optimizer_state(&mut self) -> Result<OptimState> {
+        self.m.optimizer_state()
+    }
+
+    /// Restore the optimizer's state, after setting the parameters.
+    pub fn set_optimizer_state(&mut self, s: &OptimState) -> Result<()> {
+        self.m.set_optimizer_state(s)
+    }
+
+    /// The learning rate from the next step on.
+    pub fn set_lr(&mut self, lr: f64) -> Result<()> {
+        self.m.set_lr(lr)
+    }
+
+    /// Seed of the dropout masks.
+    pub fn set_seed(&mut self, seed: u32) {
+        self.m.set_seed(seed);
+    }
+
+    /// "cpu", or the GPU adapter's description.
+    pub fn describe(&self) -> String {
+        self.m.describe()
+    }
+
+    /// Bytes of all the model's buffers (see [`Model::buffer_bytes`]).
+    pub fn buffer_bytes(&self) -> usize {
+        self.m.buffer_bytes()
+    }
+
+    /// Kernel launches of the last call.
+    pub fn last_dispatches(&self) -> usize {
+        self.m.last_dispatches()
+    }
+}
+
+/// The task graph's values that a task model writes and reads.
+pub(crate) struct TaskGraphVars {
+    pub x: Var,
+    pub y: Var,
+    pub logits: Var,
+    pub loss: Var,
+    pub rnn: RnnOut,
 }

@@ -84,19 +84,7 @@ impl Model {
     /// `model.load_state_dict(safetensors.torch.load_file(path))` reads), atomically.
     pub fn save(&mut self, path: &Path) -> Result<()> {
         let flat = self.params()?;
-        let tensors: Vec<file::Tensor> = self
-            .g
-            .layout
-            .entries
-            .iter()
-            .map(|e| {
-                file::Tensor::f32(
-                    &e.name,
-                    e.shape.clone(),
-                    &flat[e.offset..e.offset + e.len()],
-                )
-            })
-            .collect();
+        let tensors = file::Tensor::of_layout(&self.g.layout, &flat);
         let meta = BTreeMap::from([("format".to_string(), "pt".to_string())]);
         crate::output::write_atomic(path, &file::serialize(&tensors, &meta))
     }
