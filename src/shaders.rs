@@ -1,7 +1,8 @@
-//! Every WGSL source the crate uses, loaded with `include_str!` in this one place.
+//! Every WGSL source the crate uses, loaded with `include_str!` in this one place: one
+//! constant per file of `shaders/` (listed by build.rs), `MATMUL` for `shaders/matmul.wgsl`.
 //!
 //! A test (tests/shaders.rs) validates each with naga without a GPU and checks that every
-//! file in `shaders/` is listed here.
+//! file in `shaders/` is loaded.
 
 /// One `.wgsl` file from `shaders/`.
 #[derive(Debug)]
@@ -18,39 +19,12 @@ macro_rules! shaders {
         /// A shader, by its file stem in upper case (`ADAM` is `shaders/adam.wgsl`).
         pub const $konst: &Shader = &Shader {
             name: $file,
-            source: include_str!(concat!("../shaders/", $file, ".wgsl")),
+            source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file, ".wgsl")),
         };)*
-        /// All shaders, in the order listed.
+        /// All shaders, in file-name order.
         pub const ALL: &[&Shader] = &[$($konst),*];
     };
 }
 
-shaders! {
-    ADAM => "adam",
-    BIAS_GRAD => "bias_grad",
-    COPY => "copy",
-    CROSS_ENTROPY => "cross_entropy",
-    DROPOUT => "dropout",
-    EMBEDDING_BWD => "embedding_bwd",
-    EMBEDDING_FWD => "embedding_fwd",
-    FILL => "fill",
-    GRAD_NORM => "grad_norm",
-    GRU_CELL_BWD => "gru_cell_bwd",
-    GRU_CELL_BWD_SUBGROUP => "gru_cell_bwd_subgroup",
-    GRU_CELL_BWD_VEC4 => "gru_cell_bwd_vec4",
-    GRU_CELL_FWD => "gru_cell_fwd",
-    GRU_CELL_FWD_SUBGROUP => "gru_cell_fwd_subgroup",
-    GRU_CELL_FWD_VEC4 => "gru_cell_fwd_vec4",
-    LSTM_CELL_BWD => "lstm_cell_bwd",
-    LSTM_CELL_BWD_VEC4 => "lstm_cell_bwd_vec4",
-    LSTM_CELL_FWD => "lstm_cell_fwd",
-    LSTM_CELL_FWD_VEC4 => "lstm_cell_fwd_vec4",
-    MATMUL => "matmul",
-    MATMUL_SUBGROUP => "matmul_subgroup",
-    MATMUL_TILED => "matmul_tiled",
-    MATMUL_VEC4 => "matmul_vec4",
-    MSE => "mse",
-    RNN_CELL_BWD => "rnn_cell_bwd",
-    RNN_CELL_FWD => "rnn_cell_fwd",
-    SGD => "sgd",
-}
+// One entry per `shaders/*.wgsl` file, written by build.rs.
+include!(concat!(env!("OUT_DIR"), "/shaders.rs"));

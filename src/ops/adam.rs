@@ -2,6 +2,7 @@
 
 use super::{Dispatch, WG, check_optimizer, grid_1d, to_u32};
 use crate::gpu::{GpuContext, Slice};
+use crate::shaders::Shader;
 use crate::{Result, shaders};
 
 pub use crate::cpu::adam::AdamConfig;
@@ -25,6 +26,11 @@ pub struct AdamParams {
     /// Padding to 32 bytes (`_pad0`, `_pad1` in the WGSL struct).
     pub _pad: [u32; 2],
 }
+
+/// The kernels that take [`AdamParams`] as their uniform, with its name there and the size of
+/// this mirror (checked against the WGSL by tests/shaders.rs).
+pub const UNIFORMS: &[(&Shader, &str, usize)] =
+    &[(shaders::ADAM, "AdamParams", size_of::<AdamParams>())];
 
 /// One Adam update of every parameter in one dispatch. `params`, `grads`, `m`, `v` are (P);
 /// `sched` holds `[step_size, bc2_sqrt, decay]` = `cfg.schedule(t)`, written before each step. With

@@ -2,6 +2,7 @@
 
 use super::{Dispatch, WG, check_distinct, check_len, to_u32};
 use crate::gpu::{GpuContext, Slice};
+use crate::shaders::Shader;
 use crate::{Error, Result, shaders};
 
 /// Mirrors `BiasGradParams` in bias_grad.wgsl.
@@ -21,6 +22,14 @@ pub struct BiasGradParams {
     /// Padding to 32 bytes (`_pad0` .. `_pad2` in the WGSL struct).
     pub _pad: [u32; 3],
 }
+
+/// The kernels that take [`BiasGradParams`] as their uniform, with its name there and the size of
+/// this mirror (checked against the WGSL by tests/shaders.rs).
+pub const UNIFORMS: &[(&Shader, &str, usize)] = &[(
+    shaders::BIAS_GRAD,
+    "BiasGradParams",
+    size_of::<BiasGradParams>(),
+)];
 
 /// `dbias (N) += Σ_i dy[i, ·]` for `dy (M, N)` with row stride `ld`.
 pub fn bias_grad(

@@ -39,6 +39,55 @@ pub struct CellParams {
     pub gather: u32,
 }
 
+/// The kernels that take [`CellParams`] as their uniform, with its name there and the size of
+/// this mirror (checked against the WGSL by tests/shaders.rs).
+pub const UNIFORMS: &[(&Shader, &str, usize)] = &[
+    (shaders::RNN_CELL_FWD, "CellParams", size_of::<CellParams>()),
+    (shaders::RNN_CELL_BWD, "CellParams", size_of::<CellParams>()),
+    (shaders::GRU_CELL_FWD, "CellParams", size_of::<CellParams>()),
+    (
+        shaders::GRU_CELL_FWD_VEC4,
+        "CellParams",
+        size_of::<CellParams>(),
+    ),
+    (
+        shaders::GRU_CELL_FWD_SUBGROUP,
+        "CellParams",
+        size_of::<CellParams>(),
+    ),
+    (shaders::GRU_CELL_BWD, "CellParams", size_of::<CellParams>()),
+    (
+        shaders::GRU_CELL_BWD_VEC4,
+        "CellParams",
+        size_of::<CellParams>(),
+    ),
+    (
+        shaders::GRU_CELL_BWD_SUBGROUP,
+        "CellParams",
+        size_of::<CellParams>(),
+    ),
+    (
+        shaders::LSTM_CELL_FWD,
+        "CellParams",
+        size_of::<CellParams>(),
+    ),
+    (
+        shaders::LSTM_CELL_FWD_VEC4,
+        "CellParams",
+        size_of::<CellParams>(),
+    ),
+    (
+        shaders::LSTM_CELL_BWD,
+        "CellParams",
+        size_of::<CellParams>(),
+    ),
+    (
+        shaders::LSTM_CELL_BWD_VEC4,
+        "CellParams",
+        size_of::<CellParams>(),
+    ),
+];
+
 /// Activations live in their own buffers and start at offset 0.
 fn at_zero(op: &'static str, views: &[Option<&Slice>]) -> Result<()> {
     for s in views.iter().flatten() {

@@ -2,6 +2,7 @@
 
 use super::{Dispatch, WG, check_distinct, check_len, grid_1d, to_u32};
 use crate::gpu::{GpuContext, Slice};
+use crate::shaders::Shader;
 use crate::{Error, Result, shaders};
 
 /// Mirrors `CopyParams` in copy.wgsl.
@@ -23,6 +24,11 @@ pub struct CopyParams {
     /// Padding to 32 bytes (`_pad0`, `_pad1` in the WGSL struct).
     pub _pad: [u32; 2],
 }
+
+/// The kernels that take [`CopyParams`] as their uniform, with its name there and the size of
+/// this mirror (checked against the WGSL by tests/shaders.rs).
+pub const UNIFORMS: &[(&Shader, &str, usize)] =
+    &[(shaders::COPY, "CopyParams", size_of::<CopyParams>())];
 
 /// `out (rows, cols; stride ldo) = inp (rows, cols; stride ldi)`.
 pub fn copy(

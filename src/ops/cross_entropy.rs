@@ -3,6 +3,7 @@
 
 use super::{Dispatch, check_distinct, check_len, to_u32};
 use crate::gpu::{GpuContext, Slice};
+use crate::shaders::Shader;
 use crate::{Error, Result, shaders};
 
 pub use crate::cpu::cross_entropy::Reduction;
@@ -20,6 +21,14 @@ pub struct CrossEntropyParams {
     /// Where the scalar loss goes in `loss`'s buffer (elements).
     pub loss_off: u32,
 }
+
+/// The kernels that take [`CrossEntropyParams`] as their uniform, with its name there and the size of
+/// this mirror (checked against the WGSL by tests/shaders.rs).
+pub const UNIFORMS: &[(&Shader, &str, usize)] = &[(
+    shaders::CROSS_ENTROPY,
+    "CrossEntropyParams",
+    size_of::<CrossEntropyParams>(),
+)];
 
 /// One workgroup of this many invocations does the whole loss (a power of two).
 const WG: u32 = 256;

@@ -3,6 +3,7 @@
 
 use super::{Dispatch, WG, check_distinct, check_len, grid_1d, to_u32};
 use crate::gpu::{GpuContext, Slice};
+use crate::shaders::Shader;
 use crate::{Error, Result, shaders};
 
 /// Mirrors `DropoutParams` in dropout.wgsl.
@@ -22,6 +23,14 @@ pub struct DropoutParams {
     /// Padding to 32 bytes (`_pad1` .. `_pad3` in the WGSL struct).
     pub _pad1: [u32; 3],
 }
+
+/// The kernels that take [`DropoutParams`] as their uniform, with its name there and the size of
+/// this mirror (checked against the WGSL by tests/shaders.rs).
+pub const UNIFORMS: &[(&Shader, &str, usize)] = &[(
+    shaders::DROPOUT,
+    "DropoutParams",
+    size_of::<DropoutParams>(),
+)];
 
 /// `out = inp · mask / (1 − p)` over `inp.len` elements; `rng` holds `[seed, step]` (u32).
 pub fn dropout(

@@ -3,6 +3,7 @@
 
 use super::{Dispatch, WG, check_distinct, check_len, grid_1d, to_u32};
 use crate::gpu::{GpuContext, Slice};
+use crate::shaders::Shader;
 use crate::{Error, Result, shaders};
 
 /// Mirrors `EmbeddingParams` in embedding_fwd.wgsl and embedding_bwd.wgsl.
@@ -18,6 +19,21 @@ pub struct EmbeddingParams {
     /// Offset of the (V, E) table in `weight`, or of its gradient in `dweight` (elements).
     pub w_off: u32,
 }
+
+/// The kernels that take [`EmbeddingParams`] as their uniform, with its name there and the size of
+/// this mirror (checked against the WGSL by tests/shaders.rs).
+pub const UNIFORMS: &[(&Shader, &str, usize)] = &[
+    (
+        shaders::EMBEDDING_FWD,
+        "EmbeddingParams",
+        size_of::<EmbeddingParams>(),
+    ),
+    (
+        shaders::EMBEDDING_BWD,
+        "EmbeddingParams",
+        size_of::<EmbeddingParams>(),
+    ),
+];
 
 /// `out (N, E) = weight (V, E)[ids (N)]`; `weight` is a view of the table (V·E elements).
 pub fn embedding_fwd(

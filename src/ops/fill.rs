@@ -2,6 +2,7 @@
 
 use super::{Dispatch, WG, grid_1d, to_u32};
 use crate::gpu::{GpuContext, Slice};
+use crate::shaders::Shader;
 use crate::{Result, shaders};
 
 /// Mirrors `FillParams` in fill.wgsl.
@@ -17,6 +18,11 @@ pub struct FillParams {
     /// Padding to 16 bytes (`_pad0` in the WGSL struct).
     pub _pad: u32,
 }
+
+/// The kernels that take [`FillParams`] as their uniform, with its name there and the size of
+/// this mirror (checked against the WGSL by tests/shaders.rs).
+pub const UNIFORMS: &[(&Shader, &str, usize)] =
+    &[(shaders::FILL, "FillParams", size_of::<FillParams>())];
 
 /// `out[i] = value` over the whole view.
 pub fn fill(ctx: &GpuContext, out: Slice, value: f32) -> Result<Dispatch> {

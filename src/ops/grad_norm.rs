@@ -3,6 +3,7 @@
 
 use super::{Dispatch, WG, check_distinct, check_len, to_u32};
 use crate::gpu::{GpuContext, Slice};
+use crate::shaders::Shader;
 use crate::{Error, Result, shaders};
 
 /// Mirrors `GradNormParams` in grad_norm.wgsl.
@@ -18,6 +19,14 @@ pub struct GradNormParams {
     /// Padding to 16 bytes (`_pad0` in the WGSL struct).
     pub _pad: u32,
 }
+
+/// The kernels that take [`GradNormParams`] as their uniform, with its name there and the size of
+/// this mirror (checked against the WGSL by tests/shaders.rs).
+pub const UNIFORMS: &[(&Shader, &str, usize)] = &[(
+    shaders::GRAD_NORM,
+    "GradNormParams",
+    size_of::<GradNormParams>(),
+)];
 
 fn check(op: &'static str, s: &Slice) -> Result<()> {
     if s.offset != 0 {

@@ -2,6 +2,7 @@
 
 use super::{Dispatch, check_distinct, check_len, to_u32};
 use crate::gpu::{GpuContext, Slice};
+use crate::shaders::Shader;
 use crate::{Error, Result, shaders};
 
 pub use crate::cpu::matmul::MatmulDims;
@@ -44,6 +45,27 @@ pub struct MatmulParams {
     /// Rows per step of the padded batch.
     pub steps_b: u32,
 }
+
+/// The kernels that take [`MatmulParams`] as their uniform, with its name there and the size of
+/// this mirror (checked against the WGSL by tests/shaders.rs).
+pub const UNIFORMS: &[(&Shader, &str, usize)] = &[
+    (shaders::MATMUL, "MatmulParams", size_of::<MatmulParams>()),
+    (
+        shaders::MATMUL_VEC4,
+        "MatmulParams",
+        size_of::<MatmulParams>(),
+    ),
+    (
+        shaders::MATMUL_TILED,
+        "MatmulParams",
+        size_of::<MatmulParams>(),
+    ),
+    (
+        shaders::MATMUL_SUBGROUP,
+        "MatmulParams",
+        size_of::<MatmulParams>(),
+    ),
+];
 
 /// Workgroup shape of the register-tiled kernel; each invocation owns a 4×4 block of C.
 const WG_X: u32 = 8;

@@ -16,6 +16,28 @@ pub mod mse;
 pub mod sgd;
 
 use crate::gpu::{Dispatch, GpuContext, Slice};
+use crate::shaders::Shader;
+
+/// Every kernel's uniform struct: the shader, the struct's name in it and the size of its
+/// Rust mirror. tests/shaders.rs checks each size against the WGSL, and that every shader
+/// with a uniform is here.
+pub fn uniforms() -> Vec<(&'static Shader, &'static str, usize)> {
+    [
+        adam::UNIFORMS,
+        bias_grad::UNIFORMS,
+        cell::UNIFORMS,
+        copy::UNIFORMS,
+        cross_entropy::UNIFORMS,
+        dropout::UNIFORMS,
+        embedding::UNIFORMS,
+        fill::UNIFORMS,
+        grad_norm::UNIFORMS,
+        matmul::UNIFORMS,
+        mse::UNIFORMS,
+        sgd::UNIFORMS,
+    ]
+    .concat()
+}
 use crate::{Error, Result};
 
 /// Workgroups for `n` invocations in groups of `wg`, folded into y when x would pass the

@@ -3,6 +3,7 @@
 use super::{Dispatch, check_distinct, check_len, to_u32};
 use crate::cpu::cross_entropy::Reduction;
 use crate::gpu::{GpuContext, Slice};
+use crate::shaders::Shader;
 use crate::{Error, Result, shaders};
 
 /// Mirrors `MseParams` in mse.wgsl.
@@ -18,6 +19,11 @@ pub struct MseParams {
     /// Padding to 16 bytes.
     pub _pad: u32,
 }
+
+/// The kernels that take [`MseParams`] as their uniform, with its name there and the size of
+/// this mirror (checked against the WGSL by tests/shaders.rs).
+pub const UNIFORMS: &[(&Shader, &str, usize)] =
+    &[(shaders::MSE, "MseParams", size_of::<MseParams>())];
 
 /// One workgroup of this many invocations does the whole loss (a power of two).
 const WG: u32 = 256;

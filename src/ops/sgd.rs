@@ -2,6 +2,7 @@
 
 use super::{Dispatch, WG, check_optimizer, grid_1d, to_u32};
 use crate::gpu::{GpuContext, Slice};
+use crate::shaders::Shader;
 use crate::{Result, shaders};
 
 pub use crate::cpu::sgd::SgdConfig;
@@ -25,6 +26,11 @@ pub struct SgdParams {
     /// Padding to 32 bytes (`_pad0`, `_pad1` in the WGSL struct).
     pub _pad: [u32; 2],
 }
+
+/// The kernels that take [`SgdParams`] as their uniform, with its name there and the size of
+/// this mirror (checked against the WGSL by tests/shaders.rs).
+pub const UNIFORMS: &[(&Shader, &str, usize)] =
+    &[(shaders::SGD, "SgdParams", size_of::<SgdParams>())];
 
 /// One SGD update of every parameter in one dispatch. `params`, `grads` and `buf` (the
 /// momentum buffer) are (P); `sched` holds `[lr, first]` = `cfg.schedule(t)`, written before
