@@ -10,7 +10,6 @@ use super::BackendArgs;
 use super::train::{argmax_rows, encode, predict_all};
 use crate::cli::train::{check_len, encode_phrases};
 use gpu_rnn::checkpoint;
-use gpu_rnn::cpu::adam::AdamConfig;
 use gpu_rnn::data::{names, sentiment};
 use gpu_rnn::model::classifier::Classifier;
 use gpu_rnn::output::check::{Named, check_outputs};
@@ -86,14 +85,7 @@ fn open(
     b_max: usize,
 ) -> Result<Classifier> {
     let backend = device.open()?;
-    let mut m = Classifier::new(
-        ck.cfg.clone(),
-        &backend,
-        t_max.max(1),
-        b_max.max(1),
-        AdamConfig::default(),
-        0.0,
-    )?;
+    let mut m = Classifier::inference(ck.cfg.clone(), &backend, t_max.max(1), b_max.max(1))?;
     m.set_params(&ck.params)?;
     Ok(m)
 }

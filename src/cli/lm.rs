@@ -10,7 +10,6 @@ use rand::{RngExt, SeedableRng};
 
 use super::BackendArgs;
 use gpu_rnn::checkpoint::{self, Checkpoint};
-use gpu_rnn::cpu::adam::AdamConfig;
 use gpu_rnn::data::text::{CharVocab, read_text};
 use gpu_rnn::model::char_lm::CharLm;
 use gpu_rnn::output::check::{Named, check_outputs};
@@ -64,14 +63,7 @@ fn chars_of<'a>(ck: &'a Checkpoint, path: &Path) -> Result<&'a CharVocab> {
 
 /// The model for `t_max` steps of one stream, with the checkpoint's weights.
 fn open(ck: &Checkpoint, backend: &gpu_rnn::backend::Backend, t_max: usize) -> Result<CharLm> {
-    let mut m = CharLm::new(
-        ck.cfg.clone(),
-        backend,
-        t_max.max(1),
-        1,
-        AdamConfig::default(),
-        0.0,
-    )?;
+    let mut m = CharLm::inference(ck.cfg.clone(), backend, t_max.max(1), 1)?;
     m.set_params(&ck.params)?;
     Ok(m)
 }

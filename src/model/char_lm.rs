@@ -70,6 +70,31 @@ impl CharLm {
         method: impl Into<Method>,
         max_norm: f32,
     ) -> Result<Self> {
+        Self::build(
+            cfg,
+            backend,
+            (t_max, b_max),
+            Some((method.into(), max_norm)),
+        )
+    }
+
+    /// For inference only ([`CharLm::loss`], [`CharLm::logits`]): no gradients or optimizer
+    /// state are allocated.
+    pub fn inference(
+        cfg: ClassifierConfig,
+        backend: &Backend,
+        t_max: usize,
+        b_max: usize,
+    ) -> Result<Self> {
+        Self::build(cfg, backend, (t_max, b_max), None)
+    }
+
+    fn build(
+        cfg: ClassifierConfig,
+        backend: &Backend,
+        (t_max, b_max): (usize, usize),
+        optim: Option<(Method, f32)>,
+    ) -> Result<Self> {
         if cfg.classes != cfg.vocab || cfg.rnn.bidirectional {
             let both = if cfg.rnn.bidirectional {
                 ", bidirectional"
@@ -85,7 +110,6 @@ impl CharLm {
         if t_max == 0 || b_max == 0 {
             return Err(bad(format!("{t_max} steps × {b_max} streams")));
         }
-        let optim = (method.into(), max_norm);
         let (task, net) = TaskModel::new(cfg, Head::Steps, backend, (t_max, b_max), optim)?;
         Ok(Self {
             task,

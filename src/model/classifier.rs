@@ -63,8 +63,28 @@ impl Classifier {
         method: impl Into<Method>,
         max_norm: f32,
     ) -> Result<Self> {
-        let optim = (method.into(), max_norm);
-        let (task, net) = TaskModel::new(cfg, Head::States, backend, (t_max, b_max), optim)?;
+        let optim = Some((method.into(), max_norm));
+        Self::build(cfg, backend, (t_max, b_max), optim)
+    }
+
+    /// For inference only ([`Classifier::logits`]): no gradients or optimizer state are
+    /// allocated.
+    pub fn inference(
+        cfg: ClassifierConfig,
+        backend: &Backend,
+        t_max: usize,
+        b_max: usize,
+    ) -> Result<Self> {
+        Self::build(cfg, backend, (t_max, b_max), None)
+    }
+
+    fn build(
+        cfg: ClassifierConfig,
+        backend: &Backend,
+        max: (usize, usize),
+        optim: Option<(Method, f32)>,
+    ) -> Result<Self> {
+        let (task, net) = TaskModel::new(cfg, Head::States, backend, max, optim)?;
         Ok(Self {
             task,
             net,

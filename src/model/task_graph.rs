@@ -109,13 +109,14 @@ pub struct TaskModel {
 
 impl TaskModel {
     /// `cfg`'s graph with `head` as a trainer with `method`, clipping the gradient norm to
-    /// `max_norm` unless it is 0.
+    /// `max_norm` unless it is 0; or, without an optimizer, for inference only (no gradients
+    /// or optimizer state are allocated).
     pub(crate) fn new(
         cfg: ClassifierConfig,
         head: Head,
         backend: &Backend,
         max: (usize, usize),
-        (method, max_norm): (Method, f32),
+        optim: Option<(Method, f32)>,
     ) -> Result<(Self, TaskGraphVars)> {
         let TaskGraph {
             g,
@@ -125,13 +126,14 @@ impl TaskModel {
             loss,
             rnn,
         } = cfg.graph(head)?;
-        let optim = Optim::new(method);
-        let optim = if max_norm > 0.0 {
-            optim.clip(max_norm)
-        } else {
-            optim
+        let m = match optim {
+            Some((method, max_norm)) => {
+                let o = Optim::new(method);
+                let o = if max_norm > 0.0 { o.clip(max_norm) } else { o };
+                Model::trainer(g, backend, max, o)?
+            }
+            None => Model::new(g, backend, max)?,
         };
-        let m = Model::trainer(g, backend, max, optim)?;
         let vars = TaskGraphVars {
             x,
             y,

@@ -210,3 +210,37 @@ fn char_lm_gpu_matches_cpu() {
         );
     }
 }
+
+// An inference model (CharLm::inference, as `gpu-rnn eval` and `sample` open one) gives the
+// trainer's logits and losses from the same weights in less memory, and refuses to train.
+#[test]
+fn char_lm_inference_allocates_no_training_state() {
+    let ck = checkpoint::load(&fixture("torch_lstm_2l.safetensors")).unwrap();
+    let ids = text_ids(ck.chars.as_ref().unwrap());
+    let (x, y) = (&ids[..64], &ids[1..65]);
+    let mut trainer = CharLm::new(
+        ck.cfg.clone(),
+        &Backend::Cpu,
+        32,
+        2,
+        AdamConfig::default(),
+        0.0,
+    )
+    .unwrap();
+    let mut inference = CharLm::inference(ck.cfg.clone(), &Backend::Cpu, 32, 2).unwrap();
+    trainer.set_params(&ck.params).unwrap();
+    inference.set_params(&ck.params).unwrap();
+    assert_eq!(
+        inference.loss(x, y, 2, 32).unwrap(),
+        trainer.loss(x, y, 2, 32).unwrap()
+    );
+    assert_eq!(
+        inference.logits(x, 2, 32).unwrap(),
+        trainer.logits(x, 2, 32).unwrap()
+    );
+    // Parameters, gradients and Adam's two moments: the trainer holds 3·P more.
+    let p = 4 * ck.params.len();
+    assert!(inference.buffer_bytes() + 3 * p <= trainer.buffer_bytes());
+    let err = inference.train_step(x, y, 2, 32).unwrap_err().to_string();
+    assert!(err.contains("Model::trainer"), "{err}");
+}
