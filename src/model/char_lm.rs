@@ -221,8 +221,9 @@ impl CharLm {
         self.task.m.scalar(self.net.loss)
     }
 
-    /// Time each op of a training step on a batch by itself (see [`Model::profile`]). The
-    /// ops run on the model's own buffers, so they change its weights and state.
+    /// Time each op of a training step on a batch by itself (see
+    /// [`Model::profile`](crate::nn::Model::profile)). The ops run on the model's own
+    /// buffers, so they change its weights and state.
     pub fn profile_step(
         &mut self,
         x: &[u32],

@@ -167,8 +167,8 @@ impl Classifier {
     }
 
     /// Time each op of the training step (`train`) or of inference on `batch` by itself (see
-    /// [`Model::profile`]). Training ops change the parameters: profile a model whose weights
-    /// no longer matter.
+    /// [`Model::profile`](crate::nn::Model::profile)). Training ops change the parameters:
+    /// profile a model whose weights no longer matter.
     pub fn profile_step(
         &mut self,
         batch: &Batch,

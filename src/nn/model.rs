@@ -272,10 +272,28 @@ impl Model {
                 )));
             }
         }
+        // An MSE's target gets no gradient; a gradient would be written, not summed, by
+        // each of several readers.
+        let target_of_mse = |i: usize| {
+            g.vars[i].consumers.iter().any(|&c| match g.nodes[c] {
+                Node::Mse { target, .. } => target.0 == i,
+                _ => false,
+            })
+        };
+        if let Some((_, v)) =
+            (g.vars.iter().enumerate()).find(|(i, v)| v.requires_grad && target_of_mse(*i))
+        {
+            return Err(bad(format!(
+                "{} requires a gradient but is an MSE target, which has none",
+                v.name
+            )));
+        }
+        let differentiated =
+            |v: &&crate::nn::graph::VarInfo| v.producer.is_some() || v.requires_grad;
         if let Some(v) = g
             .vars
             .iter()
-            .find(|v| v.kind == Kind::F32 && v.producer.is_some() && v.consumers.len() > 1)
+            .find(|v| v.kind == Kind::F32 && differentiated(v) && v.consumers.len() > 1)
         {
             return Err(bad(format!(
                 "{} is read by {} layers; a trained graph may read each value once",

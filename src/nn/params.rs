@@ -188,8 +188,10 @@ impl Model {
     }
 
     /// Restore what [`Model::optimizer_state`] returned, after [`Model::set_params`]. The
-    /// dropout masks continue from the same step too, so a resumed run draws the masks the
-    /// uninterrupted one would have.
+    /// dropout masks continue from the same step too: a resumed run draws the masks the
+    /// uninterrupted one would have when each of its steps followed one training forward
+    /// (as [`Model::train_step`] does; extra `forward_train`s without a step advance the
+    /// masks but not the step).
     pub fn set_optimizer_state(&mut self, s: &OptimState) -> Result<()> {
         self.need_trainer()?;
         let opt = self.opt.as_mut().expect("checked");

@@ -4,11 +4,9 @@ use gpu_rnn::backend::Backend;
 use gpu_rnn::checkpoint;
 use gpu_rnn::cpu::cross_entropy::Reduction;
 use gpu_rnn::data::text::Streams;
-use gpu_rnn::model::module;
 use gpu_rnn::model::rnn::RnnConfig;
 use gpu_rnn::model::task_graph::Head;
 use gpu_rnn::nn::{EmbeddingConfig, Graph, LinearConfig, Model, Optim, Rows, Var};
-use gpu_rnn::plan::CellKind;
 
 use crate::common::*;
 
@@ -77,77 +75,6 @@ fn graph_tbptt_matches_torch() {
             1e-4,
             0,
         );
-    }
-}
-
-// A recurrent layer alone on f32 inputs (2 layers, bidirectional, batch_first, packed
-// lengths in any order) gives torch.nn.GRU's outputs as model::module::Rnn computes them.
-#[test]
-fn graph_rnn_matches_module() {
-    let mut rng = TestRng::new("graph_rnn_matches_module");
-    for backend in backends("graph_rnn_matches_module") {
-        for cell in [CellKind::Gru, CellKind::Lstm] {
-            let cfg = RnnConfig::new(cell, 5, 7)
-                .num_layers(2)
-                .with_bidirectional(true)
-                .with_batch_first(true);
-            let (t, b) = (6, 3);
-            let lengths = [4, 6, 2];
-            let x = rng.values(t * b * 5);
-            let h0 = rng.values(2 * 2 * b * 7);
-            let mut reference = module::Rnn::new(cfg.clone(), &backend, t, b).unwrap();
-            let p = reference.init_params(rng.seed).unwrap();
-            reference.set_training(false);
-            let c0 = (cell == CellKind::Lstm).then(|| rng.values(h0.len()));
-            let want = reference
-                .forward(&x, t, b, Some(&lengths), Some(&h0), c0.as_deref())
-                .unwrap();
-
-            let mut g = Graph::new();
-            let xv = g.input("x", Rows::Steps, 5);
-            let out = cfg
-                .clone()
-                .init(&mut g, "gru")
-                .unwrap()
-                .forward(&mut g, xv)
-                .unwrap();
-            let mut m = Model::new(g, &backend, (t, b)).unwrap();
-            m.set_params(&p).unwrap();
-            m.set_lengths(Some(&lengths));
-            m.write(xv, &x, (t, b)).unwrap();
-            m.write(out.h0, &h0, (t, b)).unwrap();
-            if let (Some(c0v), Some(c0)) = (out.c0, &c0) {
-                m.write(c0v, c0, (t, b)).unwrap();
-            }
-            m.forward((t, b)).unwrap();
-            let what = format!("{cell:?} on {}", m.describe());
-            assert_close(
-                &format!("{what}: output"),
-                &m.read(out.output).unwrap(),
-                &want.output,
-                1e-6,
-                1e-6,
-                rng.seed,
-            );
-            assert_close(
-                &format!("{what}: h_n"),
-                &m.read(out.h_n).unwrap(),
-                &want.h_n,
-                1e-6,
-                1e-6,
-                rng.seed,
-            );
-            if let (Some(c_n), Some(want_c)) = (out.c_n, &want.c_n) {
-                assert_close(
-                    &format!("{what}: c_n"),
-                    &m.read(c_n).unwrap(),
-                    want_c,
-                    1e-6,
-                    1e-6,
-                    rng.seed,
-                );
-            }
-        }
     }
 }
 
@@ -263,7 +190,10 @@ fn graph_backward_from_gives_input_and_state_grads() {
         m.grad_of(c.rnn.h0).unwrap(),
         m.grad_of(c.rnn.c0.unwrap()).unwrap(),
     ];
-    // What it refuses: a value a layer reads, and an input without requires_grad.
+    // What it refuses: seeding a value a layer reads, the gradient of an input without
+    // requires_grad, gradients of an inference model, and graphs whose input gradients it
+    // could not form (an MSE target; an input two layers read, whose gradients would need
+    // summing).
     let err = m.backward_from(&[(c.rnn.output, &r)]).unwrap_err();
     assert!(
         err.to_string().contains("not an output that nothing reads"),
@@ -275,6 +205,36 @@ fn graph_backward_from_gives_input_and_state_grads() {
             .grads()
             .is_err()
     );
+    let mut g = Graph::new();
+    let (x, target) = (g.input("x", Rows::Batch, 2), g.input("t", Rows::Batch, 3));
+    let y = LinearConfig::new(2, 3)
+        .init(&mut g, "fc")
+        .unwrap()
+        .forward(&mut g, x)
+        .unwrap();
+    g.mse(y, target, Reduction::Mean).unwrap();
+    let mut plain = Model::with_grads(g.clone(), &Backend::Cpu, (1, 2)).unwrap();
+    plain.forward_train((1, 2)).unwrap();
+    plain.backward().unwrap();
+    let err = plain.grad_of(x).unwrap_err().to_string();
+    assert!(err.contains("requires_grad"), "{err}");
+    let mut to_target = g.clone();
+    to_target.requires_grad(target).unwrap();
+    let err = Model::with_grads(to_target, &Backend::Cpu, (1, 2))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("MSE target"), "{err}");
+    let mut twice = g.clone();
+    twice.requires_grad(x).unwrap();
+    LinearConfig::new(2, 3)
+        .init(&mut twice, "fc2")
+        .unwrap()
+        .forward(&mut twice, x)
+        .unwrap();
+    let err = Model::with_grads(twice, &Backend::Cpu, (1, 2))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("read by 2 layers"), "{err}");
 
     let probe_graph = seeded_graph();
     let mut probe = Model::new(probe_graph.g, &Backend::Cpu, (t, b)).unwrap();
