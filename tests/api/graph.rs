@@ -365,6 +365,22 @@ fn graph_errors_are_clear() {
         .to_string();
     assert!(err.contains("dots"), "{err}");
 
+    // A recurrent layer's h0 (which no node lists as read) written for B = 4, then a run
+    // of B = 2 without the losses: refused as forward refuses it, not read with B = 4's rows.
+    let mut g = Graph::new();
+    let x = g.input("x", Rows::Steps, 3);
+    let out = RnnConfig::gru(3, 4)
+        .num_layers(2)
+        .init(&mut g, "gru")
+        .unwrap()
+        .forward(&mut g, x)
+        .unwrap();
+    let mut m = Model::new(g, &Backend::Cpu, (2, 4)).unwrap();
+    m.write(out.h0, &[0.5; 2 * 4 * 4], (2, 4)).unwrap();
+    m.write(x, &[0.5; 2 * 2 * 3], (2, 2)).unwrap();
+    let err = m.predict((2, 2)).unwrap_err().to_string();
+    assert!(err.contains("gru.h0 was written for"), "{err}");
+
     // Inputs written for one batch shape and run at another; backward after a step.
     let (g, x, y, _) = bag_graph(None);
     let mut m = Model::trainer(g, &Backend::Cpu, (1, 4), Optim::adam(1e-3)).unwrap();
