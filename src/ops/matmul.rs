@@ -317,9 +317,9 @@ pub fn autotune(ctx: &GpuContext) -> Result<[MatmulKernel; 3]> {
     Ok(best)
 }
 
-/// A product over a padded (T, B) batch (`Op::Packed`): along K when A is transposed (a
-/// weight gradient), else along M. `lens` (B) holds the sequence lengths, `reversed[z]` says
-/// that product z's steps run backwards in time (see `plan::Steps`).
+/// A product over a padded (T, B) batch (an `Op::Matmul` with `padded`): along K when A is
+/// transposed (a weight gradient), else along M. `lens` (B) holds the sequence lengths,
+/// `reversed[z]` says that product z's steps run backwards in time (see `plan::Steps`).
 #[derive(Clone, Copy)]
 pub struct PaddedRows<'a> {
     /// Sequence lengths (B), from offset 0: rows at a time ≥ their length are padding.

@@ -51,7 +51,7 @@ fn bias_grad_matches_cpu() {
     }
 }
 
-// `Op::Packed`'s CPU twin of bias_grad sums only each step's real rows; with the padding rows
+// A padded bias_grad's CPU twin sums only each step's real rows; with the padding rows
 // zero, as a recurrent layer leaves them, that must equal the whole column sum. The same f64
 // sums, skipping exact zeros: equal to the last bit.
 #[test]

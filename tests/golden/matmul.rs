@@ -609,7 +609,7 @@ fn zero_padding(x: &mut [f32], lens: &[u32], t: usize, ld: usize, width: usize, 
     }
 }
 
-// `Op::Packed`'s CPU twin skips each step's padding rows: it must equal the whole product,
+// A padded matmul's CPU twin skips each step's padding rows: it must equal the whole product,
 // rows of C past each step's real rows included, for the row-blocked (NT forward with bias,
 // NN input gradient) and the K-blocked (TN weight gradient, batched over two directions with
 // the second in reversed step order) shapes. Same sgemm, different blocking: ATOL as above.
@@ -726,9 +726,9 @@ fn matmul_autotune_saves_its_choice_per_adapter() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-// matmul_subgroup over a padded batch (Op::Packed on the GPU) skips octets of padding rows
-// (along M) and slices of 8 padding k (along K, both directions, the second reversed in
-// time). With the padding zeroed, as the recurrent layers leave it, the result equals the
+// matmul_subgroup over a padded batch (a padded `Op::Matmul` on the GPU) skips octets of
+// padding rows (along M) and slices of 8 padding k (along K, both directions, the second
+// reversed in time). With the padding zeroed, as the recurrent layers leave it, the result equals the
 // whole product everywhere. Lengths are sorted, as the classifier sorts them, so whole octets
 // and slices are padding.
 #[test]
