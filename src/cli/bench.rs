@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::cli::kernel_bench::{KernelCase, kernel_cases, select};
+use crate::cli::kernel_bench::{KernelCase, Spread, kernel_cases, select};
 use crate::cli::{BackendChoice, open_backend};
 use gpu_rnn::Result;
 use gpu_rnn::backend::Backend;
@@ -194,69 +194,8 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    // One query set holds the runs' timestamps: wgpu allows 4096 queries, two per run.
-    if !(1..=2048).contains(&args.runs)
-        || args.batch_size == 0
-        || !(1..=10_000).contains(&args.batches)
-        || args
-            .synthetic
-            .is_some_and(|t| !(1..=super::train::DEFAULT_MAX_LEN).contains(&t))
-    {
-        return Err(gpu_rnn::Error::InvalidArgument {
-            op: "bench",
-            message: format!(
-                "--runs must be 1 to 2048, --batch-size at least 1, --batches 1 to 10000 and \
-                 --synthetic 1 to {}",
-                super::train::DEFAULT_MAX_LEN
-            ),
-        });
-    }
-    let mut backends = Vec::new();
-    let mut gpu = None;
-    match args.backend {
-        BackendChoice::Cpu => backends.push(Backend::Cpu),
-        choice => {
-            // Auto measures any GPU adapter, a CPU emulation too: the comparison is the point.
-            let (b, line) = match open_backend(BackendChoice::Gpu, args.adapter.as_deref()) {
-                Err(e)
-                    if choice == BackendChoice::Auto
-                        && !matches!(
-                            e,
-                            gpu_rnn::Error::InvalidArgument { .. }
-                                | gpu_rnn::Error::AdapterNotFound { .. }
-                        ) =>
-                {
-                    (
-                        Backend::Cpu,
-                        format!(
-                            "backend: cpu only (no GPU: {})",
-                            e.to_string().lines().next().unwrap_or("")
-                        ),
-                    )
-                }
-                r => r?,
-            };
-            if !args.json {
-                println!("{line}");
-            }
-            if let Backend::Gpu(ctx) = &b {
-                if !args.json {
-                    println!("{}", matmul_choice(ctx));
-                }
-                gpu = Some(b.clone());
-                backends.push(b);
-            }
-            if choice == BackendChoice::Auto {
-                backends.push(Backend::Cpu);
-            }
-        }
-    }
-    if args.charlm && !(1..=1_000_000).contains(&args.sample_length) {
-        return Err(gpu_rnn::Error::InvalidArgument {
-            op: "--sample-length",
-            message: format!("expected 1 to 1000000, got {}", args.sample_length),
-        });
-    }
+    check_args(&args)?;
+    let (backends, gpu) = open_backends(&args)?;
     // The language model's benchmark skips the kernel table unless kernels are named.
     if !(args.no_kernels || args.charlm && args.kernels.is_empty()) {
         let cases = select(kernel_cases(), &args.kernels);
@@ -276,6 +215,71 @@ pub fn run(args: BenchArgs) -> Result<()> {
         step_table(&args, &backends)?;
     }
     Ok(())
+}
+
+/// Every flag's range, before an adapter is opened.
+fn check_args(args: &BenchArgs) -> Result<()> {
+    // One query set holds the runs' timestamps: wgpu allows 4096 queries, two per run.
+    if !(1..=2048).contains(&args.runs)
+        || args.batch_size == 0
+        || !(1..=10_000).contains(&args.batches)
+        || args
+            .synthetic
+            .is_some_and(|t| !(1..=super::train::DEFAULT_MAX_LEN).contains(&t))
+    {
+        return Err(gpu_rnn::Error::InvalidArgument {
+            op: "bench",
+            message: format!(
+                "--runs must be 1 to 2048, --batch-size at least 1, --batches 1 to 10000 and \
+                 --synthetic 1 to {}",
+                super::train::DEFAULT_MAX_LEN
+            ),
+        });
+    }
+    if args.charlm && !(1..=1_000_000).contains(&args.sample_length) {
+        return Err(gpu_rnn::Error::InvalidArgument {
+            op: "--sample-length",
+            message: format!("expected 1 to 1000000, got {}", args.sample_length),
+        });
+    }
+    Ok(())
+}
+
+/// The backends to measure, and the GPU among them: `auto` measures any GPU adapter (a CPU
+/// emulation too: the comparison is the point) and the CPU.
+fn open_backends(args: &BenchArgs) -> Result<(Vec<Backend>, Option<Backend>)> {
+    let choice = match args.backend {
+        BackendChoice::Cpu => return Ok((vec![Backend::Cpu], None)),
+        choice => choice,
+    };
+    let (b, line) = match open_backend(BackendChoice::Gpu, args.adapter.as_deref()) {
+        Err(e)
+            if choice == BackendChoice::Auto
+                && !matches!(
+                    e,
+                    gpu_rnn::Error::InvalidArgument { .. } | gpu_rnn::Error::AdapterNotFound { .. }
+                ) =>
+        {
+            let why = e.to_string().lines().next().unwrap_or("").to_string();
+            (Backend::Cpu, format!("backend: cpu only (no GPU: {why})"))
+        }
+        r => r?,
+    };
+    if !args.json {
+        println!("{line}");
+    }
+    let (mut backends, mut gpu) = (Vec::new(), None);
+    if let Backend::Gpu(ctx) = &b {
+        if !args.json {
+            println!("{}", matmul_choice(ctx));
+        }
+        gpu = Some(b.clone());
+        backends.push(b);
+    }
+    if choice == BackendChoice::Auto {
+        backends.push(Backend::Cpu);
+    }
+    Ok((backends, gpu))
 }
 
 /// Which matmul kernel the model's products get on `ctx`, per layout, and why.
@@ -338,26 +342,7 @@ fn kernel_table(
         let c = case.time(&Backend::Cpu, runs.min(7))?;
         let (cpu_rate, unit) = case.rate(c.median);
         if json {
-            let mut obj = serde_json::json!({
-                "kind": "kernel",
-                "kernel": case.kernel,
-                "size": case.size,
-                "shape": case.shape,
-                "flops": case.flops,
-                "bytes": case.bytes,
-                "cpu_ms": ms(c.median),
-                "cpu_rate": cpu_rate,
-                "unit": unit,
-            });
-            if let Some(g) = g {
-                let o = obj.as_object_mut().expect("an object");
-                o.insert("gpu_median_ms".into(), ms(g.median).into());
-                o.insert("gpu_min_ms".into(), ms(g.min).into());
-                o.insert("gpu_max_ms".into(), ms(g.max).into());
-                o.insert("gpu_runs".into(), g.runs.into());
-                o.insert("gpu_rate".into(), case.rate(g.median).0.into());
-            }
-            println!("{obj}");
+            println!("{}", kernel_json(case, &c, g.as_ref()));
             continue;
         }
         let gpu_cols = match g {
@@ -380,6 +365,31 @@ fn kernel_table(
         );
     }
     Ok(())
+}
+
+/// One kernel's row of `--json`: its case, the CPU twin's time and the GPU's spread.
+fn kernel_json(case: &KernelCase, c: &Spread, g: Option<&Spread>) -> serde_json::Value {
+    let (cpu_rate, unit) = case.rate(c.median);
+    let mut obj = serde_json::json!({
+        "kind": "kernel",
+        "kernel": case.kernel,
+        "size": case.size,
+        "shape": case.shape,
+        "flops": case.flops,
+        "bytes": case.bytes,
+        "cpu_ms": ms(c.median),
+        "cpu_rate": cpu_rate,
+        "unit": unit,
+    });
+    if let Some(g) = g {
+        let o = obj.as_object_mut().expect("an object");
+        o.insert("gpu_median_ms".into(), ms(g.median).into());
+        o.insert("gpu_min_ms".into(), ms(g.min).into());
+        o.insert("gpu_max_ms".into(), ms(g.max).into());
+        o.insert("gpu_runs".into(), g.runs.into());
+        o.insert("gpu_rate".into(), case.rate(g.median).0.into());
+    }
+    obj
 }
 
 /// The lecture model's training and inference throughput on each backend.

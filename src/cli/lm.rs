@@ -76,6 +76,28 @@ fn log_sum_exp(row: &[f32]) -> f64 {
 
 /// `gpu-rnn eval` of a language model: the mean loss over the N − 1 predictions of a text
 /// of N characters read as one stream, and with `logits` the (N − 1, V) logits.
+/// `--logits` checked against the inputs (`--model`, `--data`) before any work.
+fn check_eval_outputs(model: &Path, data: &Path, logits: Option<&Path>) -> Result<()> {
+    let outputs: Vec<Named> = logits
+        .map(|path| Named {
+            flag: "--logits",
+            path,
+        })
+        .into_iter()
+        .collect();
+    let inputs = [
+        Named {
+            flag: "--model",
+            path: model,
+        },
+        Named {
+            flag: "--data",
+            path: data,
+        },
+    ];
+    check_outputs(&outputs, &inputs)
+}
+
 pub fn eval(
     ck: &Checkpoint,
     (model, data): (&Path, Option<&Path>),
@@ -89,24 +111,7 @@ pub fn eval(
             "a language model is evaluated on a text: give --data FILE.txt",
         )
     })?;
-    let mut outputs = Vec::new();
-    if let Some(p) = logits {
-        outputs.push(Named {
-            flag: "--logits",
-            path: p,
-        });
-    }
-    let inputs = [
-        Named {
-            flag: "--model",
-            path: model,
-        },
-        Named {
-            flag: "--data",
-            path: data,
-        },
-    ];
-    check_outputs(&outputs, &inputs)?;
+    check_eval_outputs(model, data, logits)?;
     let text = read_text(data)?;
     let ids = vocab.encode(&text, &data.display().to_string())?;
     if ids.len() < 2 {

@@ -52,6 +52,22 @@ pub fn is_tsv(path: &Path) -> bool {
     name.ends_with(".tsv") || name.ends_with(".tsv.gz")
 }
 
+/// Whether the header is the training file's (with Sentiment) or the test file's.
+fn labelled_header(path: &Path, columns: &[&str]) -> Result<bool> {
+    match columns {
+        ["PhraseId", "SentenceId", "Phrase", "Sentiment"] => Ok(true),
+        ["PhraseId", "SentenceId", "Phrase"] => Ok(false),
+        _ => Err(data_error(
+            path,
+            1,
+            format!(
+                "expected the header PhraseId<TAB>SentenceId<TAB>Phrase[<TAB>Sentiment], found {:?}",
+                columns.join("<TAB>")
+            ),
+        )),
+    }
+}
+
 /// Read a phrase file (gzip or plain), labelled (4 columns) or not (3), as its header says.
 pub fn read(path: &Path) -> Result<Vec<Phrase>> {
     let bytes = read_maybe_gz(path)?;
@@ -66,20 +82,7 @@ pub fn read(path: &Path) -> Result<Vec<Phrase>> {
         .map_err(|e| data_error(path, 1, format!("unreadable header: {e}")))?
         .clone();
     let columns: Vec<&str> = header.iter().collect();
-    let labelled = match columns[..] {
-        ["PhraseId", "SentenceId", "Phrase", "Sentiment"] => true,
-        ["PhraseId", "SentenceId", "Phrase"] => false,
-        _ => {
-            return Err(data_error(
-                path,
-                1,
-                format!(
-                    "expected the header PhraseId<TAB>SentenceId<TAB>Phrase[<TAB>Sentiment], found {:?}",
-                    columns.join("<TAB>")
-                ),
-            ));
-        }
-    };
+    let labelled = labelled_header(path, &columns)?;
     let want = if labelled { 4 } else { 3 };
     let mut rows = Vec::new();
     for record in reader.records() {

@@ -6,7 +6,7 @@ use crate::model::embedding_input::{EmbeddingInput, EmbeddingSpec};
 use crate::model::linear::Linear;
 use crate::model::params::{ParamEntry, ParamLayout};
 use crate::model::rnn::RnnBuffers;
-use crate::nn::graph::{Graph, Kind, Layer, Node, RnnOut, Var};
+use crate::nn::graph::{CellOut, Graph, Kind, Layer, Node, RnnOut, Var};
 use crate::nn::model::{Bind, Built, feeder};
 use crate::plan::{BufId, Buffers};
 
@@ -98,35 +98,40 @@ impl Declare<'_> {
                 self.own(bufs, binds, *y);
                 Built::Copies
             }
-            Node::Cell { layer, out, .. } => {
-                let cfg = g.rnn_config(*layer).expect("a cell node uses a cell layer");
-                let name = &g.layers[*layer].name;
-                let layout = cell_alias(&g.layout, name);
-                let rnn = RnnBuffers::declare(
-                    bufs,
-                    cfg,
-                    &format!("{name}."),
-                    &layout,
-                    self.params,
-                    self.grads,
-                    1,
-                    b_max,
-                    false,
-                );
-                let grad = |g: Option<BufId>| g.filter(|_| self.train);
-                binds[out.h.0] = Bind {
-                    value: Some(rnn.hn),
-                    grad: grad(Some(rnn.dhn)),
-                };
-                if let (Some(c), Some(cn)) = (out.c, rnn.cn) {
-                    binds[c.0] = Bind {
-                        value: Some(cn),
-                        grad: grad(rnn.dcn),
-                    };
-                }
-                Built::Cell(Box::new(rnn))
-            }
+            Node::Cell { layer, out, .. } => self.cell(bufs, binds, *layer, *out),
         })
+    }
+
+    /// A cell's step: a recurrent module of one step and one layer, its parameters found
+    /// under the layer-0 names of [`cell_alias`]; h' and c' are its h_n and c_n.
+    fn cell(&self, bufs: &mut Buffers, binds: &mut [Bind], layer: usize, out: CellOut) -> Built {
+        let g = self.g;
+        let cfg = g.rnn_config(layer).expect("a cell node uses a cell layer");
+        let name = &g.layers[layer].name;
+        let layout = cell_alias(&g.layout, name);
+        let rnn = RnnBuffers::declare(
+            bufs,
+            cfg,
+            &format!("{name}."),
+            &layout,
+            self.params,
+            self.grads,
+            1,
+            self.max.1,
+            false,
+        );
+        let grad = |g: Option<BufId>| g.filter(|_| self.train);
+        binds[out.h.0] = Bind {
+            value: Some(rnn.hn),
+            grad: grad(Some(rnn.dhn)),
+        };
+        if let (Some(c), Some(cn)) = (out.c, rnn.cn) {
+            binds[c.0] = Bind {
+                value: Some(cn),
+                grad: grad(rnn.dcn),
+            };
+        }
+        Built::Cell(Box::new(rnn))
     }
 
     fn rnn(

@@ -132,6 +132,32 @@ fn build_vocab(rows: &[sentiment::Phrase], tr: &[usize], s: &Settings) -> Result
     Ok(vocab)
 }
 
+/// The training and validation rows of `rows`, whole sentences held out; an error unless
+/// both are non-empty and training has 2 or more classes.
+fn split_sentiment(s: &Settings, rows: &[sentiment::Phrase]) -> Result<(Vec<usize>, Vec<usize>)> {
+    let data = &s.data;
+    let (tr, va) = sentiment::split_by_sentence(rows, s.val_fraction, s.seed);
+    if tr.is_empty() || va.is_empty() {
+        return Err(data_error(
+            data,
+            0,
+            "too few sentences to hold out a validation part",
+        ));
+    }
+    let labels: std::collections::BTreeSet<u8> = tr.iter().filter_map(|&i| rows[i].label).collect();
+    if labels.len() < 2 {
+        return Err(data_error(
+            data,
+            0,
+            format!(
+                "the training part has {} sentiment class(es); a classifier needs at least 2",
+                labels.len()
+            ),
+        ));
+    }
+    Ok((tr, va))
+}
+
 pub fn prepare_sentiment(s: &Settings, init: Option<&Checkpoint>) -> Result<Prepared> {
     if s.test.is_some() {
         return Err(Error::InvalidArgument {
@@ -151,25 +177,7 @@ pub fn prepare_sentiment(s: &Settings, init: Option<&Checkpoint>) -> Result<Prep
              `gpu-rnn eval`)",
         ));
     }
-    let (tr, va) = sentiment::split_by_sentence(&rows, s.val_fraction, s.seed);
-    if tr.is_empty() || va.is_empty() {
-        return Err(data_error(
-            data,
-            0,
-            "too few sentences to hold out a validation part",
-        ));
-    }
-    let labels: std::collections::BTreeSet<u8> = tr.iter().filter_map(|&i| rows[i].label).collect();
-    if labels.len() < 2 {
-        return Err(data_error(
-            data,
-            0,
-            format!(
-                "the training part has {} sentiment class(es); a classifier needs at least 2",
-                labels.len()
-            ),
-        ));
-    }
+    let (tr, va) = split_sentiment(s, &rows)?;
     let vocab = match init {
         Some(ck) => ck.vocab.clone().expect("checked: a word model"),
         None => build_vocab(&rows, &tr, s)?,
