@@ -78,7 +78,10 @@ impl Model {
                     info.name, self.g.layers[layer].name
                 )));
             }
-            groupings.push((c, TokenRows::new(&dev, num)?));
+            // Only the embedding's backward reads the grouping: an inference model skips it.
+            if self.has_grads() {
+                groupings.push((c, TokenRows::new(&dev, num)?));
+            }
         }
         let view = self.value(v, shape)?;
         self.rt.write_u32(view.buf, 0, &dev)?;
@@ -306,9 +309,14 @@ impl Model {
         }
     }
 
-    /// An error unless the model has gradients ([`Model::trainer`], [`Model::with_grads`]).
+    /// Whether the model has gradients ([`Model::trainer`], [`Model::with_grads`]).
+    pub(crate) fn has_grads(&self) -> bool {
+        self.grads != self.params
+    }
+
+    /// An error unless the model has gradients.
     pub(crate) fn need_grads(&self) -> Result<()> {
-        if self.grads == self.params {
+        if !self.has_grads() {
             return Err(bad(
                 "an inference model (Model::new) has no gradients; build it with \
                  Model::trainer or Model::with_grads"
