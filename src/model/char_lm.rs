@@ -16,7 +16,7 @@
 use crate::backend::Backend;
 use crate::model::classifier_config::ClassifierConfig;
 use crate::model::optim::Method;
-use crate::model::task_graph::{Head, TaskGraphVars, TaskModel};
+use crate::model::task_graph::{Head, TaskModel, TaskVars};
 use crate::{Error, Result};
 
 /// The carried recurrent state of a model: h (L, B, H), and c for an LSTM.
@@ -35,7 +35,7 @@ pub struct CarriedState {
 /// [`TaskModel`]'s, reached through `Deref`.
 pub struct CharLm {
     task: TaskModel,
-    net: TaskGraphVars,
+    net: TaskVars,
     /// B of the state that h0 (c0) holds; `None`: to be zeroed before the next batch.
     carried: Option<usize>,
 }

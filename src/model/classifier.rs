@@ -7,7 +7,7 @@
 
 use crate::backend::Backend;
 use crate::model::optim::Method;
-use crate::model::task_graph::{Head, TaskGraphVars, TaskModel};
+use crate::model::task_graph::{Head, TaskModel, TaskVars};
 use crate::{Error, Result};
 
 pub use crate::model::classifier_config::ClassifierConfig;
@@ -33,7 +33,7 @@ impl Batch {
 /// are [`TaskModel`]'s, reached through `Deref`.
 pub struct Classifier {
     task: TaskModel,
-    net: TaskGraphVars,
+    net: TaskVars,
     /// The batch's sequence at each row of the loaded (length-sorted) batch.
     order: Vec<usize>,
 }

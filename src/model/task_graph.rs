@@ -24,10 +24,8 @@ pub enum Head {
     Steps,
 }
 
-/// A task's graph and the values its model writes and reads.
-pub struct TaskGraph {
-    /// The graph.
-    pub g: Graph,
+/// The values of a task's graph that its model writes and reads.
+pub struct TaskVars {
     /// Token ids.
     pub x: Var,
     /// Class indices: one per sequence (`Head::States`) or per step (`Head::Steps`).
@@ -43,7 +41,7 @@ pub struct TaskGraph {
 impl ClassifierConfig {
     /// This architecture as a graph with `head`; its parameters are exactly
     /// [`ClassifierConfig::layout`]'s, in that order.
-    pub fn graph(&self, head: Head) -> Result<TaskGraph> {
+    pub fn graph(&self, head: Head) -> Result<(Graph, TaskVars)> {
         self.check()?;
         let steps = head == Head::Steps;
         let mut g = Graph::new();
@@ -85,14 +83,14 @@ impl ClassifierConfig {
                 message: format!("the graph's parameters differ from {:?}'s layout", self),
             });
         }
-        Ok(TaskGraph {
-            g,
+        let vars = TaskVars {
             x,
             y,
             logits,
             loss,
             rnn: out,
-        })
+        };
+        Ok((g, vars))
     }
 }
 
@@ -102,12 +100,16 @@ impl ClassifierConfig {
 pub struct TaskModel {
     /// The architecture.
     pub cfg: ClassifierConfig,
-    /// The parameters' names and offsets in the flat vector, PyTorch's order.
-    pub layout: ParamLayout,
     pub(crate) m: Model,
 }
 
 impl TaskModel {
+    /// The parameters' names and offsets in the flat vector, PyTorch's order (the graph's,
+    /// which [`ClassifierConfig::graph`] checks against [`ClassifierConfig::layout`]).
+    pub fn layout(&self) -> &ParamLayout {
+        &self.m.g.layout
+    }
+
     /// `cfg`'s graph with `head` as a trainer with `method`, clipping the gradient norm to
     /// `max_norm` unless it is 0; or, without an optimizer, for inference only (no gradients
     /// or optimizer state are allocated).
@@ -117,15 +119,8 @@ impl TaskModel {
         backend: &Backend,
         max: (usize, usize),
         optim: Option<(Method, f32)>,
-    ) -> Result<(Self, TaskGraphVars)> {
-        let TaskGraph {
-            g,
-            x,
-            y,
-            logits,
-            loss,
-            rnn,
-        } = cfg.graph(head)?;
+    ) -> Result<(Self, TaskVars)> {
+        let (g, vars) = cfg.graph(head)?;
         let m = match optim {
             Some((method, max_norm)) => {
                 let o = Optim::new(method);
@@ -134,21 +129,13 @@ impl TaskModel {
             }
             None => Model::new(g, backend, max)?,
         };
-        let vars = TaskGraphVars {
-            x,
-            y,
-            logits,
-            loss,
-            rnn,
-        };
-        let layout = cfg.layout();
-        Ok((Self { cfg, layout, m }, vars))
+        Ok((Self { cfg, m }, vars))
     }
 
     /// PyTorch's default initialisation (see [`ClassifierConfig::initial_params`]); also
     /// restarts the optimizer. Returns the parameters.
     pub(crate) fn init(&mut self, seed: u64) -> Result<Vec<f32>> {
-        let flat = self.cfg.initial_params(&self.layout, seed)?;
+        let flat = self.cfg.initial_params(self.layout(), seed)?;
         self.m.set_params(&flat)?;
         Ok(flat)
     }
@@ -192,13 +179,4 @@ impl TaskModel {
     pub fn last_dispatches(&self) -> usize {
         self.m.last_dispatches()
     }
-}
-
-/// The task graph's values that a task model writes and reads.
-pub(crate) struct TaskGraphVars {
-    pub x: Var,
-    pub y: Var,
-    pub logits: Var,
-    pub loss: Var,
-    pub rnn: RnnOut,
 }

@@ -44,8 +44,8 @@ fn graph_tbptt_matches_torch() {
         .unwrap();
     let streams = Streams::new(Path::new("tiny.txt"), ids.len(), 16, 16).unwrap();
     for backend in backends("graph_tbptt_matches_torch") {
-        let c = init.cfg.graph(Head::Steps).unwrap();
-        let names: Vec<String> = c.g.parameters().map(|(n, _)| n.to_string()).collect();
+        let (g, c) = init.cfg.graph(Head::Steps).unwrap();
+        let names: Vec<String> = g.parameters().map(|(n, _)| n.to_string()).collect();
         let layout = init.cfg.layout();
         let want_names: Vec<&str> = layout.entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(
@@ -53,7 +53,7 @@ fn graph_tbptt_matches_torch() {
             "PyTorch's keys in the checkpoint's order"
         );
         let optim = Optim::adam(2e-3).clip(5.0);
-        let mut m = Model::trainer(c.g, &backend, (16, 16), optim).unwrap();
+        let mut m = Model::trainer(g, &backend, (16, 16), optim).unwrap();
         m.set_params(&init.params).unwrap();
         let losses: Vec<f32> = (0..5)
             .map(|k| {

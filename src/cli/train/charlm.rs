@@ -355,7 +355,7 @@ pub(super) fn run(a: &TrainArgs, start: Start, held: Option<RunLock>) -> Result<
     let text = prepare(s, start.init.as_ref())?;
     let _lock = claim_outputs(&start, held)?;
     let mut model = build(a, &start, &text)?;
-    println!("{}", describe_model(&model.cfg, model.layout.len));
+    println!("{}", describe_model(&model.cfg, model.layout().len));
     let (vb, vs) = text.val_shape;
     println!(
         "data: {} training and {} validation characters of {}, {} in the vocabulary; {} streams \

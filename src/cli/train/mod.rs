@@ -365,7 +365,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
 /// The model, the data, the optimizer and the run directory, before the first epoch.
 fn print_header(model: &Classifier, start: &Start, p: &Prepared) {
     let s = &start.settings;
-    println!("{}", describe_model(&model.cfg, model.layout.len));
+    println!("{}", describe_model(&model.cfg, model.layout().len));
     println!(
         "data: {}, {} classes; batch {}, {}{}, {} epochs",
         p.describe,
